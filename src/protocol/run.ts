@@ -1,0 +1,200 @@
+/**
+ * Run records: what one run of a VALOR program leaves behind (design.md "Run records"), and the
+ * pieces it is made of (trace entries, format result, reward verdicts, grounding results).
+ * Written as JSON under `.valor/runs/` (or a chosen folder) and read by the CLI, the extension
+ * and the webview, so the schema lives here and is validated when a record is read back.
+ */
+import { z } from 'zod';
+import { BBox, Detection } from './tools.js';
+
+export const ToolName = z.enum(['gd_detect', 'depth', 'vqa']);
+export type ToolName = z.infer<typeof ToolName>;
+
+/** One tool call made by a program, in call order. */
+export const TraceEntry = z.object({
+  /** 0-based position in the program's call order. */
+  index: z.number().int(),
+  tool: ToolName,
+  /** 1-based line in the program text (the `<answer>` body, fences removed); null if unknown. */
+  line: z.number().int().nullable(),
+  /** Name the call's result was assigned to on that line (`mugs = gd_detect(...)`), when known. */
+  variable: z.string().nullable().optional(),
+  /** Arguments by the tool's parameter names (`img_pth`, `prompt`, `bbox`). */
+  args: z.record(z.string(), z.unknown()),
+  /** What the program received (null when the call failed). */
+  result: z.unknown(),
+  /** Set when the tool call failed; the program then sees a Python exception. */
+  error: z.object({ type: z.string(), message: z.string() }).nullable().optional(),
+  ms: z.number(),
+  /**
+   * Extra facts for viewers: `candidates` (low-threshold detections with scores) for gd_detect,
+   * `region` sampled for depth, `crop` sent for vqa, `cached`, `model`.
+   */
+  detail: z
+    .object({
+      candidates: z.array(Detection).optional(),
+      box_threshold: z.number().optional(),
+      text_threshold: z.number().optional(),
+      region: BBox.optional(),
+      crop: BBox.optional(),
+      cached: z.boolean().optional(),
+      model: z.string().optional(),
+    })
+    .passthrough()
+    .optional(),
+});
+export type TraceEntry = z.infer<typeof TraceEntry>;
+
+/** A problem a person can act on, located in the reply or program text. */
+export const TextDiagnostic = z.object({
+  severity: z.enum(['error', 'warning', 'info']),
+  message: z.string(),
+  /** Where the problem is: 1-based line and column in the text it belongs to. */
+  line: z.number().int().optional(),
+  column: z.number().int().optional(),
+  /** Which text the position is in. */
+  in: z.enum(['reply', 'program']).default('reply'),
+  code: z.string().optional(),
+});
+export type TextDiagnostic = z.infer<typeof TextDiagnostic>;
+
+/** VALOR's format reward: 1 both tags once, 0.5 one repeated, 0 one missing (valor.md §3). */
+export const FormatResult = z.object({
+  score: z.union([z.literal(0), z.literal(0.5), z.literal(1)]),
+  diagnostics: z.array(TextDiagnostic),
+});
+export type FormatResult = z.infer<typeof FormatResult>;
+
+/** A program failure, located in the program's own lines. */
+export const ProgramError = z.object({
+  /** Python exception type, or one of ours: `Timeout`, `MemoryLimit`, `Cancelled`, `NoProgram`, `WorkerCrash`. */
+  type: z.string(),
+  message: z.string(),
+  /** 1-based line in the program text, when the error is inside it. */
+  line: z.number().int().nullable(),
+  /** Traceback with frames of the program only (lines relative to the program). */
+  traceback: z.string().optional(),
+});
+export type ProgramError = z.infer<typeof ProgramError>;
+
+/** Outcome of running one program. */
+export const ProgramOutcome = z.object({
+  ok: z.boolean(),
+  final_answer: z.unknown(),
+  error: ProgramError.nullable(),
+  trace: z.array(TraceEntry),
+  /** Captured stdout of the program (bounded; `stdout_truncated` says when cut). */
+  stdout: z.string(),
+  stdout_truncated: z.boolean().optional(),
+  /** Whether `img_pth` was reassigned by the program. */
+  img_pth_reassigned: z.boolean().optional(),
+  ms: z.number(),
+});
+export type ProgramOutcome = z.infer<typeof ProgramOutcome>;
+
+export const RewardName = z.enum(['format', 'syntax', 'spatial', 'attribute', 'logic', 'adherence']);
+export type RewardName = z.infer<typeof RewardName>;
+
+/** One reward verdict. `state: 'error'` is a failed judge (never silently 0). */
+export const Verdict = z.object({
+  reward: RewardName,
+  state: z.enum(['pass', 'fail', 'error']),
+  /** 1 pass, 0 fail, 0.5 only for format's repeated tag; null when state is error. */
+  value: z.number().nullable(),
+  rationale: z.string(),
+  /** Judge model id, or `parser` / `runner` for the rule-based rewards. */
+  judge: z.string(),
+  /** Exact prompt messages sent (judges only). */
+  prompt: z.unknown().optional(),
+  raw_reply: z.string().optional(),
+  ms: z.number().optional(),
+  cached: z.boolean().optional(),
+  /** Whether the judge saw the image (optional vision judges). */
+  saw_image: z.boolean().optional(),
+  error: z.string().optional(),
+  /** Program line a syntax failure points at. */
+  line: z.number().int().nullable().optional(),
+});
+export type Verdict = z.infer<typeof Verdict>;
+
+/** A human override of a judge verdict or a box decision (one line of the audit log). */
+export const Override = z.object({
+  kind: z.enum(['reward', 'box']),
+  /** Which run / document / program the verdict belongs to (content key). */
+  subject: z.string(),
+  /** Reward name, or the box's candidate index as a string. */
+  target: z.string(),
+  /** Human verdict: 1/0 for rewards, 1 keep / 0 drop for boxes. */
+  value: z.number(),
+  /** The machine verdict being overridden (for agreement statistics). */
+  machine_value: z.number().nullable(),
+  note: z.string(),
+  author: z.string().optional(),
+  at: z.string(),
+});
+export type Override = z.infer<typeof Override>;
+
+export const RewardSet = z.object({
+  verdicts: z.array(Verdict),
+  /** `format × Σ wᵢ·rᵢ` with overrides applied; null if any needed verdict is in error. */
+  total: z.number().nullable(),
+  incomplete: z.boolean(),
+  weights: z.record(z.string(), z.number()),
+  /** Overrides that were applied, by reward. */
+  overridden: z.record(z.string(), Override).optional(),
+});
+export type RewardSet = z.infer<typeof RewardSet>;
+
+export const BoxStage = z.enum(['coarse', 'crop', 'dedup']);
+export type BoxStage = z.infer<typeof BoxStage>;
+
+/** The grounding verifier's decision on one candidate box. */
+export const BoxFate = z.object({
+  index: z.number().int(),
+  bbox: BBox,
+  label: z.string(),
+  score: z.number(),
+  kept: z.boolean(),
+  /** Stage that dropped it (absent when kept). */
+  dropped_at: BoxStage.optional(),
+  reason: z.string().optional(),
+  overridden: z.boolean().optional(),
+});
+export type BoxFate = z.infer<typeof BoxFate>;
+
+export const GroundingResult = z.object({
+  image: z.object({ path: z.string(), sha256: z.string(), width: z.number(), height: z.number() }),
+  prompt: z.string(),
+  boxes: z.array(BoxFate),
+  verifier_model: z.string(),
+  ms: z.number(),
+});
+export type GroundingResult = z.infer<typeof GroundingResult>;
+
+export const RunRecord = z.object({
+  version: z.literal(1),
+  id: z.string(),
+  created: z.string(),
+  query: z.string(),
+  image: z.object({ path: z.string(), sha256: z.string(), width: z.number().optional(), height: z.number().optional() }),
+  /** Where the reply came from; absent when the program was taken from a `.vprog` document. */
+  generator: z
+    .object({ base_url: z.string(), model: z.string(), settings: z.record(z.string(), z.unknown()) })
+    .nullable()
+    .optional(),
+  /** The `.vprog` document the program was taken from, when it was. */
+  document: z.string().nullable().optional(),
+  tools: z.object({ url: z.string(), models: z.record(z.string(), z.string()).optional() }),
+  reply: z.string(),
+  plan: z.string().nullable(),
+  program: z.string().nullable(),
+  format: FormatResult,
+  trace: z.array(TraceEntry),
+  final_answer: z.unknown(),
+  error: ProgramError.nullable(),
+  stdout: z.string().optional(),
+  timings: z.object({ generate_ms: z.number().optional(), run_ms: z.number().optional(), total_ms: z.number() }),
+  rewards: RewardSet.optional(),
+  grounding: z.array(GroundingResult).optional(),
+});
+export type RunRecord = z.infer<typeof RunRecord>;
