@@ -1,0 +1,83 @@
+/**
+ * `valor`: the headless front end. Dispatches to the subcommands listed below; each is one file
+ * in src/cli/commands/. Add a command by importing it and adding it to COMMANDS.
+ */
+import { type CliCommand, type CliIO, EXIT, UsageError } from './command.js';
+
+const COMMANDS: CliCommand[] = [];
+
+function helpText(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length), 4);
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return `valor: VALOR Studio on the command line\n\nUsage: valor <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'valor <command> --help' for a command's options.\n`;
+}
+
+/** Finds the longest command name that prefixes argv (`eval merge` before `eval`). */
+export function resolveCommand(argv: string[]): { command: CliCommand; rest: string[] } | undefined {
+  const sorted = [...COMMANDS].sort((a, b) => b.name.split(' ').length - a.name.split(' ').length);
+  for (const c of sorted) {
+    const words = c.name.split(' ');
+    if (words.every((w, i) => argv[i] === w)) return { command: c, rest: argv.slice(words.length) };
+  }
+  return undefined;
+}
+
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.stdout.write(helpText());
+    return argv.length === 0 ? EXIT.usage : EXIT.ok;
+  }
+  if (argv[0] === '--version') {
+    io.stdout.write(`${process.env.VALOR_VERSION ?? '0.1.0'}\n`);
+    return EXIT.ok;
+  }
+  const found = resolveCommand(argv);
+  if (!found) {
+    io.stderr.write(`valor: unknown command '${argv[0]}'. Run 'valor --help' for the list.\n`);
+    return EXIT.usage;
+  }
+  if (found.rest.includes('--help') || found.rest.includes('-h')) {
+    io.stdout.write(found.command.usage.endsWith('\n') ? found.command.usage : `${found.command.usage}\n`);
+    return EXIT.ok;
+  }
+  try {
+    return await found.command.run(found.rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`valor ${found.command.name}: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    const e = err as Error;
+    io.stderr.write(`valor ${found.command.name}: ${e?.name === 'AbortError' ? 'cancelled' : (e?.message ?? String(err))}\n`);
+    if (process.env.VALOR_DEBUG) io.stderr.write(`${e?.stack ?? ''}\n`);
+    return EXIT.failed;
+  }
+}
+
+if (require.main === module) {
+  const controller = new AbortController();
+  let interrupted = 0;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      interrupted++;
+      if (interrupted > 1) process.exit(130);
+      controller.abort();
+    });
+  }
+  main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    signal: controller.signal,
+    isTTY: Boolean(process.stdout.isTTY),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`valor: ${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
