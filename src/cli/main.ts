@@ -3,8 +3,11 @@
  * in src/cli/commands/. Add a command by importing it and adding it to COMMANDS.
  */
 import { type CliCommand, type CliIO, EXIT, UsageError } from './command.js';
+import { runCommand } from './commands/run.js';
 
-const COMMANDS: CliCommand[] = [];
+const COMMANDS: CliCommand[] = [
+  runCommand,
+];
 
 function helpText(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length), 4);

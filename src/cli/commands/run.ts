@@ -1,0 +1,184 @@
+/**
+ * `valor run`: one query, headless. Either generate a reply for `--image` + `--query`, or run the
+ * program already in a `.vprog` document. Prints the plan, each tool call and the answer (or one
+ * JSON object with --json) and writes the run record.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ChatError } from '../../core/chat.js';
+import { ImageInputError, inspectImage } from '../../core/image.js';
+import { runQuery } from '../../core/pipeline.js';
+import { ProgramRunner } from '../../core/runner.js';
+import { DEFAULT_RUNS_DIR, writeRunRecord } from '../../core/runStore.js';
+import { parseVprog, resolveImagePath } from '../../core/vprog.js';
+import type { RunRecord } from '../../protocol/run.js';
+import { type CliCommand, type CliIO, EXIT, UsageError } from '../command.js';
+import { endpointFromEnv, toolsFromEnv } from '../config.js';
+import { formatTraceEntry } from '../format.js';
+
+const usage = `Usage:
+  valor run --image IMG --query TEXT [options]   generate a plan and program, then run it
+  valor run FILE.vprog [options]                 run the program already in a .vprog document
+
+Options:
+  --out DIR          folder for the run record (default .valor/runs)
+  --no-record        do not write a run record
+  --json             print one JSON object (plan, program, format, trace, final_answer, error, record)
+  --timeout SEC      wall-clock limit for the program (default 60)
+  --base-url URL     generator endpoint (else VALOR_LLM_BASE_URL)
+  --model NAME       generator model (else VALOR_LLM_MODEL)
+  --regenerate       ask the generator again instead of using the response cache
+  --tools-url URL    tool server (else VALOR_TOOLS_URL; unset: start one on the CPU)
+  --tools-token TOK  tool server token (else VALOR_TOOLS_TOKEN)
+  --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR)
+
+Exit codes: 0 answered; 1 the program failed or timed out; 2 bad usage or configuration.
+`;
+
+interface RunInput {
+  query: string;
+  imagePath: string;
+  reply?: string;
+  document: string | null;
+}
+
+async function readInput(values: Record<string, unknown>, positionals: string[], io: CliIO): Promise<RunInput> {
+  if (positionals.length > 1) throw new UsageError(`expected at most one .vprog file, got ${positionals.length}`);
+  const file = positionals[0];
+  if (file) {
+    if (values.image || values.query) throw new UsageError('give either a .vprog file or --image and --query, not both');
+    const docPath = resolve(io.cwd, file);
+    let text: string;
+    try {
+      text = await readFile(docPath, 'utf8');
+    } catch {
+      throw new UsageError(`cannot read ${docPath}: check the path`);
+    }
+    const doc = parseVprog(text);
+    if (!doc.image) throw new UsageError(`${file} has no '# image: <path>' header line: add one naming the image`);
+    if (!doc.query) throw new UsageError(`${file} has no '# query: <question>' header line: add one with the question`);
+    return { query: doc.query, imagePath: resolveImagePath(docPath, doc.image), reply: doc.reply, document: docPath };
+  }
+  if (!values.image || !values.query) {
+    throw new UsageError(`give a .vprog file, or both --image and --query\n\n${usage}`);
+  }
+  return { query: String(values.query), imagePath: resolve(io.cwd, String(values.image)), document: null };
+}
+
+/** The --json shape (stable: scripts depend on it). */
+export function runJson(record: RunRecord, recordPath: string | null) {
+  return {
+    query: record.query,
+    image: record.image,
+    plan: record.plan,
+    program: record.program,
+    format: record.format.score,
+    format_diagnostics: record.format.diagnostics,
+    trace: record.trace.map((t) => ({ tool: t.tool, line: t.line, args: t.args, result: t.result, ms: t.ms, ...(t.error ? { error: t.error } : {}) })),
+    final_answer: record.final_answer ?? null,
+    error: record.error ? { type: record.error.type, message: record.error.message, line: record.error.line } : null,
+    record: recordPath,
+    timings: record.timings,
+  };
+}
+
+export function printHuman(record: RunRecord, recordPath: string | null, out: NodeJS.WritableStream): void {
+  out.write(`query: ${record.query}\nimage: ${record.image.path}\n`);
+  if (record.format.score !== 1) {
+    out.write(`format: ${record.format.score}\n`);
+    for (const d of record.format.diagnostics) out.write(`  ${d.severity}${d.line ? ` (reply line ${d.line})` : ''}: ${d.message}\n`);
+  }
+  if (record.plan) out.write(`\nplan:\n${record.plan.trim().replace(/^/gm, '  ')}\n`);
+  out.write(`\ncalls (${record.trace.length}):\n`);
+  for (const t of record.trace) out.write(`  ${formatTraceEntry(t)}\n`);
+  if (record.error) {
+    const where = record.error.line ? ` at program line ${record.error.line}` : '';
+    out.write(`\nerror: ${record.error.type}${where}: ${record.error.message}\n`);
+    if (record.error.traceback) out.write(`${record.error.traceback.replace(/^/gm, '  ')}\n`);
+  } else {
+    out.write(`\nanswer: ${JSON.stringify(record.final_answer)}\n`);
+  }
+  if (recordPath) out.write(`record: ${recordPath}\n`);
+}
+
+export const runCommand: CliCommand = {
+  name: 'run',
+  summary: 'generate and run a program for one image and question, or run a .vprog document',
+  usage,
+  async run(argv, io) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          image: { type: 'string' },
+          query: { type: 'string' },
+          out: { type: 'string' },
+          'no-record': { type: 'boolean' },
+          json: { type: 'boolean' },
+          timeout: { type: 'string' },
+          'base-url': { type: 'string' },
+          model: { type: 'string' },
+          regenerate: { type: 'boolean' },
+          'tools-url': { type: 'string' },
+          'tools-token': { type: 'string' },
+          models: { type: 'string' },
+        },
+      });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const { values, positionals } = parsed;
+    const input = await readInput(values, positionals, io);
+    const timeoutSec = values.timeout === undefined ? 60 : Number(values.timeout);
+    if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
+
+    let image;
+    try {
+      image = await inspectImage(input.imagePath, io.cwd);
+    } catch (err) {
+      if (err instanceof ImageInputError) throw new UsageError(err.message);
+      throw err;
+    }
+    // Resolve the generator before starting anything, so a missing endpoint is a quick exit 2.
+    const generator = input.reply === undefined
+      ? endpointFromEnv('LLM', io.env, { baseUrl: values['base-url'], model: values.model })
+      : undefined;
+
+    const tools = await toolsFromEnv(io.env, { url: values['tools-url'], token: values['tools-token'], models: values.models }, io.signal);
+    const runner = new ProgramRunner();
+    let record: RunRecord;
+    try {
+      record = await runQuery({
+        query: input.query,
+        imagePath: image.path,
+        image,
+        reply: input.reply,
+        generator,
+        regenerate: values.regenerate,
+        tools: tools.tools,
+        toolsUrl: tools.url,
+        runner,
+        timeoutMs: timeoutSec * 1000,
+        document: input.document,
+        signal: io.signal,
+      });
+    } catch (err) {
+      if (err instanceof ChatError) {
+        io.stderr.write(`valor run: the generator failed: ${err.message}\n`);
+        return err.kind === 'config' || err.kind === 'auth' ? EXIT.usage : EXIT.failed;
+      }
+      throw err;
+    } finally {
+      await runner.dispose();
+      await tools.close();
+    }
+
+    const recordPath = values['no-record'] ? null : await writeRunRecord(resolve(io.cwd, values.out ?? DEFAULT_RUNS_DIR), record);
+    if (values.json) io.stdout.write(`${JSON.stringify(runJson(record, recordPath))}\n`);
+    else printHuman(record, recordPath, io.stdout);
+    return record.error ? EXIT.failed : EXIT.ok;
+  },
+};

@@ -1,0 +1,94 @@
+/**
+ * Headless configuration: endpoints and the tool server from flags, then environment variables.
+ * Shared by every `valor` subcommand so they name the same variables in the same way.
+ *
+ *   VALOR_LLM_BASE_URL, VALOR_LLM_MODEL, VALOR_LLM_API_KEY (or OPENAI_API_KEY)   program generator
+ *   VALOR_JUDGE_BASE_URL, VALOR_JUDGE_MODEL, VALOR_JUDGE_API_KEY (or OPENAI_API_KEY) judges
+ *   VALOR_VLM_BASE_URL, VALOR_VLM_MODEL, VALOR_VLM_API_KEY (or OPENAI_API_KEY)   vision model
+ *   VALOR_TOOLS_URL, VALOR_TOOLS_TOKEN                                            tool server
+ *   VALOR_MODELS_DIR, VALOR_DEVICE                                                embedded tool server
+ *   VALOR_CACHE_DIR (default ~/.cache/valor-studio), VALOR_NO_CACHE=1              response cache
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { ChatClient } from '../core/chat.js';
+import { createChatClient } from '../core/llmClient.js';
+import { createToolClient } from '../core/toolClient.js';
+import { startToolServer } from '../core/toolServerProcess.js';
+import type { Tools } from '../core/tools.js';
+import { UsageError } from './command.js';
+
+export type EndpointRole = 'LLM' | 'JUDGE' | 'VLM';
+
+const ROLE_WORDS: Record<EndpointRole, string> = {
+  LLM: 'the program generator',
+  JUDGE: 'the reward judges',
+  VLM: 'the vision model',
+};
+
+export function cacheDir(env: NodeJS.ProcessEnv): string | false {
+  if (env.VALOR_NO_CACHE === '1') return false;
+  return env.VALOR_CACHE_DIR || join(homedir(), '.cache', 'valor-studio');
+}
+
+/**
+ * A chat client for one role, or a UsageError naming the variables to set. Flags (`baseUrl`,
+ * `model`) win over the environment.
+ */
+export function endpointFromEnv(
+  role: EndpointRole,
+  env: NodeJS.ProcessEnv,
+  flags: { baseUrl?: string; model?: string; timeoutMs?: number } = {},
+): ChatClient {
+  const baseUrl = flags.baseUrl ?? env[`VALOR_${role}_BASE_URL`];
+  const model = flags.model ?? env[`VALOR_${role}_MODEL`];
+  const missing = [!baseUrl && `VALOR_${role}_BASE_URL`, !model && `VALOR_${role}_MODEL`].filter(Boolean);
+  if (missing.length > 0) {
+    throw new UsageError(
+      `no endpoint configured for ${ROLE_WORDS[role]}: set ${missing.join(' and ')} (any OpenAI-compatible server, e.g. http://localhost:8000/v1 for vLLM)`,
+    );
+  }
+  const key = env[`VALOR_${role}_API_KEY`] || env.OPENAI_API_KEY || undefined;
+  const dir = cacheDir(env);
+  return createChatClient({
+    baseUrl: baseUrl as string,
+    model: model as string,
+    apiKey: () => key,
+    timeoutMs: flags.timeoutMs,
+    cacheDir: dir === false ? false : join(dir, 'llm'),
+  });
+}
+
+export interface ToolsHandle {
+  tools: Tools;
+  url: string;
+  /** Stops the embedded server when this command started one. */
+  close(): Promise<void>;
+}
+
+/**
+ * The tools for a run: the server at VALOR_TOOLS_URL (or `--tools-url`), else an embedded one
+ * started on the CPU for the duration of the command.
+ */
+export async function toolsFromEnv(
+  env: NodeJS.ProcessEnv,
+  flags: { url?: string; token?: string; models?: string; device?: string } = {},
+  signal?: AbortSignal,
+): Promise<ToolsHandle> {
+  const url = flags.url ?? env.VALOR_TOOLS_URL;
+  if (url) {
+    const token = flags.token ?? env.VALOR_TOOLS_TOKEN ?? '';
+    return { tools: createToolClient({ url, token }), url, close: async () => {} };
+  }
+  const server = await startToolServer({
+    models: flags.models ?? env.VALOR_MODELS_DIR,
+    device: flags.device ?? env.VALOR_DEVICE ?? 'cpu',
+    env,
+    signal,
+  });
+  return {
+    tools: createToolClient({ url: server.url, token: server.token }),
+    url: server.url,
+    close: () => server.stop(),
+  };
+}

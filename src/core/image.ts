@@ -1,0 +1,63 @@
+/**
+ * Facts about an input image that every front end needs before doing work with it: does it
+ * exist, is it an image, its content hash and size. Failing here gives one clear message instead
+ * of a confusing error deep inside a tool call.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+
+export interface ImageInfo {
+  /** Absolute path. */
+  path: string;
+  sha256: string;
+  width: number;
+  height: number;
+  format: string;
+}
+
+/** The image cannot be used; `message` says which file and what to do. */
+export class ImageInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageInputError';
+  }
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Checks that `path` is a readable image and returns its hash and size. */
+export async function inspectImage(path: string, cwd = process.cwd()): Promise<ImageInfo> {
+  const abs = resolve(cwd, path);
+  let st;
+  try {
+    st = await stat(abs);
+  } catch {
+    throw new ImageInputError(`image not found: ${abs}. Check the path (relative paths are resolved from ${cwd}).`);
+  }
+  if (!st.isFile()) throw new ImageInputError(`image path is not a file: ${abs}`);
+  let meta: { width?: number; height?: number; format?: string; orientation?: number };
+  try {
+    const sharp = (await import('sharp')).default;
+    meta = await sharp(abs, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new ImageInputError(
+      `not a readable image: ${abs} (${(err as Error).message}). Use a JPEG, PNG, WebP, GIF or TIFF file.`,
+    );
+  }
+  if (!meta.width || !meta.height) throw new ImageInputError(`image has no size: ${abs}`);
+  // EXIF orientations 5-8 swap width and height; tools see the image upright.
+  const swap = (meta.orientation ?? 1) >= 5;
+  return {
+    path: abs,
+    sha256: await sha256File(abs),
+    width: swap ? meta.height : meta.width,
+    height: swap ? meta.width : meta.height,
+    format: meta.format ?? 'unknown',
+  };
+}
