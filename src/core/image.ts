@@ -3,10 +3,9 @@
  * exist, is it an image, its content hash and size. Failing here gives one clear message instead
  * of a confusing error deep inside a tool call.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { sha256File } from './contentHash.js';
 
 export interface ImageInfo {
   /** Absolute path. */
@@ -23,12 +22,6 @@ export class ImageInputError extends Error {
     super(message);
     this.name = 'ImageInputError';
   }
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Checks that `path` is a readable image and returns its hash and size. */
