@@ -7,6 +7,7 @@
  *   VALOR_VLM_BASE_URL, VALOR_VLM_MODEL, VALOR_VLM_API_KEY (or OPENAI_API_KEY)   vision model
  *   VALOR_TOOLS_URL, VALOR_TOOLS_TOKEN                                            tool server
  *   VALOR_MODELS_DIR, VALOR_DEVICE                                                embedded tool server
+ *   VALOR_LLM_TIMEOUT, VALOR_JUDGE_TIMEOUT, VALOR_VLM_TIMEOUT (seconds per call)     time limits
  *   VALOR_CACHE_DIR (default ~/.cache/valor-studio), VALOR_NO_CACHE=1              response cache
  */
 import { homedir } from 'node:os';
@@ -49,12 +50,17 @@ export function endpointFromEnv(
     );
   }
   const key = env[`VALOR_${role}_API_KEY`] || env.OPENAI_API_KEY || undefined;
+  const timeoutEnv = env[`VALOR_${role}_TIMEOUT`];
+  const timeoutSec = timeoutEnv === undefined || timeoutEnv === '' ? undefined : Number(timeoutEnv);
+  if (timeoutSec !== undefined && !(timeoutSec > 0)) {
+    throw new UsageError(`VALOR_${role}_TIMEOUT must be a positive number of seconds, got '${timeoutEnv}'`);
+  }
   const dir = cacheDir(env);
   return createChatClient({
     baseUrl: baseUrl as string,
     model: model as string,
     apiKey: () => key,
-    timeoutMs: flags.timeoutMs,
+    timeoutMs: flags.timeoutMs ?? (timeoutSec === undefined ? undefined : timeoutSec * 1000),
     cacheDir: dir === false ? false : join(dir, 'llm'),
   });
 }
