@@ -1,0 +1,151 @@
+/**
+ * The extension's settings, read in one place and typed. Every key here is declared in
+ * package.json `contributes.configuration` with the same default (a test checks both ways), and
+ * every read goes through `readConfig`, which validates values and falls back to the default
+ * for a bad one, reporting it so the user can fix it instead of guessing why nothing works.
+ *
+ * No `vscode` import: the adapter passes a getter, so this module is tested with plain node.
+ */
+import { z } from 'zod';
+
+const url = z.string().trim().refine((s) => s === '' || /^https?:\/\/\S+$/i.test(s), 'expected an http(s) URL or empty');
+const unit = z.number().min(0).max(1);
+const weight = z.number().min(0).max(1);
+
+export const REWARD_WEIGHT_KEYS = ['logic', 'syntax', 'attribute', 'spatial', 'adherence'] as const;
+export type WeightedReward = (typeof REWARD_WEIGHT_KEYS)[number];
+
+/** VALOR's reference weights (valor.md §3). */
+export const DEFAULT_WEIGHTS: Readonly<Record<WeightedReward, number>> = Object.freeze({
+  logic: 0.3,
+  syntax: 0.1,
+  attribute: 0.2,
+  spatial: 0.2,
+  adherence: 0.2,
+});
+
+/** Key (without the `valor.` prefix) -> schema and default. The manifest mirrors this table. */
+export const SETTING_SPECS = {
+  'generator.baseUrl': { schema: url, default: '' },
+  'generator.model': { schema: z.string().trim(), default: '' },
+  'generator.maxTokens': { schema: z.number().int().min(64).max(32768), default: 2000 },
+  'judge.baseUrl': { schema: url, default: '' },
+  'judge.model': { schema: z.string().trim(), default: '' },
+  'judge.timeoutSeconds': { schema: z.number().min(1).max(600), default: 60 },
+  'vision.baseUrl': { schema: url, default: '' },
+  'vision.model': { schema: z.string().trim(), default: '' },
+  'toolServer.url': { schema: url, default: '' },
+  'toolServer.modelsPath': { schema: z.string().trim(), default: '' },
+  'toolServer.device': { schema: z.enum(['cpu', 'cuda']), default: 'cpu' as 'cpu' | 'cuda' },
+  'toolServer.maxRestarts': { schema: z.number().int().min(0).max(20), default: 3 },
+  'detector.boxThreshold': { schema: unit, default: 0.35 },
+  'detector.textThreshold': { schema: unit, default: 0.25 },
+  'detector.candidateThreshold': { schema: unit, default: 0.1 },
+  'run.timeoutSeconds': { schema: z.number().min(1).max(3600), default: 60 },
+  'run.memoryMB': { schema: z.number().int().min(128).max(65536), default: 2048 },
+  'run.openViewAfterRun': { schema: z.boolean(), default: true },
+  'rewards.weights': {
+    schema: z
+      .object({ logic: weight, syntax: weight, attribute: weight, spatial: weight, adherence: weight })
+      .strict()
+      .refine((w) => Math.abs(Object.values(w).reduce((a, b) => a + b, 0) - 1) < 1e-6, 'the five weights must sum to 1'),
+    default: { ...DEFAULT_WEIGHTS } as Record<WeightedReward, number>,
+  },
+  'cache.enabled': { schema: z.boolean(), default: true },
+} as const;
+
+export type SettingKey = keyof typeof SETTING_SPECS;
+type SettingValue<K extends SettingKey> = (typeof SETTING_SPECS)[K]['default'];
+
+/** Settings whose change needs the embedded tool server restarted (it reads them at start). */
+export const RESTART_KEYS: readonly SettingKey[] = [
+  'toolServer.url',
+  'toolServer.modelsPath',
+  'toolServer.device',
+  'vision.baseUrl',
+  'vision.model',
+];
+
+export interface EndpointSettings {
+  baseUrl: string;
+  model: string;
+}
+
+export interface ValorConfig {
+  generator: EndpointSettings & { maxTokens: number };
+  judge: EndpointSettings & { timeoutMs: number };
+  vision: EndpointSettings;
+  toolServer: { url: string; modelsPath: string; device: 'cpu' | 'cuda'; maxRestarts: number };
+  detector: { boxThreshold: number; textThreshold: number; candidateThreshold: number };
+  run: { timeoutMs: number; memoryMB: number; openViewAfterRun: boolean };
+  rewards: { weights: Record<WeightedReward, number> };
+  cache: { enabled: boolean };
+}
+
+export interface ConfigProblem {
+  key: `valor.${SettingKey}`;
+  message: string;
+}
+
+/** Reads a setting's raw value (`vscode.workspace.getConfiguration('valor').get(key)`). */
+export type SettingGetter = (key: SettingKey) => unknown;
+
+/** Reads every setting through its schema; a bad value falls back to the default and is reported. */
+export function readConfig(get: SettingGetter): { config: ValorConfig; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
+  const v = <K extends SettingKey>(key: K): SettingValue<K> => {
+    const spec = SETTING_SPECS[key];
+    const raw = get(key);
+    if (raw === undefined || raw === null) return spec.default as SettingValue<K>;
+    const parsed = spec.schema.safeParse(raw);
+    if (parsed.success) return parsed.data as SettingValue<K>;
+    problems.push({
+      key: `valor.${key}`,
+      message: `setting valor.${key} is invalid (${parsed.error.issues[0]?.message ?? 'bad value'}); using the default ${JSON.stringify(spec.default)}`,
+    });
+    return spec.default as SettingValue<K>;
+  };
+  const config: ValorConfig = {
+    generator: { baseUrl: stripSlash(v('generator.baseUrl')), model: v('generator.model'), maxTokens: v('generator.maxTokens') },
+    judge: { baseUrl: stripSlash(v('judge.baseUrl')), model: v('judge.model'), timeoutMs: v('judge.timeoutSeconds') * 1000 },
+    vision: { baseUrl: stripSlash(v('vision.baseUrl')), model: v('vision.model') },
+    toolServer: {
+      url: stripSlash(v('toolServer.url')),
+      modelsPath: v('toolServer.modelsPath'),
+      device: v('toolServer.device'),
+      maxRestarts: v('toolServer.maxRestarts'),
+    },
+    detector: {
+      boxThreshold: v('detector.boxThreshold'),
+      textThreshold: v('detector.textThreshold'),
+      candidateThreshold: v('detector.candidateThreshold'),
+    },
+    run: { timeoutMs: v('run.timeoutSeconds') * 1000, memoryMB: v('run.memoryMB'), openViewAfterRun: v('run.openViewAfterRun') },
+    rewards: { weights: { ...v('rewards.weights') } },
+    cache: { enabled: v('cache.enabled') },
+  };
+  return { config, problems };
+}
+
+function stripSlash(s: string): string {
+  return s.replace(/\/+$/, '');
+}
+
+/** Whether a configuration change touches a setting the running tool server depends on. */
+export function changeNeedsRestart(affects: (section: string) => boolean): boolean {
+  return RESTART_KEYS.some((k) => affects(`valor.${k}`));
+}
+
+/** The roles whose endpoint has a base URL and model set, and the settings missing for the others. */
+export type EndpointRole = 'generator' | 'judge' | 'vision';
+
+export const ROLE_WORDS: Record<EndpointRole, string> = {
+  generator: 'the program generator',
+  judge: 'the reward judges',
+  vision: 'the vision model (VQA and box verification)',
+};
+
+export function missingEndpointSettings(config: ValorConfig, role: EndpointRole): string[] {
+  const e = config[role];
+  return [!e.baseUrl && `valor.${role}.baseUrl`, !e.model && `valor.${role}.model`].filter((s): s is string => Boolean(s));
+}
