@@ -171,6 +171,29 @@ export const GroundingResult = z.object({
 });
 export type GroundingResult = z.infer<typeof GroundingResult>;
 
+/** A benchmark question's ground truth and score, as `valor eval` recorded them. */
+export const EvalInfo = z.object({
+  /** The question's id in the benchmark file (or `line-N`). */
+  question_id: z.string(),
+  /** 1-based line of the benchmark file. */
+  line: z.number().int(),
+  answer_type: z.enum(['yesno', 'option', 'count', 'float', 'text']),
+  ground_truth: z.union([z.string(), z.number(), z.boolean()]),
+  options: z.array(z.string()).optional(),
+  /** The answer as it was compared (normalised), or null when there was none. */
+  prediction: z.string().nullable(),
+  /** 1/0, or the mean relative accuracy for floats. */
+  score: z.number(),
+  correct: z.boolean(),
+  /** Why the answer could not be read (`empty`, `not_a_number`, ...), when it could not. */
+  invalid: z.string().nullable().optional(),
+  /** `program`, `no_program`, `tool_outage`, `endpoint_outage`, `endpoint_error`, `image`; null when an answer was produced. */
+  error_kind: z.string().nullable(),
+  /** How many times the question was tried in this record's run (tool-server outages retry). */
+  attempts: z.number().int().optional(),
+});
+export type EvalInfo = z.infer<typeof EvalInfo>;
+
 export const RunRecord = z.object({
   version: z.literal(1),
   id: z.string(),
@@ -196,5 +219,7 @@ export const RunRecord = z.object({
   timings: z.object({ generate_ms: z.number().optional(), run_ms: z.number().optional(), total_ms: z.number() }),
   rewards: RewardSet.optional(),
   grounding: z.array(GroundingResult).optional(),
+  /** Set on records written by `valor eval`: the benchmark question and how the answer scored. */
+  eval: EvalInfo.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
