@@ -20,7 +20,11 @@ export const ImageRef = z.union([
 ]);
 export type ImageRef = z.infer<typeof ImageRef>;
 
-/** Reply of `POST /v1/images` (body: the raw image bytes, any image content type). */
+/**
+ * Reply of `POST /v1/images` (body: the raw image bytes, any image content type), and of
+ * `GET /v1/images/<sha256>` (404 `unknown_image` when the server does not hold that image).
+ * Width and height are those of the upright image (after its EXIF orientation).
+ */
 export const ImageUploadResponse = z.object({ sha256: z.string(), width: z.number().int(), height: z.number().int() });
 export type ImageUploadResponse = z.infer<typeof ImageUploadResponse>;
 
@@ -109,16 +113,43 @@ export type VqaResponse = z.infer<typeof VqaResponse>;
 export const HealthResponse = z.object({
   status: z.enum(['ok', 'degraded']),
   device: z.string(),
-  models: z.record(z.string(), z.object({ id: z.string(), loaded: z.boolean(), error: z.string().optional() })),
+  models: z.record(
+    z.string(),
+    z.object({
+      id: z.string(),
+      loaded: z.boolean(),
+      error: z.string().optional(),
+      /** Model inferences run since start (a cached answer runs none). */
+      runs: z.number().optional(),
+      /** Device this model's session runs on (`cpu` after a CUDA fallback). */
+      device: z.string().optional(),
+    }),
+  ),
   versions: z.record(z.string(), z.string()),
   cache: z.record(z.string(), z.object({ entries: z.number(), bytes: z.number() })),
   busy: z.record(z.string(), z.number()).optional(),
+  /** Counters since start: `uploads` (images stored from POST /v1/images), `requests`. */
+  counters: z.record(z.string(), z.number()).optional(),
+  /** Server process memory in bytes (`rss`, `heap_used`). */
+  memory: z.record(z.string(), z.number()).optional(),
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;
 
 /** Error body of every non-2xx reply. `code` is stable and machine-readable. */
 export const ErrorResponse = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 export type ErrorResponse = z.infer<typeof ErrorResponse>;
+
+/**
+ * The one line a tool server prints on stdout when it listens (the CLI, the extension and tests
+ * wait for it): `valor tool server ready at http://127.0.0.1:PORT token=TOKEN device=cpu|cuda`.
+ * `device` is what the models actually run on (`cpu` after a CUDA fallback).
+ */
+export const TOOL_SERVER_READY_RE = /^valor tool server ready at (http:\/\/\S+) token=(\S+) device=(\S+)$/;
+
+export function parseReadyLine(line: string): { url: string; token: string; device: string } | undefined {
+  const m = TOOL_SERVER_READY_RE.exec(line.trim());
+  return m ? { url: m[1] as string, token: m[2] as string, device: m[3] as string } : undefined;
+}
 
 export const TOOL_ROUTES = {
   health: '/v1/health',

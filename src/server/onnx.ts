@@ -1,0 +1,107 @@
+/**
+ * onnxruntime-node sessions for the tool models: device selection with an honest CPU fallback,
+ * and a run counter plus timing per session (health reports the counts, tests use them to prove
+ * that a cached call ran no model, the benchmark compares server time with bare session time).
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+
+export type Device = 'cpu' | 'cuda';
+
+export interface DeviceChoice {
+  device: Device;
+  /** Set when `cuda` was asked for and the CPU is used instead; printed once. */
+  warning?: string;
+}
+
+/** Where onnxruntime-node keeps its native libraries (the CUDA provider lands there when installed). */
+function runtimeLibDir(): string | undefined {
+  try {
+    const pkg = require.resolve('onnxruntime-node/package.json');
+    const base = join(dirname(pkg), 'bin');
+    for (const napi of readdirSync(base)) {
+      const dir = join(base, napi, process.platform, process.arch);
+      if (existsSync(dir)) return dir;
+    }
+  } catch {
+    // fall through: no runtime found, the session creation will report it
+  }
+  return undefined;
+}
+
+/**
+ * Whether the installed onnxruntime-node can use CUDA. The npm package ships CPU binaries only;
+ * `npm ci --onnxruntime-node-install=cuda12` adds `libonnxruntime_providers_cuda.so` beside them.
+ */
+export function chooseDevice(requested: Device): DeviceChoice {
+  if (requested === 'cpu') return { device: 'cpu' };
+  const dir = runtimeLibDir();
+  const hasCuda = dir !== undefined && readdirSync(dir).some((f) => /onnxruntime_providers_cuda/.test(f));
+  if (hasCuda) return { device: 'cuda' };
+  return {
+    device: 'cpu',
+    warning: `--device cuda: the installed onnxruntime-node has no CUDA provider (no libonnxruntime_providers_cuda in ${dir ?? 'node_modules/onnxruntime-node'}); using the CPU. Reinstall with 'npm ci --onnxruntime-node-install=cuda12' on a machine with CUDA 12 and cuDNN 9.`,
+  };
+}
+
+export class CountedSession {
+  runs = 0;
+  /** Total milliseconds spent inside session.run. */
+  runMs = 0;
+  lastRunMs = 0;
+
+  private constructor(
+    readonly session: ort.InferenceSession,
+    readonly device: Device,
+    readonly file: string,
+  ) {}
+
+  /**
+   * Opens `file` on `device`. A CUDA session that cannot be created (driver, cuDNN) falls back to
+   * the CPU with `onWarning` called once, so the server keeps working.
+   */
+  static async open(file: string, device: Device, onWarning: (line: string) => void): Promise<CountedSession> {
+    const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+    if (device === 'cuda') {
+      try {
+        const s = await ort.InferenceSession.create(file, { ...base, executionProviders: ['cuda', 'cpu'] });
+        return new CountedSession(s, 'cuda', file);
+      } catch (err) {
+        onWarning(`could not open ${file} with the CUDA provider (${(err as Error).message.split('\n')[0]}); using the CPU for this model`);
+      }
+    }
+    const s = await ort.InferenceSession.create(file, { ...base, executionProviders: ['cpu'] });
+    return new CountedSession(s, 'cpu', file);
+  }
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  async run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+    const t0 = performance.now();
+    const out = await this.session.run(feeds);
+    this.lastRunMs = performance.now() - t0;
+    this.runMs += this.lastRunMs;
+    this.runs++;
+    return out as Record<string, ort.Tensor>;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Version of an installed package (for `/v1/health`), or `unknown`. */
+export function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
