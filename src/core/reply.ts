@@ -57,6 +57,8 @@ export interface ParsedReply {
   programIndent: number;
   /** Whether a Markdown code fence was removed, and its info string (`python`). */
   fence: { language: string } | null;
+  /** Lines in `program` (0 without a program or for an empty one). */
+  programLineCount: number;
 }
 
 const TAG_RE = /<(\/?)[ \t]*(plan|answer)[ \t]*>/gi;
@@ -138,6 +140,7 @@ export function parseReply(text: string): ParsedReply {
       programStartColumn: null,
       programIndent: 0,
       fence: null,
+      programLineCount: 0,
     };
   }
 }
@@ -273,6 +276,7 @@ function parseReplyUnsafe(text: string): ParsedReply {
   let programStartColumn: number | null = null;
   let programIndent = 0;
   let fence: { language: string } | null = null;
+  let exLines = 0;
   if (answer0) {
     const ex = extractProgram(text, answer0.contentStart, answer0.contentEnd);
     fence = ex.fence;
@@ -285,6 +289,7 @@ function parseReplyUnsafe(text: string): ParsedReply {
       const p = pos(ex.start);
       programStartLine = p.line;
       programStartColumn = p.column;
+      exLines = ex.lineCount;
     }
   }
 
@@ -299,11 +304,13 @@ function parseReplyUnsafe(text: string): ParsedReply {
     programStartColumn,
     programIndent,
     fence,
+    programLineCount: exLines,
   };
 }
 
 interface Extracted {
   program: string;
+  lineCount: number;
   /** Offset in the reply where program line 1 starts. */
   start: number;
   indent: number;
@@ -384,7 +391,7 @@ function extractProgram(text: string, from: number, to: number): Extracted {
   // Drop leading blank lines and trailing blank lines / whitespace.
   while (lines.length > 0 && isBlank(lines[0]!.text)) lines.shift();
   while (lines.length > 0 && isBlank(lines[lines.length - 1]!.text)) lines.pop();
-  if (lines.length === 0) return { program: '', start: to, indent: 0, fence, warnings };
+  if (lines.length === 0) return { program: '', lineCount: 0, start: to, indent: 0, fence, warnings };
 
   const firstMidLine = lines[0]!.start > 0 && text[lines[0]!.start - 1] !== '\n';
   if (firstMidLine) {
@@ -415,28 +422,26 @@ function extractProgram(text: string, from: number, to: number): Extracted {
     return t;
   });
   out[out.length - 1] = out[out.length - 1]!.trimEnd();
-  return { program: out.join('\n'), start: lines[0]!.start + indent.length, indent: indent.length, fence, warnings };
+  return { program: out.join('\n'), lineCount: out.length, start: lines[0]!.start + indent.length, indent: indent.length, fence, warnings };
 }
 
 /** Reply line (1-based) of program line `programLine` (1-based); null when out of range or no program. */
-export function programLineToReplyLine(parsed: Pick<ParsedReply, 'program' | 'programStartLine'>, programLine: number): number | null {
-  if (parsed.program === null || parsed.programStartLine === null || !Number.isInteger(programLine)) return null;
-  const count = parsed.program.split('\n').length;
-  if (programLine < 1 || programLine > count) return null;
+export function programLineToReplyLine(parsed: Pick<ParsedReply, 'programStartLine' | 'programLineCount'>, programLine: number): number | null {
+  if (parsed.programStartLine === null || !Number.isInteger(programLine)) return null;
+  if (programLine < 1 || programLine > parsed.programLineCount) return null;
   return parsed.programStartLine + programLine - 1;
 }
 
 /** Program line (1-based) shown on reply line `replyLine`; null when that line is not part of the program. */
-export function replyLineToProgramLine(parsed: Pick<ParsedReply, 'program' | 'programStartLine'>, replyLine: number): number | null {
-  if (parsed.program === null || parsed.programStartLine === null || !Number.isInteger(replyLine)) return null;
+export function replyLineToProgramLine(parsed: Pick<ParsedReply, 'programStartLine' | 'programLineCount'>, replyLine: number): number | null {
+  if (parsed.programStartLine === null || !Number.isInteger(replyLine)) return null;
   const n = replyLine - parsed.programStartLine + 1;
-  const count = parsed.program.split('\n').length;
-  return n >= 1 && n <= count ? n : null;
+  return n >= 1 && n <= parsed.programLineCount ? n : null;
 }
 
 /** Reply position of a program position (both 1-based), accounting for removed indentation. */
 export function programPositionToReply(
-  parsed: Pick<ParsedReply, 'program' | 'programStartLine' | 'programStartColumn' | 'programIndent'>,
+  parsed: Pick<ParsedReply, 'programStartLine' | 'programLineCount' | 'programStartColumn' | 'programIndent'>,
   programLine: number,
   programColumn: number,
 ): { line: number; column: number } | null {
