@@ -4,9 +4,13 @@
  */
 import { type CliCommand, type CliIO, EXIT, UsageError } from './command.js';
 import { runCommand } from './commands/run.js';
+import { evalCommand } from './commands/eval.js';
+import { evalMergeCommand } from './commands/evalMerge.js';
 
 const COMMANDS: CliCommand[] = [
   runCommand,
+  evalCommand,
+  evalMergeCommand,
 ];
 
 function helpText(): string {

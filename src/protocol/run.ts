@@ -187,10 +187,8 @@ export const EvalInfo = z.object({
   correct: z.boolean(),
   /** Why the answer could not be read (`empty`, `not_a_number`, ...), when it could not. */
   invalid: z.string().nullable().optional(),
-  /** `program`, `no_program`, `tool_outage`, `endpoint_outage`, `endpoint_error`, `image`; null when an answer was produced. */
+  /** `program`, `no_program`, `tool_outage`, `endpoint_outage`, `endpoint_error`, `image`, `internal`; null when an answer was produced. */
   error_kind: z.string().nullable(),
-  /** How many times the question was tried in this record's run (tool-server outages retry). */
-  attempts: z.number().int().optional(),
 });
 export type EvalInfo = z.infer<typeof EvalInfo>;
 

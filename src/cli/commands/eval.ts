@@ -1,0 +1,198 @@
+/**
+ * `valor eval`: a benchmark file end to end. Each question is generated, run and scored against
+ * its ground truth; the records, summary.json and report.html go to --out. Resumable, shardable
+ * (`--shard i/n`, then `valor eval merge`). See docs/eval.md.
+ */
+import { resolve, dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createSemaphore } from '../../core/concurrency.js';
+import { loadDataset } from '../../core/eval/dataset.js';
+import { EvalSetupError, runEval, type EvalDeps } from '../../core/eval/loop.js';
+import { createProgress } from '../../core/eval/progress.js';
+import { parseShard } from '../../core/eval/shard.js';
+import { summaryLines } from '../../core/eval/summary.js';
+import { scoreReply } from '../../core/rewards/score.js';
+import { ProgramRunner } from '../../core/runner.js';
+import { type CliCommand, EXIT, UsageError } from '../command.js';
+import { endpointFromEnv, toolsFromEnv } from '../config.js';
+
+const usage = `Usage:
+  valor eval FILE.jsonl --out DIR [options]
+
+Runs every question of a benchmark file: generate a plan and program, run it, compare the answer
+with the ground truth, write one run record per question under DIR/runs/, then DIR/summary.json
+and DIR/report.html. Input format, metrics and outputs: docs/eval.md.
+
+Options:
+  --images DIR       folder the image paths in FILE are relative to (default: FILE's folder)
+  --out DIR          output folder (required)
+  --concurrency N    questions in flight at once (default 4)
+  --limit N          only the first N questions (after --shard)
+  --shard i/n        only shard i of n (0-based), split by a stable hash of the question ids;
+                     combine the shard outputs with 'valor eval merge'
+  --resume           continue the run in --out: questions with a record are not run again
+                     (outage failures are); on a finished run only the summary is rewritten
+  --score            also score each reply with the six rewards (needs VALOR_JUDGE_BASE_URL, VALOR_JUDGE_MODEL)
+  --strict           stop before running anything when a line of FILE cannot be read
+                     (default: skip such lines, list them in the summary and report)
+  --timeout SEC      wall-clock limit per program (default 60)
+  --tool-retries N   extra attempts of a tool call when the tool server does not answer (default 3)
+  --regenerate       ask the generator again instead of using its response cache
+  --no-report        do not write report.html
+  --base-url URL     generator endpoint (else VALOR_LLM_BASE_URL)
+  --model NAME       generator model (else VALOR_LLM_MODEL)
+  --tools-url URL    tool server (else VALOR_TOOLS_URL; unset: start one on the CPU)
+  --tools-token TOK  tool server token (else VALOR_TOOLS_TOKEN)
+  --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR)
+
+Exit codes: 0 every selected question has a result (wrong answers and program errors included);
+1 interrupted or stopped early (resume with --resume); 2 bad usage or configuration.
+`;
+
+/** Quotes an argument for a POSIX shell when it needs it, so the printed resume command can be pasted. */
+function shellQuote(a: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+function positiveInt(name: string, v: string | undefined, dflt: number | null, min = 1): number | null {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer of at least ${min}, got '${v}'`);
+  return n;
+}
+
+export const evalCommand: CliCommand = {
+  name: 'eval',
+  summary: 'evaluate a benchmark file (JSONL questions with ground truth): metrics, records, report',
+  usage,
+  async run(argv, io) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          images: { type: 'string' },
+          out: { type: 'string' },
+          concurrency: { type: 'string' },
+          limit: { type: 'string' },
+          shard: { type: 'string' },
+          resume: { type: 'boolean' },
+          score: { type: 'boolean' },
+          strict: { type: 'boolean' },
+          timeout: { type: 'string' },
+          'tool-retries': { type: 'string' },
+          regenerate: { type: 'boolean' },
+          'no-report': { type: 'boolean' },
+          'base-url': { type: 'string' },
+          model: { type: 'string' },
+          'tools-url': { type: 'string' },
+          'tools-token': { type: 'string' },
+          models: { type: 'string' },
+        },
+      });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const { values, positionals } = parsed;
+    if (positionals.length !== 1) throw new UsageError(`expected one benchmark file, got ${positionals.length}\n\n${usage}`);
+    if (!values.out) throw new UsageError('--out DIR is required: the folder for run records, summary.json and report.html');
+    const input = resolve(io.cwd, positionals[0] as string);
+    const outDir = resolve(io.cwd, values.out);
+    const imagesDir = values.images ? resolve(io.cwd, values.images) : dirname(input);
+    const concurrency = positiveInt('concurrency', values.concurrency, 4) as number;
+    const limit = positiveInt('limit', values.limit, null);
+    const toolRetries = positiveInt('tool-retries', values['tool-retries'], 3, 0) as number;
+    const timeoutSec = values.timeout === undefined ? 60 : Number(values.timeout);
+    if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
+    let shard = null;
+    if (values.shard !== undefined) {
+      const s = parseShard(values.shard);
+      if (typeof s === 'string') throw new UsageError(s);
+      shard = s;
+    }
+
+    let dataset;
+    try {
+      dataset = await loadDataset(input);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    for (const p of dataset.problems.slice(0, 20)) io.stderr.write(`valor eval: ${positionals[0]}:${p.line}: ${p.message}\n`);
+    if (dataset.problems.length > 20) io.stderr.write(`valor eval: ... and ${dataset.problems.length - 20} more input problems (all listed in summary.json)\n`);
+    if (dataset.problems.length > 0) {
+      if (values.strict) throw new UsageError(`${dataset.problems.length} line(s) of ${input} cannot be read (see above); fix them or drop --strict to skip them`);
+      io.stderr.write(`valor eval: skipping ${dataset.problems.length} unreadable line(s); they are counted in summary.json, not scored\n`);
+    }
+    if (dataset.questions.length === 0) throw new UsageError(`${input} holds no usable questions`);
+
+    // Endpoints first: a missing configuration is a quick exit 2 before any server starts.
+    const generator = endpointFromEnv('LLM', io.env, { baseUrl: values['base-url'], model: values.model });
+    const judge = values.score ? endpointFromEnv('JUDGE', io.env) : undefined;
+
+    const tools = await toolsFromEnv(io.env, { url: values['tools-url'], token: values['tools-token'], models: values.models }, io.signal);
+    const runner = new ProgramRunner();
+    const judgeSemaphore = createSemaphore(Math.max(4, concurrency * 4));
+    const deps: EvalDeps = {
+      generator,
+      tools: tools.tools,
+      toolsUrl: tools.url,
+      runner,
+      ...(judge
+        ? {
+            scorer: (i, signal) => scoreReply({ ...i, judge, runner, judgeSemaphore, signal }),
+            judges: { base_url: judge.baseUrl, model: judge.model },
+          }
+        : {}),
+    };
+    const progress = createProgress({ out: io.stderr, tty: io.isTTY });
+    let outcome;
+    try {
+      outcome = await runEval(
+        {
+          dataset,
+          imagesDir,
+          outDir,
+          shard,
+          limit,
+          concurrency,
+          resume: values.resume,
+          timeoutMs: timeoutSec * 1000,
+          toolRetries,
+          regenerate: values.regenerate,
+          report: !values['no-report'],
+          signal: io.signal,
+          onEvent: (e) => progress.onEvent(e),
+        },
+        deps,
+      );
+    } catch (err) {
+      if (err instanceof EvalSetupError) throw new UsageError(err.message);
+      throw err;
+    } finally {
+      progress.finish();
+      await runner.dispose();
+      await tools.close();
+    }
+
+    const s = outcome.summary;
+    if (values.resume && outcome.ran === 0 && outcome.status === 'complete') {
+      io.stdout.write(`nothing to do: all ${s.counts.selected} questions already have records; summary rewritten\n`);
+    }
+    for (const line of summaryLines(s)) io.stdout.write(`${line}\n`);
+    io.stdout.write(`summary: ${outcome.summaryPath}\n`);
+    if (outcome.reportPath) io.stdout.write(`report: ${outcome.reportPath}\n`);
+
+    if (outcome.status === 'complete') return EXIT.ok;
+    const resumeCmd = `valor eval ${argv.filter((a) => a !== '--resume').map(shellQuote).join(' ')} --resume`;
+    if (outcome.status === 'fatal') {
+      io.stderr.write(`valor eval: stopped: ${outcome.fatal}\nFix the cause, then continue with: ${resumeCmd}\n`);
+      return EXIT.failed;
+    }
+    io.stderr.write(
+      `valor eval: ${outcome.status === 'interrupted' ? 'interrupted' : 'not finished'}: ${s.counts.done} of ${s.counts.selected} questions done; ` +
+        `the records are kept. Continue with: ${resumeCmd}\n`,
+    );
+    return EXIT.failed;
+  },
+};

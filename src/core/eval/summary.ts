@@ -1,0 +1,272 @@
+/**
+ * `summary.json` of an eval run: settings, model ids, the input's hash, per-question results in
+ * input order, and everything computed from them (counts, metrics, errors by kind, reward means,
+ * timing statistics). The computed parts are a pure function of the results (`summarize`), so
+ * a resumed run, a run at another concurrency, and the merge of its shards all give the same
+ * numbers.
+ */
+import type { RewardName } from '../../protocol/run.js';
+import type { InputProblem } from './dataset.js';
+import { type AnswerType, type Metrics, aggregate, round } from './metrics.js';
+import type { Shard } from './shard.js';
+
+export const SUMMARY_FILE = 'summary.json';
+export const REPORT_FILE = 'report.html';
+export const RUNS_SUBDIR = 'runs';
+
+/**
+ * Why a question has no answer to score:
+ * - `program`: the program raised, timed out or ran out of memory (see `error_type`);
+ * - `no_program`: the reply held no program;
+ * - `tool_outage`: the tool server could not be reached after retries;
+ * - `endpoint_outage`: the generator endpoint could not be reached (network, 5xx, 429, timeout) after its retries;
+ * - `endpoint_error`: the generator refused the request (400: e.g. the prompt is too long);
+ * - `image`: the question's image is missing or unreadable;
+ * - `internal`: our own failure (the runner crashed, a bug): the message says what.
+ */
+export type ErrorKind = 'program' | 'no_program' | 'tool_outage' | 'endpoint_outage' | 'endpoint_error' | 'image' | 'internal';
+export const ERROR_KINDS: readonly ErrorKind[] = ['program', 'no_program', 'tool_outage', 'endpoint_outage', 'endpoint_error', 'image', 'internal'];
+
+/** Kinds that say nothing about the model (the infrastructure failed): `--resume` tries them again. */
+export const RETRYABLE_KINDS: readonly ErrorKind[] = ['tool_outage', 'endpoint_outage', 'internal'];
+
+export interface ResultRewards {
+  /** The weighted total, null when a verdict needed for it is in error. */
+  total: number | null;
+  /** Each reward's value (null: the judge failed). */
+  values: Partial<Record<RewardName, number | null>>;
+}
+
+/** One question's outcome, as listed in the summary. */
+export interface EvalResult {
+  id: string;
+  line: number;
+  type: AnswerType;
+  category?: string;
+  question: string;
+  image: string;
+  ground_truth: string | number | boolean;
+  /** The answer as compared (normalised), null when none. */
+  prediction: string | null;
+  score: number;
+  correct: boolean;
+  invalid: string | null;
+  error_kind: ErrorKind | null;
+  /** Python exception type or our own (`Timeout`, `NoProgram`, `ChatError:timeout`, ...). */
+  error_type: string | null;
+  /** First 300 characters of the error message. */
+  error_message: string | null;
+  /** The run record, relative to the folder holding the summary (forward slashes). */
+  record: string;
+  ms: { generate?: number; run?: number; total: number };
+  /** Model id the generator reported for this question. */
+  model?: string;
+  rewards?: ResultRewards;
+}
+
+export interface Stats {
+  n: number;
+  mean: number | null;
+  p50: number | null;
+  p95: number | null;
+  max: number | null;
+}
+
+export interface RewardSummary {
+  /** Questions with rewards. */
+  n: number;
+  /** Mean of each reward over the verdicts that did not fail (null when none). */
+  means: Partial<Record<RewardName, number | null>>;
+  /** Judge failures per reward (never counted as 0). */
+  errors: Partial<Record<RewardName, number>>;
+  /** Mean weighted total over the questions whose total is known. */
+  total_mean: number | null;
+  /** Questions whose total is unknown because a judge failed. */
+  incomplete: number;
+}
+
+export interface Computed {
+  counts: {
+    /** Questions chosen by --shard and --limit. */
+    selected: number;
+    /** Questions with a result. */
+    done: number;
+    pending: number;
+    correct: number;
+    /** Results whose program produced an answer. */
+    answered: number;
+    /** Results with an error kind. */
+    failed: number;
+    /** Answers that could not be read as their type. */
+    invalid: number;
+  };
+  metrics: Metrics;
+  errors: { by_kind: Record<ErrorKind, number>; program_types: Record<string, number> };
+  rewards: RewardSummary | null;
+  per_question_ms: { generate: Stats; run: Stats; total: Stats };
+}
+
+export interface EvalSettings {
+  concurrency: number;
+  limit: number | null;
+  timeout_ms: number;
+  memory_mb: number | null;
+  score: boolean;
+  tool_retries: number;
+  regenerate: boolean;
+  sampling: Record<string, unknown>;
+}
+
+export interface EvalModels {
+  generator: { base_url: string; model: string; reported: string[] };
+  tools: { url: string; models?: Record<string, string> };
+  judges: { base_url: string; model: string } | null;
+}
+
+export interface EvalSummary extends Computed {
+  version: 1;
+  kind: 'valor-eval-summary';
+  created: string;
+  /** Every selected question has a result. */
+  complete: boolean;
+  /** This run was interrupted (cancelled) before it finished. */
+  interrupted: boolean;
+  input: {
+    path: string;
+    sha256: string;
+    format: 'jsonl' | 'json';
+    /** Lines (or array items) read. */
+    entries: number;
+    /** Lines that could be read as questions. */
+    questions: number;
+    /** Lines that could not, with why; skipped and counted, never scored. */
+    problems: InputProblem[];
+  };
+  images: string;
+  shard: Shard | null;
+  /** Set by `valor eval merge`: the shard outputs combined. */
+  merged_from?: { path: string; shard: Shard | null; done: number; wall_ms: number }[];
+  settings: EvalSettings;
+  models: EvalModels;
+  timings: {
+    /** Wall time of this session (a resumed run: since it resumed; a merge: the slowest shard). */
+    wall_ms: number;
+    /** Questions finished in this session. */
+    session_done: number;
+    /** session_done per second (a merge: the shards' sum). */
+    questions_per_s: number | null;
+    memory: { peak_rss_mb: number; peak_heap_mb: number } | null;
+  };
+  results: EvalResult[];
+}
+
+export function stats(values: readonly number[]): Stats {
+  if (values.length === 0) return { n: 0, mean: null, p50: null, p95: null, max: null };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
+  return {
+    n: sorted.length,
+    mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length),
+    p50: at(0.5),
+    p95: at(0.95),
+    max: sorted[sorted.length - 1] as number,
+  };
+}
+
+/** Sorts results into input order (line, then id): the order every summary uses. */
+export function sortResults(results: EvalResult[]): EvalResult[] {
+  return results.sort((a, b) => a.line - b.line || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** Everything a summary computes from its results. `results` must be in input order. */
+export function summarize(results: readonly EvalResult[], selected: number): Computed {
+  const by_kind = Object.fromEntries(ERROR_KINDS.map((k) => [k, 0])) as Record<ErrorKind, number>;
+  const program_types: Record<string, number> = {};
+  let correct = 0;
+  let failed = 0;
+  let invalid = 0;
+  for (const r of results) {
+    if (r.correct) correct++;
+    if (r.error_kind) {
+      failed++;
+      by_kind[r.error_kind]++;
+      if (r.error_kind === 'program' && r.error_type) program_types[r.error_type] = (program_types[r.error_type] ?? 0) + 1;
+    } else if (r.invalid) {
+      invalid++;
+    }
+  }
+
+  let rewards: RewardSummary | null = null;
+  const withRewards = results.filter((r) => r.rewards);
+  if (withRewards.length > 0) {
+    const sums: Partial<Record<RewardName, { sum: number; n: number; errors: number }>> = {};
+    let totalSum = 0;
+    let totalN = 0;
+    for (const r of withRewards) {
+      const rw = r.rewards as ResultRewards;
+      for (const [name, v] of Object.entries(rw.values) as [RewardName, number | null][]) {
+        const s = (sums[name] ??= { sum: 0, n: 0, errors: 0 });
+        if (v === null) s.errors++;
+        else {
+          s.sum += v;
+          s.n++;
+        }
+      }
+      if (rw.total !== null) {
+        totalSum += rw.total;
+        totalN++;
+      }
+    }
+    const names = Object.keys(sums).sort() as RewardName[];
+    rewards = {
+      n: withRewards.length,
+      means: Object.fromEntries(names.map((k) => [k, sums[k]?.n ? round((sums[k]?.sum ?? 0) / (sums[k]?.n ?? 1)) : null])),
+      errors: Object.fromEntries(names.map((k) => [k, sums[k]?.errors ?? 0])),
+      total_mean: totalN === 0 ? null : round(totalSum / totalN),
+      incomplete: withRewards.length - totalN,
+    };
+  }
+
+  return {
+    counts: {
+      selected,
+      done: results.length,
+      pending: Math.max(0, selected - results.length),
+      correct,
+      answered: results.length - failed,
+      failed,
+      invalid,
+    },
+    metrics: aggregate(results.map((r) => ({ type: r.type, score: r.score, correct: r.correct, error_kind: r.error_kind, invalid: r.invalid }))),
+    errors: { by_kind, program_types: Object.fromEntries(Object.entries(program_types).sort(([a], [b]) => (a < b ? -1 : 1))) },
+    rewards,
+    per_question_ms: {
+      generate: stats(results.flatMap((r) => (r.ms.generate === undefined ? [] : [r.ms.generate]))),
+      run: stats(results.flatMap((r) => (r.ms.run === undefined ? [] : [r.ms.run]))),
+      total: stats(results.map((r) => r.ms.total)),
+    },
+  };
+}
+
+/** Short human lines for the end of a run (stdout). */
+export function summaryLines(s: EvalSummary): string[] {
+  const pct = (x: number | null): string => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);
+  const lines = [
+    `questions: ${s.counts.done}/${s.counts.selected} done, ${s.counts.correct} correct, ${s.counts.failed} failed, ${s.counts.invalid} unreadable answers` +
+      (s.input.problems.length ? `, ${s.input.problems.length} input lines skipped` : ''),
+    `overall: ${pct(s.metrics.overall.score)} (macro over types ${pct(s.metrics.macro)})`,
+  ];
+  for (const [type, g] of Object.entries(s.metrics.by_type)) {
+    lines.push(`  ${type.padEnd(6)} ${pct(g.score).padStart(6)}  n=${g.n} correct=${g.correct} failed=${g.failed}${type === 'float' ? ' (mean relative accuracy)' : ''}`);
+  }
+  const kinds = Object.entries(s.errors.by_kind).filter(([, n]) => n > 0);
+  if (kinds.length) lines.push(`errors: ${kinds.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  if (s.rewards) {
+    lines.push(
+      `rewards (n=${s.rewards.n}): total ${s.rewards.total_mean === null ? '-' : s.rewards.total_mean.toFixed(3)}; ` +
+        Object.entries(s.rewards.means).map(([k, v]) => `${k} ${v === null ? '-' : v.toFixed(3)}`).join(', '),
+    );
+  }
+  if (s.timings.questions_per_s !== null) lines.push(`throughput: ${s.timings.questions_per_s.toFixed(2)} questions/s over ${(s.timings.wall_ms / 1000).toFixed(1)} s`);
+  return lines;
+}
