@@ -62,8 +62,8 @@ export interface VprogDocument {
 
 const HEADER_RE = /^#[ \t]*([A-Za-z][\w-]*)[ \t]*:[ \t]?(.*)$/;
 
-/** Splits into lines on \r\n, \n or \r; returns the lines and the dominant line ending. */
-function splitLines(text: string): { lines: string[]; eol: '\n' | '\r\n' } {
+/** Normalises \r\n and lone \r to \n; reports the dominant line ending. */
+function normaliseEol(text: string): { normalised: string; eol: '\n' | '\r\n' } {
   let crlf = 0;
   let lf = 0;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
@@ -71,23 +71,36 @@ function splitLines(text: string): { lines: string[]; eol: '\n' | '\r\n' } {
     else lf++;
   }
   const normalised = text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
-  return { lines: normalised.split('\n'), eol: crlf > lf ? '\r\n' : '\n' };
+  return { normalised, eol: crlf > lf ? '\r\n' : '\n' };
 }
 
 export function parseVprog(input: string): VprogDocument {
   let text = typeof input === 'string' ? input : String(input ?? '');
   const bom = text.charCodeAt(0) === 0xfeff;
   if (bom) text = text.slice(1);
-  const { lines, eol } = splitLines(text);
+  const { normalised, eol } = normaliseEol(text);
   const problems: VprogProblem[] = [];
   const headers: Record<string, string> = {};
   const headerLines: VprogHeaderLine[] = [];
 
-  let i = 0;
-  while (i < lines.length && (lines[i] ?? '').trim() === '') i++;
-  const headerStart = i;
-  for (; i < lines.length; i++) {
-    const raw = lines[i] ?? '';
+  // Walk the header line by line with offsets only: a large body is never split into lines here.
+  let lineNo = 1;
+  let off = 0;
+  const lineAt = (o: number): string => {
+    const e = normalised.indexOf('\n', o);
+    return normalised.slice(o, e === -1 ? normalised.length : e);
+  };
+  const next = (o: number): number => {
+    const e = normalised.indexOf('\n', o);
+    return e === -1 ? normalised.length + 1 : e + 1;
+  };
+  while (off < normalised.length && lineAt(off).trim() === '') {
+    off = next(off);
+    lineNo++;
+  }
+  const headerStartLine = lineNo;
+  for (; off < normalised.length; off = next(off), lineNo++) {
+    const raw = lineAt(off);
     if (!raw.startsWith('#')) break;
     const m = HEADER_RE.exec(raw);
     if (!m) continue; // a plain comment line in the header: allowed, ignored
@@ -96,24 +109,28 @@ export function parseVprog(input: string): VprogDocument {
     const value = rawValue.trim();
     const valueColumn = raw.length - rawValue.length + (rawValue.length - rawValue.trimStart().length) + 1;
     if (key in headers) {
-      problems.push({ severity: 'warning', code: 'duplicate-header', line: i + 1, column: 1, message: `'# ${key}:' is given twice; the first one (line ${headerLines.find((h) => h.key === key)?.line}) is used: delete one` });
+      problems.push({ severity: 'warning', code: 'duplicate-header', line: lineNo, column: 1, message: `'# ${key}:' is given twice; the first one (line ${headerLines.find((h) => h.key === key)?.line}) is used: delete one` });
       continue;
     }
     headers[key] = value;
-    headerLines.push({ key, value, line: i + 1, valueColumn });
+    headerLines.push({ key, value, line: lineNo, valueColumn });
     if (value === '' && (key === 'image' || key === 'query')) {
-      problems.push({ severity: 'error', code: `empty-${key}`, line: i + 1, column: 1, message: key === 'image' ? `'# image:' is empty: write the image path after it (relative to this file's folder)` : `'# query:' is empty: write the question after it, on the same line` });
+      problems.push({ severity: 'error', code: `empty-${key}`, line: lineNo, column: 1, message: key === 'image' ? `'# image:' is empty: write the image path after it (relative to this file's folder)` : `'# query:' is empty: write the question after it, on the same line` });
     }
   }
   // One blank separator line belongs to the header.
-  if (i > headerStart && i < lines.length && (lines[i] ?? '').trim() === '') i++;
-  const replyStartLine = i + 1;
-  let reply = lines.slice(i).join('\n');
+  if (lineNo > headerStartLine && off < normalised.length && lineAt(off).trim() === '') {
+    off = next(off);
+    lineNo++;
+  }
+  const replyStartLine = lineNo;
+  let reply = off >= normalised.length ? '' : normalised.slice(off);
   if (reply.endsWith('\n')) reply = reply.slice(0, -1);
+
+  const top = headerStartLine;
 
   const image = headers.image || undefined;
   const query = headers.query || undefined;
-  const top = headerStart + 1;
   if (!('image' in headers)) {
     problems.push({ severity: 'error', code: 'missing-image', line: top, column: 1, message: `the document has no '# image: <path>' line: add one at the top naming the image (a path relative to this file, or absolute)` });
   }
@@ -121,9 +138,9 @@ export function parseVprog(input: string): VprogDocument {
     problems.push({ severity: 'error', code: 'missing-query', line: top, column: 1, message: `the document has no '# query: <question>' line: add one at the top with the question, on one line` });
   }
   // Header-looking lines after the body started are probably misplaced headers.
-  const misplaced = lines.slice(i, i + 50).findIndex((l) => /^#[ \t]*(image|query)[ \t]*:/i.test(l));
+  const misplaced = reply.slice(0, 4000).split('\n').slice(0, 50).findIndex((l) => /^#[ \t]*(image|query)[ \t]*:/i.test(l));
   if (misplaced !== -1 && !(image && query)) {
-    const ln = i + misplaced + 1;
+    const ln = replyStartLine + misplaced;
     problems.push({ severity: 'warning', code: 'misplaced-header', line: ln, column: 1, message: `line ${ln} looks like a header but comes after the body started: move the '# image:' / '# query:' lines to the top, before the first blank line` });
   }
 
@@ -199,8 +216,14 @@ export function resolveImagePath(docPath: string, image: string): string {
 /** The document text with the reply replaced and the header (and line endings, BOM) kept. */
 export function replaceVprogReply(text: string, reply: string): string {
   const doc = parseVprog(text);
-  const { lines } = splitLines(doc.bom ? text.slice(1) : text);
-  const head = lines.slice(0, doc.replyStartLine - 1);
+  const { normalised } = normaliseEol(doc.bom ? text.slice(1) : text);
+  const head: string[] = [];
+  for (let o = 0; head.length < doc.replyStartLine - 1 && o <= normalised.length; ) {
+    const e = normalised.indexOf('\n', o);
+    head.push(normalised.slice(o, e === -1 ? normalised.length : e));
+    if (e === -1) break;
+    o = e + 1;
+  }
   if (head.length > 0 && (head[head.length - 1] ?? '').trim() !== '') head.push('');
   let out = `${head.join('\n')}${head.length > 0 ? '\n' : ''}${reply}\n`;
   if (doc.eol === '\r\n') out = out.replace(/\r?\n/g, '\r\n');
