@@ -6,11 +6,16 @@ import { type CliCommand, type CliIO, EXIT, UsageError } from './command.js';
 import { runCommand } from './commands/run.js';
 import { evalCommand } from './commands/eval.js';
 import { evalMergeCommand } from './commands/evalMerge.js';
+import { serveCommand } from './commands/serve.js';
+import { modelsCommand, modelsPullCommand } from './commands/models.js';
 
 const COMMANDS: CliCommand[] = [
   runCommand,
   evalCommand,
   evalMergeCommand,
+  serveCommand,
+  modelsCommand,
+  modelsPullCommand,
 ];
 
 function helpText(): string {
