@@ -1,0 +1,13 @@
+/** One measured number from a benchmark (collected by bench/run.ts). */
+export interface BenchResult {
+  name: string;
+  value: number;
+  unit: string;
+  /** The comparison measured in the same run. */
+  baseline?: { name: string; value: number };
+  /** value / baseline.value. */
+  ratio?: number;
+  /** What the issue asks for, in words (e.g. "<= 0.25"). */
+  target?: string;
+  notes?: string;
+}
