@@ -34,6 +34,8 @@ export interface StartToolServerOptions {
   args?: string[];
   /** Executable that runs the script (default process.execPath). */
   execPath?: string;
+  /** Node options before the script (tests run the TypeScript entry with ['--import', 'tsx']). */
+  nodeArgs?: string[];
   /** How long to wait for the ready line (default 120 s). */
   readyTimeoutMs?: number;
   /** Every line the server prints after the ready line, and its stderr (warnings). */
@@ -71,7 +73,7 @@ export function startToolServer(opts: StartToolServerOptions = {}): Promise<Tool
   }
   if (opts.signal?.aborted) return Promise.reject(abortError());
   const token = opts.token ?? randomBytes(24).toString('base64url');
-  const args = [script, '--exit-with-stdin', '--port', String(opts.port ?? 0)];
+  const args = [...(opts.nodeArgs ?? []), script, '--exit-with-stdin', '--port', String(opts.port ?? 0)];
   if (opts.host) args.push('--host', opts.host);
   if (opts.device) args.push('--device', opts.device);
   if (opts.models) args.push('--models', opts.models);
