@@ -402,8 +402,7 @@ class ActiveRun {
     this.exited = true;
     if (this.finished) return;
     this.finished = true;
-    this.cleanup();
-    this.rejectOutcome(err);
+    void this.cleanup().then(() => this.rejectOutcome(err));
   }
 
   // ---- the socket
@@ -541,7 +540,7 @@ class ActiveRun {
         ms,
       };
     }
-    this.cleanup();
+    await this.cleanup();
     this.resolveOutcome(outcome);
   }
 
@@ -561,14 +560,14 @@ class ActiveRun {
     }
   }
 
-  private cleanup(): void {
+  private async cleanup(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     if (this.afterExitTimer) clearTimeout(this.afterExitTimer);
     this.toolAbort.abort();
     this.conn?.destroy();
     this.server.close();
     this.launcher.release(this);
-    void rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+    await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 

@@ -1,0 +1,74 @@
+/**
+ * Program-runner overhead per program: a trivial program making three tool calls with tools that
+ * answer at once, run through the warm worker (fork of a python3 that already imported numpy)
+ * and through a cold python3 start per run (the baseline, measured in the same run). Both
+ * include everything a caller pays: scratch directory, socket, process start, the three calls,
+ * collecting the output and removing the directory. Runs are sequential; medians of 30 each,
+ * after a few warm-up runs so neither side pays one-off costs (page cache, worker start).
+ *
+ * Run alone: `npx tsx bench/runner.ts`.
+ */
+import { ProgramRunner } from '../src/core/runner.js';
+import type { Tools } from '../src/core/tools.js';
+import type { BenchResult } from './types.js';
+
+const PROGRAM = [
+  'cups = gd_detect(img_pth, "cup")',
+  'if not cups:',
+  '    final_answer = vqa(img_pth, None, "Is there a cup?")',
+  '    return',
+  'd = depth(img_pth, cups[0]["bbox"])',
+  'colour = vqa(img_pth, cups[0]["bbox"], "What colour is the cup?")',
+  'final_answer = f"{colour} cup at {d:.1f} m"',
+].join('\n');
+
+const instantTools: Tools = {
+  gd_detect: async (_img, prompt) => ({ value: [{ bbox: [10, 20, 110, 140], label: prompt, score: 0.9 }] }),
+  depth: async () => ({ value: 1.75 }),
+  vqa: async () => ({ value: 'red' }),
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function measure(warm: boolean, runs: number, warmup: number): Promise<number[]> {
+  const runner = new ProgramRunner({ warm });
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < warmup + runs; i++) {
+      const t0 = performance.now();
+      const o = await runner.run({ program: PROGRAM, imagePath: '/bench/image.jpg', tools: instantTools });
+      const ms = performance.now() - t0;
+      if (!o.ok || o.trace.length !== 3) throw new Error(`bench program failed (${warm ? 'warm' : 'cold'}): ${JSON.stringify(o.error)}`);
+      if (i >= warmup) times.push(ms);
+    }
+    return times;
+  } finally {
+    await runner.dispose();
+  }
+}
+
+export async function bench(runs = 30): Promise<BenchResult[]> {
+  const cold = await measure(false, runs, 2);
+  const warm = await measure(true, runs, 3);
+  const w = median(warm);
+  const c = median(cold);
+  return [
+    {
+      name: 'runner: overhead per program (warm worker)',
+      value: Number(w.toFixed(2)),
+      unit: 'ms',
+      baseline: { name: 'cold python3 start per program', value: Number(c.toFixed(2)) },
+      ratio: w / c,
+      target: '<= 0.25',
+      notes: `median of ${runs} sequential runs each; a 7-line program with 3 instant tool calls; warm min/max ${Math.min(...warm).toFixed(1)}/${Math.max(...warm).toFixed(1)} ms, cold min/max ${Math.min(...cold).toFixed(1)}/${Math.max(...cold).toFixed(1)} ms`,
+    },
+  ];
+}
+
+if (/bench[\\/]runner\.ts$/.test(process.argv[1] ?? '')) {
+  bench().then((r) => console.log(JSON.stringify(r, null, 2)));
+}
