@@ -1,9 +1,15 @@
 /**
- * `depth`: a metric depth model in ONNX (Depth Anything V2 metric, Depth Pro, or anything
- * exported to the same contract: `pixel_values` in, `predicted_depth` in metres out), with the
- * image processor from transformers.js. The map is computed once per image (the caller caches it
- * by content hash and model id) and resized to the image with bicubic interpolation, as the Python
- * reference's depth post-processing does (torch `interpolate(mode="bicubic", align_corners=False)`).
+ * `depth`: a metric depth model in ONNX, with the image processor from transformers.js. Two output
+ * contracts are understood:
+ * - Depth Anything V2 metric (and anything exported the same way, e.g. MoGe-2): `pixel_values` in,
+ *   `predicted_depth` in metres out.
+ * - Depth Pro (onnx-community/DepthPro-ONNX): `predicted_depth` is a canonical inverse depth and a
+ *   second output gives the focal length in pixels of the network input (or the field of view in
+ *   degrees); metres are 1 / (inverse depth × input width / focal length), as Apple's reference
+ *   computes them. This path follows the published formula and is not covered by a fixture here.
+ * The map is computed once per image (the caller caches it by content hash and model id) and
+ * resized to the image with bicubic interpolation, as the Python reference's depth
+ * post-processing does (torch `interpolate(mode="bicubic", align_corners=False)`).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +29,8 @@ export class DepthModel implements LoadedModel {
     readonly session: CountedSession,
     private readonly processor: ImageProcessor,
     private readonly outputName: string,
+    /** Depth Pro: the output holding the focal length (px) or field of view (degrees). */
+    private readonly focalOutput?: string,
   ) {}
 
   static async load(dir: string, device: Device, warn: (line: string) => void): Promise<DepthModel> {
@@ -34,7 +42,8 @@ export class DepthModel implements LoadedModel {
     const session = await CountedSession.open(join(dir, 'onnx', 'model.onnx'), device, warn);
     if (!session.inputNames.includes('pixel_values')) throw new Error(`onnx/model.onnx has no input 'pixel_values' (inputs: ${session.inputNames.join(', ')})`);
     const outputName = session.outputNames.includes('predicted_depth') ? 'predicted_depth' : (session.outputNames[0] as string);
-    return new DepthModel(modelId(dir, DEPTH_FILES), session, processor, outputName);
+    const focalOutput = session.outputNames.find((n) => n !== outputName && /focal|fov|field_of_view/i.test(n));
+    return new DepthModel(modelId(dir, DEPTH_FILES), session, processor, outputName, focalOutput);
   }
 
   /** The depth map at the image's own size, row-major metres. */
@@ -47,8 +56,19 @@ export class DepthModel implements LoadedModel {
     const dims = t.dims;
     const h = dims[dims.length - 2] as number;
     const w = dims[dims.length - 1] as number;
-    const data = t.data as Float32Array;
-    return resizeBicubic(data.subarray(0, h * w), w, h, img.width, img.height);
+    const data = (t.data as Float32Array).subarray(0, h * w);
+    if (!this.focalOutput) return resizeBicubic(data, w, h, img.width, img.height);
+    // Depth Pro: scale the canonical inverse depth by the input width over the focal length,
+    // resize, then invert (clamped as the reference does).
+    const netWidth = pixel_values.dims[pixel_values.dims.length - 1] as number;
+    const raw = Number((out[this.focalOutput] as ort.Tensor).data[0]);
+    const focalPx = /fov|field_of_view/i.test(this.focalOutput) ? (0.5 * netWidth) / Math.tan((0.5 * raw * Math.PI) / 180) : raw;
+    const scale = netWidth / focalPx;
+    const inverse = new Float32Array(data.length);
+    for (let i = 0; i < data.length; i++) inverse[i] = (data[i] as number) * scale;
+    const resized = resizeBicubic(inverse, w, h, img.width, img.height);
+    for (let i = 0; i < resized.length; i++) resized[i] = 1 / Math.min(Math.max(resized[i] as number, 1e-4), 1e4);
+    return resized;
   }
 
   async release(): Promise<void> {
