@@ -641,9 +641,13 @@ function signalNumber(sig: NodeJS.Signals): number {
 class WarmWorker {
   readonly proc: ChildProcess;
   readonly ready: Promise<void>;
+  /** Settles when the process has exited (and been reaped). */
+  readonly gone: Promise<void>;
   dead = false;
   private deathNote = 'exited';
   private readonly runs = new Map<string, ActiveRun>();
+  /** Told when this worker is lost (hung or dead) before it started the run. */
+  private readonly onLost = new Map<string, () => void>();
   /** Runs that ended before their process was reported: kill it when it is. */
   private readonly orphans = new Set<string>();
   private readonly startTimers = new Map<string, NodeJS.Timeout>();
@@ -664,6 +668,10 @@ class WarmWorker {
     this.proc.stderr?.setEncoding('utf8');
     this.proc.stderr?.on('data', (s: string) => {
       this.stderr = (this.stderr + s).slice(-16_384);
+    });
+    this.gone = new Promise<void>((resolve) => {
+      this.proc.once('exit', () => resolve());
+      this.proc.once('error', () => resolve());
     });
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -709,22 +717,15 @@ class WarmWorker {
     return this.proc.pid ?? null;
   }
 
-  get busy(): boolean {
-    return this.runs.size > 0;
-  }
-
-  submit(run: ActiveRun, request: Record<string, unknown>, onHung: () => void): void {
+  submit(run: ActiveRun, request: Record<string, unknown>, onLost: () => void): void {
     this.runs.set(run.id, run);
+    this.onLost.set(run.id, onLost);
     this.startTimers.set(
       run.id,
       setTimeout(() => {
         // A parent that does not fork within this time is hung: replace it.
         this.startTimers.delete(run.id);
-        if (this.runs.get(run.id) === run && run.pid === null) {
-          this.runs.delete(run.id);
-          onHung();
-          this.kill('stopped answering');
-        }
+        if (this.runs.get(run.id) === run && run.pid === null) this.kill('stopped answering');
       }, this.startTimeoutMs),
     );
     this.proc.stdin?.write(`${JSON.stringify({ op: 'run', ...request })}\n`);
@@ -734,6 +735,7 @@ class WarmWorker {
     const t = this.startTimers.get(run.id);
     if (t) clearTimeout(t);
     this.startTimers.delete(run.id);
+    this.onLost.delete(run.id);
     if (this.runs.get(run.id) === run) {
       this.runs.delete(run.id);
       if (run.pid === null && !this.dead) this.orphans.add(run.id);
@@ -769,9 +771,16 @@ class WarmWorker {
     for (const t of this.startTimers.values()) clearTimeout(t);
     this.startTimers.clear();
     const runs = [...this.runs.values()];
+    const lost = new Map(this.onLost);
     this.runs.clear();
+    this.onLost.clear();
     this.orphans.clear();
-    for (const run of runs) run.onWorkerDied(`(pid ${this.proc.pid}) ${description}`);
+    for (const run of runs) {
+      // Nothing of a run that had not started yet has happened: it can go to a fresh worker.
+      const retry = run.pid === null ? lost.get(run.id) : undefined;
+      if (retry) retry();
+      else run.onWorkerDied(`(pid ${this.proc.pid}) ${description}`);
+    }
   }
 }
 
@@ -779,6 +788,7 @@ class WarmLauncher implements Launcher {
   private worker: WarmWorker | null = null;
   private starting: Promise<WarmWorker> | null = null;
   private readonly byRun = new Map<ActiveRun, WarmWorker>();
+  private disposed = false;
 
   constructor(
     private readonly python: string,
@@ -819,10 +829,9 @@ class WarmLauncher implements Launcher {
         if (run.exited) return; // cancelled or timed out while waiting for the worker
         this.byRun.set(run, w);
         w.submit(run, request, () => {
-          // The parent hung before forking this run: nothing of it ran, so try once on a fresh one.
           this.byRun.delete(run);
-          if (!retried) this.launch(run, request, true);
-          else run.onWorkerDied('did not start the program');
+          if (!retried && !this.disposed) this.launch(run, request, true);
+          else run.onWorkerDied(this.disposed ? 'was shut down' : 'did not start the program');
         });
       },
       (err: Error) => run.onLaunchFailed(err),
@@ -834,9 +843,16 @@ class WarmLauncher implements Launcher {
     this.byRun.delete(run);
   }
 
-  dispose(): void {
-    this.worker?.kill('was disposed');
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const w = this.worker;
     this.worker = null;
+    if (!w) return;
+    w.proc.ref(); // keep the event loop alive until the exit is seen
+    w.kill('was disposed');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([w.gone, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
   }
 }
 
@@ -925,7 +941,7 @@ export class ProgramRunner implements ProgramRunnerLike {
     const pending = [...this.active].map((r) => r.outcome.catch(() => undefined));
     for (const run of this.active) run.fail({ type: 'Cancelled', message: 'the runner was shut down', line: null });
     this.cold.dispose();
-    this.warmLauncher.dispose();
+    await this.warmLauncher.dispose();
     await Promise.all(pending);
     if (this.baseDir) {
       const base = await this.baseDir.catch(() => null);
