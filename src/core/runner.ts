@@ -609,8 +609,10 @@ class ColdLauncher implements Launcher {
     });
     proc.on('exit', (code, sig) => {
       this.procs.delete(run);
-      if (code === 3 && parseFatal(stderr)) {
-        run.onLaunchFailed(setupError(this.python, { stderr }));
+      // Once set up, the child's fd 2 goes to the run's output file: anything that reached this
+      // pipe was said while python3 was starting (too old, broken install, numpy missing).
+      if (code !== 0 && stderr.trim() !== '') {
+        run.onLaunchFailed(setupError(this.python, { stderr, exit: sig ? `killed by ${sig}` : `exit code ${code}` }));
         return;
       }
       run.onExit(code, sig === null ? null : signalNumber(sig));
