@@ -62,7 +62,8 @@ export class Stage {
   private imageW = 1;
   private imageH = 1;
   private imageReady = false;
-  private imageUri: string | null = null;
+  /** undefined until the first setImage, so a first `null` is still shown as "no image". */
+  private imageUri: string | null | undefined = undefined;
   private cssW = 1;
   private cssH = 1;
   private dpr = 1;

@@ -21,7 +21,7 @@ export const SCENE = {
 } as const;
 
 /** PNG of the scene (or of any size with the same layout scaled, for the benchmark). */
-export async function sceneImage(width = SCENE.width, height = SCENE.height): Promise<Buffer> {
+export async function sceneImage(width: number = SCENE.width, height: number = SCENE.height): Promise<Buffer> {
   const sx = width / SCENE.width;
   const sy = height / SCENE.height;
   return sharp({ create: { width, height, channels: 3, background: SCENE.background } })
