@@ -33,7 +33,7 @@ export const COMMAND_IDS: readonly CommandId[] = Object.values(COMMANDS);
 export const LANGUAGE_ID = 'vprog';
 export const RUNS_VIEW_ID = 'valor.runs';
 export const RUN_VIEW_TYPE = 'valor.runView';
-export const OUTPUT_CHANNEL_NAME = 'VALOR Tool Server';
+export const OUTPUT_CHANNEL_NAME = 'VALOR';
 
 /** Context keys used in `when` clauses of package.json. */
 export const CONTEXT_KEYS = {

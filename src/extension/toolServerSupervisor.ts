@@ -8,6 +8,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { parseReadyLine } from '../protocol/tools.js';
 
 export interface ServerCommand {
   executable: string;
@@ -46,8 +47,6 @@ export interface SupervisorOptions {
   stableMs?: number;
 }
 
-/** `valor tool server ready at URL token=TOKEN device=DEVICE` (src/server prints it once). */
-export const READY_LINE = /valor tool server ready at (\S+) token=(\S+) device=(\S+)/;
 
 /** Hides the per-run bearer token in anything we log. */
 export function redactServerLine(line: string): string {
@@ -237,9 +236,10 @@ export class ToolServerSupervisor {
         if (this.recent.length > 50) this.recent.shift();
         this.opts.log(safe);
         if (!ready) {
-          const m = READY_LINE.exec(line);
+          // The ready line format is the protocol's (src/protocol/tools.ts), printed once by the server.
+          const m = parseReadyLine(line);
           if (m && child.pid !== undefined) {
-            ready = { url: m[1]!.replace(/\/+$/, ''), token: m[2]!, device: m[3]!, pid: child.pid };
+            ready = { url: m.url.replace(/\/+$/, ''), token: m.token, device: m.device, pid: child.pid };
             this.readyAt = Date.now();
             clearTimeout(timer);
             if (!settled && gen === this.generation) {
