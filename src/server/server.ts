@@ -217,7 +217,9 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
     const rawOut = raw as RawDetections;
     const detections = model.postprocess(rawOut, img.width, img.height, phrases, bt, tt);
     const reply: Omit<DetectResponse, 'cached' | 'ms'> = { detections, width: img.width, height: img.height, model: model.id };
-    if (ct !== undefined) reply.candidates = model.postprocess(rawOut, img.width, img.height, phrases, ct, Math.min(tt, ct));
+    // Same text threshold as the detections, so the candidates are a superset of them and a
+    // viewer's box-threshold slider moves between the two without surprises.
+    if (ct !== undefined) reply.candidates = model.postprocess(rawOut, img.width, img.height, phrases, ct, tt);
     results.set(resultKey, reply, 256 + JSON.stringify(reply).length * 2, 'detections');
     timing(res, modelMs, t0);
     sendJson(res, 200, { ...reply, cached: hit, ms: performance.now() - t0 } satisfies DetectResponse);
