@@ -40,8 +40,8 @@ export function centralRegion(box: BBox, width: number, height: number, fraction
   const span = (a: number, b: number, limit: number): [number, number] => {
     const c = (a + b) / 2;
     const half = ((b - a) * fraction) / 2;
-    let lo = Math.floor(c - half);
-    let hi = Math.ceil(c + half);
+    let lo = Math.round(c - half);
+    let hi = Math.round(c + half);
     lo = Math.min(Math.max(lo, 0), limit - 1);
     hi = Math.max(Math.min(hi, limit), lo + 1);
     return [lo, hi];

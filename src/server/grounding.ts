@@ -68,8 +68,13 @@ export interface RawDetections {
 
 type Processor = Awaited<ReturnType<typeof transformers.AutoProcessor.from_pretrained>>;
 
+interface GroundedPostProcessor {
+  post_process_grounded_object_detection(o: object, ids: transformers.Tensor, opts: object): Array<{ scores: number[]; boxes: number[][]; labels: string[] }>;
+}
+
 export class GroundingDino implements LoadedModel {
   private readonly phraseKeys = new Map<string, string>();
+  private repaired?: GroundedPostProcessor;
 
   private constructor(
     readonly id: string,
@@ -125,6 +130,21 @@ export class GroundingDino implements LoadedModel {
     return { logits: l, logitsDims: [...logits.dims], predBoxes: b, boxDims: [...boxes.dims], inputIds: caption.inputIds, bytes: l.byteLength + b.byteLength + caption.inputIds.length * 8 + 256 };
   }
 
+  /**
+   * The processor with one repair: transformers.js's decode throws on an empty token list, which
+   * the grounded post-processing produces for a box whose tokens all fall below the text
+   * threshold (Python's decode returns ''). Such a box matches no phrase and is dropped anyway.
+   */
+  private postProcessor(): GroundedPostProcessor {
+    if (!this.repaired) {
+      const base = this.processor as unknown as GroundedPostProcessor & { batch_decode(b: number[][], o?: object): string[] };
+      const repaired = Object.create(base) as GroundedPostProcessor & { batch_decode(b: number[][], o?: object): string[] };
+      repaired.batch_decode = (batch: number[][], o?: object) => batch.map((ids) => (ids.length === 0 ? '' : (base.batch_decode([ids], o)[0] ?? '')));
+      this.repaired = repaired;
+    }
+    return this.repaired;
+  }
+
   /** The phrase text the post-processing would give for `norm` (decode of its own tokens). */
   private phraseKey(norm: string): string {
     let k = this.phraseKeys.get(norm);
@@ -148,9 +168,7 @@ export class GroundingDino implements LoadedModel {
       pred_boxes: new transformers.Tensor('float32', raw.predBoxes, raw.boxDims),
     };
     const inputIds = new transformers.Tensor('int64', BigInt64Array.from(raw.inputIds), [1, raw.inputIds.length]);
-    const proc = this.processor as unknown as {
-      post_process_grounded_object_detection(o: object, ids: transformers.Tensor, opts: object): Array<{ scores: number[]; boxes: number[][]; labels: string[] }>;
-    };
+    const proc = this.postProcessor();
     const [res] = proc.post_process_grounded_object_detection(outputs, inputIds, { box_threshold: boxThreshold, text_threshold: textThreshold, target_sizes: [[height, width]] });
     if (!res) return [];
     const byKey = new Map<string, string>();
