@@ -336,13 +336,15 @@ export async function openRunView(browser: Browser, server: StaticServer, opts: 
       await page.evaluate((m) => window.postMessage(m, '*'), message);
     },
     async init(message) {
+      const seen = await page.evaluate(() => (window as unknown as { __frames: FrameRecord[] }).__frames.length);
       await view.send(message);
-      await page.waitForFunction(() => {
-        const frames = (window as unknown as { __frames: FrameRecord[] }).__frames;
+      // A frame drawn after this message, with the image decoded (or no image to wait for).
+      await page.waitForFunction((n) => {
+        const frames = (window as unknown as { __frames: FrameRecord[] }).__frames.slice(n);
         const img = document.querySelector<HTMLImageElement>('.stage-image');
         const wantImage = img !== null && !img.hidden && img.getAttribute('src') !== null;
         return frames.some((f) => f.imageReady || !wantImage);
-      });
+      }, seen);
       await view.settle();
     },
     async posted() {
