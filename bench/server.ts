@@ -92,7 +92,7 @@ export async function bench(): Promise<BenchResult[]> {
       env: { ...process.env, VALOR_TOOLS_TOKEN: undefined },
     });
     const srv = server;
-    const detect = async (path: string): Promise<{ ms: number; modelMs: number; cached: boolean }> => {
+    const detect = async (path: string): Promise<{ ms: number; modelMs: number; phases: Record<string, number>; cached: boolean }> => {
       const t0 = performance.now();
       const res = await fetch(`${srv.url}${TOOL_ROUTES.detect}`, {
         method: 'POST',
@@ -101,8 +101,9 @@ export async function bench(): Promise<BenchResult[]> {
       });
       const body = DetectResponse.parse(await res.json());
       const ms = performance.now() - t0;
-      const modelMs = Number(/model;dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1] ?? NaN);
-      return { ms, modelMs, cached: body.cached };
+      const phases: Record<string, number> = {};
+      for (const m of (res.headers.get('server-timing') ?? '').matchAll(/(\w+);dur=([\d.]+)/g)) phases[m[1] as string] = Number(m[2]);
+      return { ms, modelMs: phases.model ?? NaN, phases, cached: body.cached };
     };
 
     // Warm-up: model load, first-run allocations.
@@ -110,14 +111,20 @@ export async function bench(): Promise<BenchResult[]> {
 
     const missTimes: number[] = [];
     const inServerModel: number[] = [];
+    const overheads: number[] = [];
+    const phaseLists: Record<string, number[]> = {};
     for (let i = 0; i < 16; i++) {
       const r = await detect(paths[i] as string);
       if (r.cached) throw new Error('expected a miss');
       missTimes.push(r.ms);
       inServerModel.push(r.modelMs);
+      overheads.push((r.ms - r.modelMs) / r.modelMs);
+      for (const [k, v] of Object.entries(r.phases)) (phaseLists[k] ??= []).push(v);
     }
     const bare = await bareRunMs(16);
     const miss = median(missTimes);
+    const modelInServer = median(inServerModel);
+    const phaseNote = Object.entries(phaseLists).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ');
 
     const hitTimes: number[] = [];
     for (let i = 0; i < 50; i++) {
@@ -143,13 +150,22 @@ export async function bench(): Promise<BenchResult[]> {
 
     return [
       {
-        name: 'tool server overhead per detect call (miss), relative to bare session.run',
+        name: 'tool server overhead per detect call (miss), relative to the session.run inside it',
+        value: median(overheads),
+        unit: 'fraction',
+        baseline: { name: 'session.run of the same call (Server-Timing model), ms', value: modelInServer },
+        ratio: miss / modelInServer,
+        target: '<= 0.10',
+        notes: `median miss ${miss.toFixed(1)} ms end to end (client to client, image read by path, hashed, decoded); server phases ms: ${phaseNote}; fixture ${DETECTOR}`,
+      },
+      {
+        name: 'tool server overhead per detect call (miss), relative to a bare session.run in the benchmark process',
         value: (miss - bare) / bare,
         unit: 'fraction',
-        baseline: { name: 'bare session.run (same model, same inputs, this process), ms', value: bare },
+        baseline: { name: 'bare session.run (same model file, same inputs, own session), ms', value: bare },
         ratio: miss / bare,
         target: '<= 0.10',
-        notes: `median miss ${miss.toFixed(1)} ms end to end; model time inside the server ${median(inServerModel).toFixed(1)} ms; fixture ${DETECTOR}`,
+        notes: 'a second session in another process on the same 2 cores: noisier than the paired figure above',
       },
       {
         name: 'detect cache-hit latency, relative to a miss',
