@@ -137,10 +137,14 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: stri
   const vlm = vlmModel ? { baseUrl: vlmBase || 'https://api.openai.com/v1', model: vlmModel, apiKey: vlmKey } : undefined;
 
   const storeDir = one('--store-dir');
+  const token = one('--token') ?? (env.VALOR_TOOLS_TOKEN?.trim() || undefined);
+  if (token !== undefined && !/^[\x21-\x7e]{8,}$/.test(token)) {
+    throw new OptionsError('the token (--token or VALOR_TOOLS_TOKEN) must be at least 8 printable characters without spaces');
+  }
   return {
     host: one('--host') ?? DEFAULTS.host,
     port: num('--port', one('--port') ?? '0', 0),
-    token: one('--token') ?? (env.VALOR_TOOLS_TOKEN?.trim() || undefined),
+    token,
     device: deviceText,
     detectorDir,
     depthDir,

@@ -353,8 +353,8 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
         if (controller.signal.aborted || res.destroyed) return;
         if (err instanceof HttpError) {
           counters.errors++;
-          // A refused body is not read: close the connection instead of draining it.
-          sendError(res, err, err.code === 'body_too_large' ? { connection: 'close' } : {});
+          // A refused body (too large, or no token) is not read: close the connection instead of draining it.
+          sendError(res, err, err.code === 'body_too_large' || err.code === 'unauthorized' ? { connection: 'close' } : {});
           return;
         }
         if ((err as Error)?.name === 'AbortError') return;
