@@ -8,6 +8,11 @@ import { evalCommand } from './commands/eval.js';
 import { evalMergeCommand } from './commands/evalMerge.js';
 import { serveCommand } from './commands/serve.js';
 import { modelsCommand, modelsPullCommand } from './commands/models.js';
+import { scoreCommand } from './commands/score.js';
+import { verifyBoxesCommand } from './commands/verifyBoxes.js';
+import { auditStatsCommand, auditOverrideCommand } from './commands/audit.js';
+import { exportOdvgCommand, exportVerlCommand } from './commands/export.js';
+import { serveRewardsCommand } from './commands/serveRewards.js';
 
 const COMMANDS: CliCommand[] = [
   runCommand,
@@ -16,6 +21,13 @@ const COMMANDS: CliCommand[] = [
   serveCommand,
   modelsCommand,
   modelsPullCommand,
+  scoreCommand,
+  verifyBoxesCommand,
+  auditStatsCommand,
+  auditOverrideCommand,
+  exportOdvgCommand,
+  exportVerlCommand,
+  serveRewardsCommand,
 ];
 
 function helpText(): string {

@@ -1,0 +1,138 @@
+/**
+ * `valor score FILE.vprog`: VALOR's six rewards for the reply in a `.vprog` document, with each
+ * verdict's rationale and the weighted total. The judges are the endpoint in VALOR_JUDGE_*;
+ * overrides in the audit log are applied.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audit.js';
+import { ProgramRunner } from '../../core/runner.js';
+import { scoreReply, type ScoredReply } from '../../core/rewards/score.js';
+import { parseWeights, WEIGHTED_REWARDS } from '../../core/rewards/total.js';
+import { parseVprog, resolveImagePath } from '../../core/vprog.js';
+import type { Verdict } from '../../protocol/run.js';
+import { type CliCommand, type CliIO, EXIT, UsageError } from '../command.js';
+import { endpointFromEnv } from '../config.js';
+
+const usage = `Usage: valor score FILE.vprog [options]
+
+Scores the reply in FILE.vprog with VALOR's six rewards: format (parser), syntax (the program run
+with placeholder tools) and four language-model judges (spatial, attribute, logic, adherence),
+then the total  format x (0.3 logic + 0.1 syntax + 0.2 attribute + 0.2 spatial + 0.2 adherence).
+
+Options:
+  --json               print one JSON object (verdicts with prompts and raw replies, total)
+  --weights SPEC       e.g. logic=0.4,adherence=0.1 (unnamed rewards keep VALOR's weights; the five sum to 1)
+  --vision-judge       the judges also see the image (needs a vision model)
+  --audit FILE         audit log whose overrides are applied (default .valor/audits.jsonl when present)
+  --no-audit           ignore the audit log
+  --base-url URL       judge endpoint (else VALOR_JUDGE_BASE_URL)
+  --model NAME         judge model (else VALOR_JUDGE_MODEL); key: VALOR_JUDGE_API_KEY or OPENAI_API_KEY
+  --syntax-timeout SEC time limit of the placeholder run (default 10)
+
+Exit codes: 0 scored; 1 a judge failed (the total is incomplete); 2 bad usage or configuration.
+`;
+
+function fmtValue(v: Verdict): string {
+  if (v.state === 'error') return 'ERROR';
+  return String(v.value);
+}
+
+export function printScore(file: string, r: ScoredReply, out: NodeJS.WritableStream): void {
+  out.write(`${file}\n`);
+  for (const v of r.verdicts) {
+    const who = v.judge === 'parser' || v.judge === 'runner' || v.judge === 'rule' ? v.judge : `${v.judge}${v.cached ? ', cached' : ''}${v.ms !== undefined ? `, ${(v.ms / 1000).toFixed(1)} s` : ''}`;
+    const o = r.overridden?.[v.reward];
+    const text = v.state === 'error' ? (v.error ?? 'failed') : v.rationale;
+    out.write(`  ${v.reward.padEnd(10)} ${fmtValue(v).padEnd(5)} ${`[${who}]`} ${text.replace(/\s+/g, ' ').trim()}\n`);
+    if (o) out.write(`  ${''.padEnd(10)} ${''.padEnd(5)} overridden by ${o.author ?? 'a person'} (machine said ${o.machine_value ?? 'nothing'}): ${o.note}\n`);
+  }
+  const formula = `format x (${WEIGHTED_REWARDS.map((k) => `${r.weights[k]} ${k}`).join(' + ')})`;
+  if (r.total === null) out.write(`total: incomplete (a judge failed; nothing was counted as 0)  ${formula}\n`);
+  else out.write(`total: ${Number(r.total.toFixed(4))}  ${formula}\n`);
+}
+
+async function loadOverrides(values: { audit?: string; 'no-audit'?: boolean }, io: CliIO): Promise<OverrideIndex | undefined> {
+  if (values['no-audit']) return undefined;
+  const path = resolve(io.cwd, values.audit ?? DEFAULT_AUDIT_PATH);
+  if (!values.audit && !existsSync(path)) return undefined;
+  const log = await readAuditLog(path);
+  for (const w of log.warnings) io.stderr.write(`warning: ${w.message}\n`);
+  return new OverrideIndex(log.overrides);
+}
+
+export const scoreCommand: CliCommand = {
+  name: 'score',
+  summary: "score a .vprog reply with VALOR's six rewards (format, syntax, four judges) and the total",
+  usage,
+  async run(argv, io) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          json: { type: 'boolean' },
+          weights: { type: 'string' },
+          'vision-judge': { type: 'boolean' },
+          audit: { type: 'string' },
+          'no-audit': { type: 'boolean' },
+          'base-url': { type: 'string' },
+          model: { type: 'string' },
+          'syntax-timeout': { type: 'string' },
+        },
+      });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const { values, positionals } = parsed;
+    if (positionals.length !== 1) throw new UsageError(`expected one .vprog file\n\n${usage}`);
+    const docPath = resolve(io.cwd, positionals[0]!);
+    let text: string;
+    try {
+      text = await readFile(docPath, 'utf8');
+    } catch {
+      throw new UsageError(`cannot read ${docPath}: check the path`);
+    }
+    const doc = parseVprog(text);
+    if (!doc.query) throw new UsageError(`${positionals[0]} has no '# query: <question>' header line: add one with the question`);
+    const imagePath = doc.image ? resolveImagePath(docPath, doc.image) : undefined;
+    if (values['vision-judge'] && !imagePath) throw new UsageError(`--vision-judge needs the image: add a '# image: <path>' header to ${positionals[0]}`);
+    let weights;
+    try {
+      weights = values.weights ? parseWeights(values.weights) : undefined;
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const syntaxSec = values['syntax-timeout'] === undefined ? 10 : Number(values['syntax-timeout']);
+    if (!(syntaxSec > 0)) throw new UsageError(`--syntax-timeout must be a positive number of seconds, got '${values['syntax-timeout']}'`);
+    const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model });
+    const overrides = await loadOverrides(values, io);
+    const runner = new ProgramRunner();
+    let result: ScoredReply;
+    try {
+      result = await scoreReply({
+        query: doc.query,
+        reply: doc.reply,
+        imagePath,
+        judge,
+        runner,
+        weights,
+        overrides,
+        visionJudge: values['vision-judge'],
+        syntaxTimeoutMs: syntaxSec * 1000,
+        signal: io.signal,
+      });
+    } finally {
+      await runner.dispose();
+    }
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify({ file: docPath, query: doc.query, image: imagePath ?? null, ...result })}\n`);
+    } else {
+      printScore(positionals[0]!, result, io.stdout);
+    }
+    return result.incomplete ? EXIT.failed : EXIT.ok;
+  },
+};

@@ -1,0 +1,102 @@
+/**
+ * `valor serve-rewards`: the reward service (src/server/rewardServer.ts) in this process. Prints
+ * the ready line (src/protocol/reward.ts) and serves until interrupted.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ProgramRunner } from '../../core/runner.js';
+import { parseWeights } from '../../core/rewards/total.js';
+import { rewardReadyLine } from '../../protocol/reward.js';
+import { startRewardServer } from '../../server/rewardServer.js';
+import { type CliCommand, EXIT, UsageError } from '../command.js';
+import { endpointFromEnv } from '../config.js';
+
+const usage = `Usage: valor serve-rewards [options]
+
+Serves VALOR's six rewards over HTTP (POST /v1/reward, GET /v1/health) for a trainer such as
+verl (python/valor_reward.py), and prints one line:
+  valor reward server ready at http://HOST:PORT token=TOKEN judge=MODEL
+
+Options:
+  --host HOST             address to bind (default 127.0.0.1; anything else exposes the service)
+  --port N                port (default 0: a free one)
+  --token TOKEN           bearer token (default: $VALOR_REWARD_TOKEN, else random)
+  --concurrency N         replies scored at once (default 16)
+  --judge-concurrency N   judge calls in flight at once (default 4 x concurrency)
+  --weights SPEC          e.g. logic=0.4,adherence=0.1 (default VALOR's)
+  --audit FILE            apply the overrides in this audit log (re-read when it changes)
+  --vision-judge          judges also see the image (items must carry "image")
+  --base-url URL          judge endpoint (else VALOR_JUDGE_BASE_URL)
+  --model NAME            judge model (else VALOR_JUDGE_MODEL); key: VALOR_JUDGE_API_KEY or OPENAI_API_KEY
+`;
+
+function positiveInt(name: string, v: string | undefined, fallback: number | undefined): number | undefined {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+export const serveRewardsCommand: CliCommand = {
+  name: 'serve-rewards',
+  summary: 'serve the six rewards over HTTP for RL trainers (verl custom_reward_function)',
+  usage,
+  async run(argv, io) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        options: {
+          host: { type: 'string' },
+          port: { type: 'string' },
+          token: { type: 'string' },
+          concurrency: { type: 'string' },
+          'judge-concurrency': { type: 'string' },
+          weights: { type: 'string' },
+          audit: { type: 'string' },
+          'vision-judge': { type: 'boolean' },
+          'base-url': { type: 'string' },
+          model: { type: 'string' },
+        },
+      });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const { values } = parsed;
+    const port = values.port === undefined ? 0 : Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got '${values.port}'`);
+    let weights;
+    try {
+      weights = values.weights ? parseWeights(values.weights) : undefined;
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model });
+    const host = values.host ?? '127.0.0.1';
+    const runner = new ProgramRunner();
+    const server = await startRewardServer({
+      host,
+      port,
+      token: values.token ?? (io.env.VALOR_REWARD_TOKEN || undefined),
+      judge,
+      runner,
+      concurrency: positiveInt('concurrency', values.concurrency, 16),
+      judgeConcurrency: positiveInt('judge-concurrency', values['judge-concurrency'], undefined),
+      weights,
+      auditPath: values.audit ? resolve(io.cwd, values.audit) : undefined,
+      visionJudge: values['vision-judge'],
+      log: (line) => io.stderr.write(`${line}\n`),
+    });
+    io.stdout.write(`${rewardReadyLine(server.url, server.token, judge.model.replace(/\s+/g, '_'))}\n`);
+    if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
+      io.stderr.write(`warning: listening on ${host}: anyone who can reach this address and knows the token can spend your judge's budget\n`);
+    }
+    await new Promise<void>((resolveWait) => {
+      if (io.signal.aborted) resolveWait();
+      else io.signal.addEventListener('abort', () => resolveWait(), { once: true });
+    });
+    await server.close();
+    await runner.dispose();
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,152 @@
+/**
+ * `valor verify-boxes`: VALOR's grounding verifier on one image and detector prompt. Detections
+ * come from the tool server at the verifier's low thresholds (0.1 / 0.1); the vision-language
+ * model in VALOR_VLM_* checks them in three stages. Prints every candidate with its fate.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { applyBoxOverrides, DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audit.js';
+import { ImageInputError, inspectImage } from '../../core/image.js';
+import { GroundingError, verifyBoxes, VERIFIER_THRESHOLDS } from '../../core/grounding/verifier.js';
+import { createToolClient, type ToolClient } from '../../core/toolClient.js';
+import { startToolServer } from '../../core/toolServerProcess.js';
+import { GroundingResult } from '../../protocol/run.js';
+import { type CliCommand, EXIT, UsageError } from '../command.js';
+import { endpointFromEnv } from '../config.js';
+
+const usage = `Usage: valor verify-boxes --image IMG --prompt "sofa, coffee table" [options]
+
+Runs the detector at a low threshold (box 0.1, text 0.1) and checks every candidate with a
+vision-language model in three stages: coarse filter on the annotated image, a per-box crop
+check, and deduplication. Prints each box with its fate (kept, or the stage that dropped it and why).
+
+Options:
+  --json               print the grounding result as JSON
+  --out FILE           also write the grounding result to FILE (input of 'valor export odvg')
+  --concurrency N      verifier calls at once (default 4)
+  --box-threshold X    detector box threshold (default 0.1)
+  --text-threshold X   detector text threshold (default 0.1)
+  --tools-url URL      tool server (else VALOR_TOOLS_URL; unset: start one on the CPU)
+  --tools-token TOK    tool server token (else VALOR_TOOLS_TOKEN)
+  --models DIR         model folder for the embedded tool server (else VALOR_MODELS_DIR)
+  --vlm-base-url URL   verifier endpoint (else VALOR_VLM_BASE_URL)
+  --vlm-model NAME     verifier model (else VALOR_VLM_MODEL); key: VALOR_VLM_API_KEY or OPENAI_API_KEY
+  --audit FILE         apply box overrides from this audit log (default .valor/audits.jsonl when present)
+
+Exit codes: 0 verified; 1 the verifier or the tool server failed; 2 bad usage or configuration.
+`;
+
+function threshold(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!(n >= 0 && n <= 1)) throw new UsageError(`--${name} must be a number between 0 and 1, got '${v}'`);
+  return n;
+}
+
+export const verifyBoxesCommand: CliCommand = {
+  name: 'verify-boxes',
+  summary: "check low-threshold detections with a vision-language model (VALOR's grounding verifier)",
+  usage,
+  async run(argv, io) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        options: {
+          image: { type: 'string' },
+          prompt: { type: 'string' },
+          json: { type: 'boolean' },
+          out: { type: 'string' },
+          concurrency: { type: 'string' },
+          'box-threshold': { type: 'string' },
+          'text-threshold': { type: 'string' },
+          'tools-url': { type: 'string' },
+          'tools-token': { type: 'string' },
+          models: { type: 'string' },
+          'vlm-base-url': { type: 'string' },
+          'vlm-model': { type: 'string' },
+          audit: { type: 'string' },
+        },
+      });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const { values } = parsed;
+    if (!values.image || !values.prompt?.trim()) throw new UsageError(`give --image and --prompt\n\n${usage}`);
+    let image;
+    try {
+      image = await inspectImage(values.image, io.cwd);
+    } catch (err) {
+      if (err instanceof ImageInputError) throw new UsageError(err.message);
+      throw err;
+    }
+    const concurrency = values.concurrency === undefined ? 4 : Number(values.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a positive integer, got '${values.concurrency}'`);
+    const thresholds = {
+      box_threshold: threshold('box-threshold', values['box-threshold'], VERIFIER_THRESHOLDS.box_threshold),
+      text_threshold: threshold('text-threshold', values['text-threshold'], VERIFIER_THRESHOLDS.text_threshold),
+    };
+    const vlm = endpointFromEnv('VLM', io.env, { baseUrl: values['vlm-base-url'], model: values['vlm-model'] });
+
+    const url = values['tools-url'] ?? io.env.VALOR_TOOLS_URL;
+    let tools: ToolClient;
+    let stop = async (): Promise<void> => {};
+    if (url) {
+      tools = createToolClient({ url, token: values['tools-token'] ?? io.env.VALOR_TOOLS_TOKEN ?? '' });
+    } else {
+      const server = await startToolServer({ models: values.models ?? io.env.VALOR_MODELS_DIR, device: io.env.VALOR_DEVICE ?? 'cpu', env: io.env, signal: io.signal });
+      tools = createToolClient({ url: server.url, token: server.token });
+      stop = () => server.stop();
+    }
+    let result;
+    try {
+      result = await verifyBoxes({
+        imagePath: image.path,
+        prompt: values.prompt,
+        vlm,
+        concurrency,
+        thresholds,
+        detect: async (th, signal) => (await tools.detect(image.path, values.prompt!, th, signal)).detections,
+        signal: io.signal,
+        onStage: (stage, info) => {
+          if (io.isTTY && stage !== 'done') io.stderr.write(`${stage}${info.remaining ? ` (${info.remaining} boxes)` : ''}...\n`);
+        },
+      });
+    } catch (err) {
+      if (err instanceof GroundingError) {
+        io.stderr.write(`valor verify-boxes: ${err.message}\n`);
+        return EXIT.failed;
+      }
+      throw err;
+    } finally {
+      await stop();
+    }
+    const auditPath = resolve(io.cwd, values.audit ?? DEFAULT_AUDIT_PATH);
+    let final = GroundingResult.parse(result);
+    if (values.audit || existsSync(auditPath)) {
+      const log = await readAuditLog(auditPath);
+      for (const w of log.warnings) io.stderr.write(`warning: ${w.message}\n`);
+      final = applyBoxOverrides(final, new OverrideIndex(log.overrides));
+    }
+    if (values.out) {
+      const outPath = resolve(io.cwd, values.out);
+      await mkdir(dirname(outPath), { recursive: true });
+      await writeFile(outPath, `${JSON.stringify(final, null, 2)}\n`);
+    }
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify(final)}\n`);
+      return EXIT.ok;
+    }
+    io.stdout.write(`image: ${final.image.path} (${final.image.width}x${final.image.height})\nprompt: ${final.prompt}\nverifier: ${final.verifier_model}\n`);
+    const kept = final.boxes.filter((b) => b.kept).length;
+    io.stdout.write(`${final.boxes.length} candidate${final.boxes.length === 1 ? '' : 's'} at box ${thresholds.box_threshold} / text ${thresholds.text_threshold}; ${kept} kept\n`);
+    for (const b of final.boxes) {
+      const fate = b.kept ? 'kept' : `dropped${b.dropped_at ? ` at ${b.dropped_at}` : ''}`;
+      io.stdout.write(`  ${String(b.index).padStart(3)} ${b.label} [${b.bbox.map((x) => Math.round(x)).join(', ')}] ${b.score.toFixed(2)}  ${fate}${b.reason ? `: ${b.reason}` : ''}${b.overridden ? ' (override)' : ''}\n`);
+    }
+    if (values.out) io.stdout.write(`written: ${resolve(io.cwd, values.out)}\n`);
+    return EXIT.ok;
+  },
+};
