@@ -17,7 +17,7 @@ import type * as ort from 'onnxruntime-node';
 import type { DecodedImage } from './images.js';
 import type { LoadedModel } from './modelSlot.js';
 import { CountedSession, type Device } from './onnx.js';
-import { modelId, transformers } from './transformersEnv.js';
+import { modelId, transformers, usePillowResize } from './transformersEnv.js';
 
 export const DEPTH_FILES = ['config.json', 'preprocessor_config.json', 'onnx/model.onnx'] as const;
 
@@ -35,6 +35,7 @@ export class DepthModel implements LoadedModel {
 
   static async load(dir: string, device: Device, warn: (line: string) => void): Promise<DepthModel> {
     const processor = await transformers.AutoImageProcessor.from_pretrained(dir, { local_files_only: true });
+    usePillowResize(processor);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { depth_estimation_type?: string };
     if (config.depth_estimation_type === 'relative') {
       warn(`the depth model in ${dir} is a relative-depth model (config depth_estimation_type "relative"): its values are not metres; use a metric model (see docs/tool-server.md)`);

@@ -15,7 +15,7 @@ import { HttpError } from './errors.js';
 import type { DecodedImage } from './images.js';
 import type { LoadedModel } from './modelSlot.js';
 import { CountedSession, type Device } from './onnx.js';
-import { modelId, transformers } from './transformersEnv.js';
+import { modelId, transformers, usePillowResize } from './transformersEnv.js';
 
 export const DETECTOR_FILES = ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'] as const;
 
@@ -46,9 +46,13 @@ export function parsePhrases(prompt: string): Phrase[] {
   return out;
 }
 
-/** The caption GroundingDINO reads: the phrases joined with " . " and ended by " ." (VALOR's reference). */
+/**
+ * The caption GroundingDINO reads: the lowercased phrases joined by ". " and ended by "." (the
+ * rule of transformers' GroundingDINO processor and of the fixture goldens). BERT's tokenizer
+ * splits off the dots, so this gives the same tokens as the reference's " . " joining.
+ */
 export function buildCaption(phrases: readonly Phrase[]): string {
-  return `${phrases.map((p) => p.norm).join(' . ')} .`;
+  return `${phrases.map((p) => p.norm).join('. ')}.`;
 }
 
 export interface Caption {
@@ -86,6 +90,7 @@ export class GroundingDino implements LoadedModel {
   static async load(dir: string, device: Device, warn: (line: string) => void): Promise<GroundingDino> {
     const processor = await transformers.AutoProcessor.from_pretrained(dir, { local_files_only: true });
     if (!processor.tokenizer || !processor.image_processor) throw new Error('the folder does not give both a tokenizer and an image processor');
+    usePillowResize(processor.image_processor);
     const config = (await transformers.AutoConfig.from_pretrained(dir, { local_files_only: true })) as unknown as { max_text_len?: number };
     const session = await CountedSession.open(`${dir}/onnx/model.onnx`, device, warn);
     for (const name of ['logits', 'pred_boxes']) {
@@ -193,6 +198,11 @@ export class GroundingDino implements LoadedModel {
   }
 }
 
-function normalizeLabel(s: string): string {
-  return s.trim().toLowerCase().replace(/\s+/g, ' ');
+/**
+ * The phrase a box's label spells, compared with the asked phrases: dots removed (the separators
+ * between phrases; GroundingDINO's own inference code drops them the same way), whitespace
+ * collapsed, lowercase.
+ */
+export function normalizeLabel(s: string): string {
+  return s.replace(/\./g, ' ').trim().toLowerCase().replace(/\s+/g, ' ');
 }

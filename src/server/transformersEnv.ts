@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as transformers from '@huggingface/transformers';
+import { PIL_RESAMPLE, pilResize } from './pilResize.js';
 
 transformers.env.allowRemoteModels = false;
 transformers.env.allowLocalModels = true;
@@ -30,4 +31,28 @@ export function modelId(dir: string, files: readonly string[]): string {
     }
   }
   return `${basename(dir)}@${h.digest('hex').slice(0, 12)}`;
+}
+
+interface ResizingImageProcessor {
+  size: unknown;
+  resample?: number;
+  get_resize_output_image_size(image: transformers.RawImage, size: unknown): [number, number];
+  resize(image: transformers.RawImage): Promise<transformers.RawImage>;
+}
+
+/**
+ * Makes a transformers.js image processor resize like the Python reference (Pillow) instead of
+ * sharp: same output size rule (the processor's own), same filter, identical bytes. Everything
+ * else (rescale, normalise, pad, masks) stays the processor's.
+ */
+export function usePillowResize(processor: unknown): void {
+  const p = processor as ResizingImageProcessor;
+  if (typeof p?.get_resize_output_image_size !== 'function') throw new Error('this image processor has no resize step to replace');
+  p.resize = async (image) => {
+    const [w, h] = p.get_resize_output_image_size(image, p.size);
+    const rgb = image.channels === 3 ? image : image.rgb();
+    if (rgb.width === w && rgb.height === h) return rgb;
+    const data = pilResize(rgb.data as Uint8ClampedArray, rgb.width, rgb.height, 3, w, h, p.resample ?? PIL_RESAMPLE.BILINEAR);
+    return new transformers.RawImage(data, w, h, 3);
+  };
 }

@@ -1,0 +1,191 @@
+/**
+ * Image resizing that gives the same bytes as Pillow's `Image.resize` on 8-bit RGB images, the
+ * resize behind transformers' Python image processors (the models' reference preprocessing).
+ *
+ * transformers.js resizes with sharp, whose filters differ from Pillow's (no antialiasing when
+ * shrinking, other kernels): on a 640×480 photo shrunk to 224×224 the normalised pixel values
+ * differ by up to ~0.5, enough to move detector scores far beyond 1e-4. Pillow's algorithm is
+ * separable convolution with the filter widened by the shrink factor, coefficients in 22-bit
+ * fixed point, and a rounded, clipped 8-bit result after each pass (horizontal, then vertical);
+ * this is that algorithm, step for step.
+ */
+
+/** Pillow's resampling filter ids (`PIL.Image.Resampling`), as preprocessor configs store them. */
+export const PIL_RESAMPLE = { NEAREST: 0, LANCZOS: 1, BILINEAR: 2, BICUBIC: 3, BOX: 4, HAMMING: 5 } as const;
+
+interface Filter {
+  support: number;
+  fn: (x: number) => number;
+}
+
+const sinc = (x: number): number => {
+  if (x === 0) return 1;
+  const px = x * Math.PI;
+  return Math.sin(px) / px;
+};
+
+const FILTERS: Record<number, Filter> = {
+  [PIL_RESAMPLE.BOX]: { support: 0.5, fn: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
+  [PIL_RESAMPLE.BILINEAR]: {
+    support: 1,
+    fn: (x) => {
+      const a = Math.abs(x);
+      return a < 1 ? 1 - a : 0;
+    },
+  },
+  [PIL_RESAMPLE.HAMMING]: {
+    support: 1,
+    fn: (x) => {
+      const a = Math.abs(x);
+      if (a === 0) return 1;
+      if (a >= 1) return 0;
+      const px = a * Math.PI;
+      return (Math.sin(px) / px) * (0.54 + 0.46 * Math.cos(px));
+    },
+  },
+  [PIL_RESAMPLE.BICUBIC]: {
+    support: 2,
+    fn: (x) => {
+      const a = -0.5;
+      const t = Math.abs(x);
+      if (t < 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
+      if (t < 2) return (((t - 5) * t + 8) * t - 4) * a;
+      return 0;
+    },
+  },
+  [PIL_RESAMPLE.LANCZOS]: { support: 3, fn: (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0) },
+};
+
+const PRECISION_BITS = 32 - 8 - 2;
+
+/** Per output index: first source index, tap count, and fixed-point weights (Pillow's precompute_coeffs + normalize_coeffs_8bpc). */
+function coefficients(inSize: number, outSize: number, filter: Filter): { bounds: Int32Array; ksize: number; kk: Int32Array } {
+  const scale = inSize / outSize;
+  const filterscale = Math.max(scale, 1);
+  const support = filter.support * filterscale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const bounds = new Int32Array(outSize * 2);
+  const kk = new Int32Array(outSize * ksize);
+  const k = new Float64Array(ksize);
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    const ss = 1 / filterscale;
+    let xmin = Math.trunc(center - support + 0.5);
+    if (xmin < 0) xmin = 0;
+    let xmax = Math.trunc(center + support + 0.5);
+    if (xmax > inSize) xmax = inSize;
+    xmax -= xmin;
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) {
+      const w = filter.fn((x + xmin - center + 0.5) * ss);
+      k[x] = w;
+      ww += w;
+    }
+    for (let x = 0; x < xmax; x++) {
+      const v = ww !== 0 ? (k[x] as number) / ww : (k[x] as number);
+      kk[xx * ksize + x] = v < 0 ? Math.trunc(-0.5 + v * (1 << PRECISION_BITS)) : Math.trunc(0.5 + v * (1 << PRECISION_BITS));
+    }
+    bounds[xx * 2] = xmin;
+    bounds[xx * 2 + 1] = xmax;
+  }
+  return { bounds, ksize, kk };
+}
+
+const clip8 = (v: number): number => {
+  if (v >= 2 ** (PRECISION_BITS + 8)) return 255;
+  if (v <= 0) return 0;
+  return Math.floor(v / 2 ** PRECISION_BITS);
+};
+
+/**
+ * Resizes interleaved 8-bit pixels (`channels` per pixel) to `outW`×`outH` exactly as Pillow does
+ * with `resample` (a PIL_RESAMPLE id).
+ */
+export function pilResize(src: Uint8Array | Uint8ClampedArray, inW: number, inH: number, channels: number, outW: number, outH: number, resample: number): Uint8ClampedArray {
+  if (inW === outW && inH === outH) return Uint8ClampedArray.from(src);
+  if (resample === PIL_RESAMPLE.NEAREST) return nearest(src, inW, inH, channels, outW, outH);
+  const filter = FILTERS[resample];
+  if (!filter) throw new Error(`unsupported resample filter ${resample}`);
+  const horiz = coefficients(inW, outW, filter);
+  const vert = coefficients(inH, outH, filter);
+  const needH = outW !== inW;
+  const needV = outH !== inH;
+  let img: Uint8ClampedArray | Uint8Array = src;
+  let w = inW;
+  let h = inH;
+  let vBounds = vert.bounds;
+  if (needH) {
+    // Only the source rows the vertical pass reads (Pillow's ybox_first..ybox_last).
+    const first = needV ? (vert.bounds[0] as number) : 0;
+    const last = needV ? (vert.bounds[outH * 2 - 2] as number) + (vert.bounds[outH * 2 - 1] as number) : inH;
+    if (needV) {
+      vBounds = Int32Array.from(vert.bounds);
+      for (let i = 0; i < outH; i++) vBounds[i * 2] = (vBounds[i * 2] as number) - first;
+    }
+    const rows = last - first;
+    const out = new Uint8ClampedArray(outW * rows * channels);
+    const acc = new Float64Array(channels);
+    for (let y = 0; y < rows; y++) {
+      const rowIn = (y + first) * inW * channels;
+      const rowOut = y * outW * channels;
+      for (let xx = 0; xx < outW; xx++) {
+        const xmin = horiz.bounds[xx * 2] as number;
+        const xmax = horiz.bounds[xx * 2 + 1] as number;
+        const kOff = xx * horiz.ksize;
+        acc.fill(2 ** (PRECISION_BITS - 1));
+        for (let x = 0; x < xmax; x++) {
+          const kv = horiz.kk[kOff + x] as number;
+          const p = rowIn + (x + xmin) * channels;
+          for (let c = 0; c < channels; c++) acc[c] = (acc[c] as number) + (img[p + c] as number) * kv;
+        }
+        for (let c = 0; c < channels; c++) out[rowOut + xx * channels + c] = clip8(acc[c] as number);
+      }
+    }
+    img = out;
+    w = outW;
+    h = rows;
+  }
+  if (needV) {
+    const out = new Uint8ClampedArray(w * outH * channels);
+    const rowLen = w * channels;
+    for (let yy = 0; yy < outH; yy++) {
+      const ymin = vBounds[yy * 2] as number;
+      const ymax = vBounds[yy * 2 + 1] as number;
+      const kOff = yy * vert.ksize;
+      const rowOut = yy * rowLen;
+      for (let i = 0; i < rowLen; i++) {
+        let acc = 2 ** (PRECISION_BITS - 1);
+        for (let y = 0; y < ymax; y++) acc += (img[(y + ymin) * rowLen + i] as number) * (vert.kk[kOff + y] as number);
+        out[rowOut + i] = clip8(acc);
+      }
+    }
+    img = out;
+    h = outH;
+  }
+  void h;
+  return img instanceof Uint8ClampedArray ? img : Uint8ClampedArray.from(img);
+}
+
+/**
+ * Pillow's NEAREST resize: its affine nearest-neighbour transform, whose source coordinate is
+ * accumulated by repeated addition (so rounding follows Pillow's, not (x + 0.5) × scale).
+ */
+function nearest(src: Uint8Array | Uint8ClampedArray, inW: number, inH: number, channels: number, outW: number, outH: number): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(outW * outH * channels);
+  const sx = inW / outW;
+  const sy = inH / outH;
+  let yo = sy * 0.5;
+  for (let y = 0; y < outH; y++) {
+    let xx = sx * 0.5;
+    const iy = yo < 0 ? -1 : Math.trunc(yo);
+    for (let x = 0; x < outW; x++) {
+      const ix = xx < 0 ? -1 : Math.trunc(xx);
+      if (ix >= 0 && ix < inW && iy >= 0 && iy < inH) {
+        for (let c = 0; c < channels; c++) out[(y * outW + x) * channels + c] = src[(iy * inW + ix) * channels + c] as number;
+      }
+      xx += sx;
+    }
+    yo += sy;
+  }
+  return out;
+}
