@@ -31,6 +31,7 @@ export const BADGE_COLORS: Record<BadgeKind, string> = {
 export class ScoreDecorations implements vscode.Disposable {
   readonly types: Record<BadgeKind, vscode.TextEditorDecorationType>;
   private readonly subs: vscode.Disposable[] = [];
+  private readonly timers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly store: ResultsStore,
@@ -48,6 +49,19 @@ export class ScoreDecorations implements vscode.Disposable {
       vscode.window.onDidChangeActiveTextEditor((e) => {
         if (e) this.refresh(e);
         this.updateContext(e);
+      }),
+      // An edit may make the scores stale (another reply): re-check shortly after typing stops.
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (!isVprog(e.document)) return;
+        const key = e.document.uri.toString();
+        clearTimeout(this.timers.get(key));
+        this.timers.set(
+          key,
+          setTimeout(() => {
+            this.timers.delete(key);
+            this.refreshUri(key);
+          }, 200),
+        );
       }),
     );
     for (const e of vscode.window.visibleTextEditors) this.refresh(e);
@@ -88,6 +102,7 @@ export class ScoreDecorations implements vscode.Disposable {
   }
 
   dispose(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
     for (const s of this.subs) s.dispose();
     for (const t of Object.values(this.types)) t.dispose();
   }

@@ -35,6 +35,11 @@ export class ExtensionLog {
   show(): void {
     this.channel.show(true);
   }
+
+  /** The text with every known secret hidden (also for messages shown to the person). */
+  redact(text: string): string {
+    return redact(text, this.secrets());
+  }
 }
 
 /** A signal that aborts when the token is cancelled. */
@@ -97,12 +102,13 @@ export async function reportFailure(err: unknown, ctx: FailureContext, log: Exte
       log.info(`${ctx.doing}: cancelled`);
       return;
     }
-    log.error(f.message);
+    const message = log.redact(f.message);
+    log.error(message);
     const stack = err instanceof Error && err.stack ? err.stack.split('\n').slice(1, 6).join('\n') : '';
     if (stack) log.info(stack);
     const labels = f.actions.map(actionLabel);
     const show = f.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showErrorMessage;
-    const picked = await show(f.message, ...labels);
+    const picked = await show(message, ...labels);
     const action = f.actions[labels.indexOf(picked ?? '')];
     if (action) await runAction(action);
   } catch (inner) {
