@@ -74,7 +74,10 @@ const clipBox = (b: number[], w: number, h: number): number[] => [Math.min(Math.
 
 /** Our detections must be exactly the golden boxes whose phrase was asked. */
 function assertSameDetections(ours: Detection[], golden: GoldenDetection[], w: number, h: number, what: string): void {
-  const expected = golden.filter((d) => d.asked).map((d) => ({ ...d, box: clipBox(d.box, w, h) })).filter((d) => d.box[2] - d.box[0] >= 0.5 && d.box[3] - d.box[1] >= 0.5);
+  const expected = golden
+    .filter((d) => d.asked)
+    .map((d) => ({ ...d, box: clipBox(d.box, w, h) as [number, number, number, number] }))
+    .filter((d) => d.box[2] - d.box[0] >= 0.5 && d.box[3] - d.box[1] >= 0.5);
   assert.equal(ours.length, expected.length, `${what}: ${ours.length} detections, golden ${expected.length}`);
   const left = [...expected];
   for (const d of ours) {
