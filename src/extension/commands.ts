@@ -571,14 +571,14 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
     score: async (arg?: unknown) => {
       const doc = await targetDocument(arg);
       const scores = await withCancellableProgress('VALOR: scoring (six rewards)', (signal, report) => actions.score(doc, signal, report));
-      afterScore(scores);
+      afterScore(d, scores);
     },
 
     verifyBoxes: async (arg?: unknown) => {
       const doc = await targetDocument(arg);
       const results = await withCancellableProgress('VALOR: verifying boxes', (signal, report) => actions.verify(doc, signal, report));
       const all = results.flatMap((r) => r.boxes);
-      void vscode.window.showInformationMessage(`Grounding verifier: kept ${all.filter((b) => b.kept).length} of ${all.length} candidate boxes.`);
+      void notify(d, `Grounding verifier: kept ${all.filter((b) => b.kept).length} of ${all.length} candidate boxes.`);
       const run = await actions.lastRun(doc);
       if (run) d.panels.show(run);
     },
@@ -648,7 +648,7 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
       if (note === undefined) return;
       const next = await actions.recordOverride(doc.uri, scores, reward, verdict.value, note);
       const total = next.set.total === null ? 'incomplete' : next.set.total.toFixed(2);
-      void vscode.window.showInformationMessage(`Recorded your verdict: ${reward} = ${verdict.value === 1 ? 'pass' : 'fail'}. Total now ${total}.`);
+      void notify(d, `Recorded your verdict: ${reward} = ${verdict.value === 1 ? 'pass' : 'fail'}. Total now ${total}.`);
     },
 
     rejudgeReward: async (arg?: unknown) => {
@@ -665,7 +665,7 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
       const r = reward;
       const next = await withCancellableProgress(`VALOR: re-judging ${r}`, (signal) => actions.rejudge(doc, r, signal));
       const v = next.set.verdicts.find((x) => x.reward === r);
-      void vscode.window.showInformationMessage(`${r}: ${v?.state ?? 'no verdict'}${v?.error ? ` (${v.error})` : ''}.`);
+      void notify(d, `${r}: ${v?.state ?? 'no verdict'}${v?.error ? ` (${v.error})` : ''}.`);
     },
 
     showAgreement: async () => {
@@ -690,7 +690,7 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
     restartToolServer: async () => {
       if (d.config().toolServer.url) {
         d.refreshServerStatus();
-        void vscode.window.showInformationMessage(`Using the remote tool server at ${d.config().toolServer.url}; there is no embedded server to restart.`);
+        void notify(d, `Using the remote tool server at ${d.config().toolServer.url}; there is no embedded server to restart.`);
         return;
       }
       await withCancellableProgress('VALOR: restarting the tool server', (signal) => d.supervisor.restart(signal));
@@ -710,14 +710,14 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
       });
       if (value === undefined) return;
       await d.keys.set(role, value);
-      void vscode.window.showInformationMessage(`Saved the key for ${KEY_ROLE_LABELS[role].label} in VS Code's secret storage.`);
+      void notify(d, `Saved the key for ${KEY_ROLE_LABELS[role].label} in VS Code's secret storage.`);
     },
 
     clearApiKey: async (arg?: unknown) => {
       const role = await pickRole(arg, 'Forget the API key of…');
       if (!role) return;
       await d.keys.clear(role);
-      void vscode.window.showInformationMessage(`Forgot the key for ${KEY_ROLE_LABELS[role].label}.`);
+      void notify(d, `Forgot the key for ${KEY_ROLE_LABELS[role].label}.`);
     },
 
     refreshRuns: () => d.runsTree.refresh(),
@@ -751,6 +751,12 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
   );
 }
 
+/** Shows an information (or warning) message; its text passes the secret redactor first. */
+function notify(d: Pick<CommandDeps, 'log'>, text: string, severity: 'info' | 'warning' = 'info'): Thenable<string | undefined> {
+  const safe = d.log.redact(text);
+  return severity === 'warning' ? vscode.window.showWarningMessage(safe) : vscode.window.showInformationMessage(safe);
+}
+
 function rewardArg(arg: unknown): RewardName | undefined {
   const r = arg && typeof arg === 'object' && 'reward' in arg ? (arg as { reward: unknown }).reward : undefined;
   return typeof r === 'string' && ['format', 'syntax', 'spatial', 'attribute', 'logic', 'adherence'].includes(r) ? (r as RewardName) : undefined;
@@ -777,13 +783,13 @@ function afterRun(d: CommandDeps, stored: StoredRun): void {
       ]);
     }
     const where = r.error.line !== null ? ` on program line ${r.error.line}` : '';
-    void vscode.window.showWarningMessage(`The program failed${where}: ${r.error.type}: ${r.error.message}`);
+    void notify(d, `The program failed${where}: ${r.error.type}: ${r.error.message}`, 'warning');
     return;
   }
-  void vscode.window.showInformationMessage(`Answer: ${answerText(r)}`);
+  void notify(d, `Answer: ${answerText(r)}`);
 }
 
-function afterScore(scores: StoredScores): void {
+function afterScore(d: Pick<CommandDeps, 'log'>, scores: StoredScores): void {
   const s = scores.set;
   const failed = s.verdicts.filter((v) => v.state === 'error');
   if (failed.length > 0) {
@@ -793,7 +799,7 @@ function afterScore(scores: StoredScores): void {
       'warning',
     );
   }
-  void vscode.window.showInformationMessage(`VALOR total ${s.total === null ? 'incomplete' : s.total.toFixed(2)} (${s.verdicts.map((v) => `${v.reward} ${v.value ?? '?'}`).join(', ')})`);
+  void notify(d, `VALOR total ${s.total === null ? 'incomplete' : s.total.toFixed(2)} (${s.verdicts.map((v) => `${v.reward} ${v.value ?? '?'}`).join(', ')})`);
 }
 
 export function agreementMarkdown(
@@ -877,5 +883,5 @@ async function newQuery(d: CommandDeps, actions: Actions, arg: unknown): Promise
     return;
   }
   if (outcome.stored) afterRun(d, outcome.stored);
-  if (outcome.scores) afterScore(outcome.scores);
+  if (outcome.scores) afterScore(d, outcome.scores);
 }
