@@ -1,8 +1,9 @@
 /**
- * Bounded concurrency: a counting semaphore and a `mapLimit` built on it. Used wherever many
+ * Bounded concurrency: a counting semaphore and a worker-pool `mapLimit`. Used wherever many
  * independent network calls would otherwise all start at once (judges, crop checks, reward
  * batches), so a slow or rate-limited endpoint sees a steady, bounded load.
  */
+import { setMaxListeners } from 'node:events';
 
 export interface Semaphore {
   /** Runs `fn` once a slot is free; the slot is released when `fn` settles. */
@@ -80,7 +81,9 @@ export function createSemaphore(limit: number): Semaphore {
 
 /**
  * Maps `items` through `fn` with at most `limit` calls in flight; results keep the input order.
- * The first rejection rejects the whole map (calls already running are left to finish).
+ * The first rejection rejects the whole map and no further item starts (calls already running are
+ * left to finish). A pool of workers rather than one waiter per item, so a long list adds no
+ * listeners to `signal`.
  */
 export async function mapLimit<T, R>(
   items: readonly T[],
@@ -88,6 +91,39 @@ export async function mapLimit<T, R>(
   fn: (item: T, index: number) => Promise<R>,
   signal?: AbortSignal,
 ): Promise<R[]> {
-  const sem = createSemaphore(Math.max(1, Math.min(limit, items.length || 1)));
-  return Promise.all(items.map((item, i) => sem.run(() => fn(item, i), signal)));
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      if (signal?.aborted) throw abortError(signal);
+      const i = next++;
+      try {
+        results[i] = await fn(items[i] as T, i);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  const n = Math.max(1, Math.min(Math.floor(limit) || 1, items.length));
+  await Promise.all(Array.from({ length: items.length === 0 ? 0 : n }, worker));
+  return results;
+}
+
+/**
+ * A signal that aborts with `parent`, with no listener limit: for work that hands one signal to
+ * many concurrent waiters (each adds an abort listener), without touching the caller's signal.
+ */
+export function childSignal(parent?: AbortSignal): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal);
+  if (!parent) return { signal: ac.signal, dispose: () => undefined };
+  if (parent.aborted) {
+    ac.abort(parent.reason);
+    return { signal: ac.signal, dispose: () => undefined };
+  }
+  const on = (): void => ac.abort(parent.reason);
+  parent.addEventListener('abort', on, { once: true });
+  return { signal: ac.signal, dispose: () => parent.removeEventListener('abort', on) };
 }

@@ -12,6 +12,7 @@
  * - A client that disconnects cancels its scoring.
  */
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -120,6 +121,8 @@ export async function startRewardServer(o: RewardServerOptions): Promise<RewardS
     }
     const started = performance.now();
     const ac = new AbortController();
+    // One signal shared by every item and judge call of the request (each waiter listens).
+    setMaxListeners(0, ac.signal);
     const onGone = (): void => {
       if (!res.writableFinished) ac.abort();
     };

@@ -11,7 +11,7 @@
  */
 import type { Override, RewardSet, Verdict } from '../../protocol/run.js';
 import type { ChatClient } from '../chat.js';
-import { createSemaphore, mapLimit, type Semaphore } from '../concurrency.js';
+import { childSignal, createSemaphore, mapLimit, type Semaphore } from '../concurrency.js';
 import { applyRewardOverrides, OverrideIndex, rewardSubject } from '../audit.js';
 import { encodeImage } from '../grounding/annotate.js';
 import { PlaceholderTools } from '../placeholderTools.js';
@@ -160,14 +160,21 @@ export async function scoreBatch(items: readonly BatchItem[], o: BatchOptions): 
   const concurrency = Math.max(1, o.concurrency ?? 8);
   const judgeSemaphore = o.judgeSemaphore ?? createSemaphore(Math.max(1, o.judgeConcurrency ?? concurrency * 4));
   const overrides = o.overrides && !(o.overrides instanceof OverrideIndex) ? new OverrideIndex(o.overrides) : o.overrides;
-  return mapLimit(
-    items,
-    concurrency,
-    async (item, i) => {
-      const r = await scoreReply({ ...o, ...item, overrides, judgeSemaphore });
-      o.onResult?.(i, r);
-      return r;
-    },
-    o.signal,
-  );
+  // Every judge call of the batch waits on the judge semaphore with the signal: a child signal
+  // keeps those listeners off the caller's.
+  const child = childSignal(o.signal);
+  try {
+    return await mapLimit(
+      items,
+      concurrency,
+      async (item, i) => {
+        const r = await scoreReply({ ...o, ...item, overrides, judgeSemaphore, signal: child.signal });
+        o.onResult?.(i, r);
+        return r;
+      },
+      child.signal,
+    );
+  } finally {
+    child.dispose();
+  }
 }
