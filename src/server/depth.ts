@@ -13,11 +13,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type * as ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-node';
 import type { DecodedImage } from './images.js';
 import type { LoadedModel } from './modelSlot.js';
 import { CountedSession, type Device } from './onnx.js';
-import { modelId, transformers, usePillowResize } from './transformersEnv.js';
+import { fastPixelValues, modelId, transformers, usePillowResize } from './transformersEnv.js';
 
 export const DEPTH_FILES = ['config.json', 'preprocessor_config.json', 'onnx/model.onnx'] as const;
 
@@ -49,10 +49,16 @@ export class DepthModel implements LoadedModel {
 
   /** The depth map at the image's own size, row-major metres. */
   async infer(img: DecodedImage): Promise<Float32Array> {
-    const image = new transformers.RawImage(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length), img.width, img.height, 3);
-    const call = this.processor as unknown as (i: transformers.RawImage) => Promise<{ pixel_values: transformers.Tensor }>;
-    const { pixel_values } = await call(image);
-    const out = await this.session.run({ pixel_values: pixel_values.ort_tensor as unknown as ort.Tensor });
+    let pixel_values: ort.Tensor;
+    const fast = fastPixelValues(this.processor, img);
+    if (fast) {
+      pixel_values = new ort.Tensor('float32', fast.data, [1, 3, fast.height, fast.width]);
+    } else {
+      const image = new transformers.RawImage(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length), img.width, img.height, 3);
+      const call = this.processor as unknown as (i: transformers.RawImage) => Promise<{ pixel_values: transformers.Tensor }>;
+      pixel_values = (await call(image)).pixel_values.ort_tensor as unknown as ort.Tensor;
+    }
+    const out = await this.session.run({ pixel_values });
     const t = out[this.outputName] as ort.Tensor;
     const dims = t.dims;
     const h = dims[dims.length - 2] as number;

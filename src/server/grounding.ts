@@ -15,7 +15,7 @@ import { HttpError } from './errors.js';
 import type { DecodedImage } from './images.js';
 import type { LoadedModel } from './modelSlot.js';
 import { CountedSession, type Device } from './onnx.js';
-import { modelId, transformers, usePillowResize } from './transformersEnv.js';
+import { fastPixelValues, modelId, transformers, usePillowResize } from './transformersEnv.js';
 
 export const DETECTOR_FILES = ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'] as const;
 
@@ -116,16 +116,22 @@ export class GroundingDino implements LoadedModel {
   }
 
   async infer(img: DecodedImage, caption: Caption): Promise<RawDetections> {
-    const image = new transformers.RawImage(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length), img.width, img.height, 3);
-    const imageProcessor = this.processor.image_processor as unknown as (i: transformers.RawImage) => Promise<Record<string, transformers.Tensor>>;
-    const vision = await imageProcessor(image);
-    const text = this.tokenize(caption.text);
-    const all: Record<string, transformers.Tensor | undefined> = { ...text, ...vision };
+    const all: Record<string, ort.Tensor | undefined> = {};
+    for (const [k, t] of Object.entries(this.tokenize(caption.text))) all[k] = t.ort_tensor as unknown as ort.Tensor;
+    const fast = fastPixelValues(this.processor.image_processor, img);
+    if (fast) {
+      all.pixel_values = new ort.Tensor('float32', fast.data, [1, 3, fast.height, fast.width]);
+      all.pixel_mask = new ort.Tensor('int64', new BigInt64Array(fast.width * fast.height).fill(1n), [1, fast.height, fast.width]);
+    } else {
+      const image = new transformers.RawImage(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length), img.width, img.height, 3);
+      const imageProcessor = this.processor.image_processor as unknown as (i: transformers.RawImage) => Promise<Record<string, transformers.Tensor>>;
+      for (const [k, t] of Object.entries(await imageProcessor(image))) all[k] = (t as transformers.Tensor).ort_tensor as unknown as ort.Tensor;
+    }
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of this.session.inputNames) {
       const t = all[name];
       if (!t) throw new Error(`the detector needs input '${name}', which the processor does not produce`);
-      feeds[name] = t.ort_tensor as unknown as ort.Tensor;
+      feeds[name] = t;
     }
     const out = await this.session.run(feeds);
     const logits = out.logits as ort.Tensor;

@@ -91,12 +91,6 @@ function coefficients(inSize: number, outSize: number, filter: Filter): { bounds
   return { bounds, ksize, kk };
 }
 
-const clip8 = (v: number): number => {
-  if (v >= 2 ** (PRECISION_BITS + 8)) return 255;
-  if (v <= 0) return 0;
-  return Math.floor(v / 2 ** PRECISION_BITS);
-};
-
 /**
  * Resizes interleaved 8-bit pixels (`channels` per pixel) to `outW`×`outH` exactly as Pillow does
  * with `resample` (a PIL_RESAMPLE id).
@@ -123,47 +117,93 @@ export function pilResize(src: Uint8Array | Uint8ClampedArray, inW: number, inH:
       for (let i = 0; i < outH; i++) vBounds[i * 2] = (vBounds[i * 2] as number) - first;
     }
     const rows = last - first;
-    const out = new Uint8ClampedArray(outW * rows * channels);
-    const acc = new Float64Array(channels);
-    for (let y = 0; y < rows; y++) {
-      const rowIn = (y + first) * inW * channels;
-      const rowOut = y * outW * channels;
-      for (let xx = 0; xx < outW; xx++) {
-        const xmin = horiz.bounds[xx * 2] as number;
-        const xmax = horiz.bounds[xx * 2 + 1] as number;
-        const kOff = xx * horiz.ksize;
-        acc.fill(2 ** (PRECISION_BITS - 1));
-        for (let x = 0; x < xmax; x++) {
-          const kv = horiz.kk[kOff + x] as number;
-          const p = rowIn + (x + xmin) * channels;
-          for (let c = 0; c < channels; c++) acc[c] = (acc[c] as number) + (img[p + c] as number) * kv;
-        }
-        for (let c = 0; c < channels; c++) out[rowOut + xx * channels + c] = clip8(acc[c] as number);
-      }
-    }
-    img = out;
+    img = channels === 3 ? horizontal3(img, inW, first, rows, outW, horiz) : horizontalN(img, inW, channels, first, rows, outW, horiz);
     w = outW;
     h = rows;
   }
   if (needV) {
-    const out = new Uint8ClampedArray(w * outH * channels);
-    const rowLen = w * channels;
-    for (let yy = 0; yy < outH; yy++) {
-      const ymin = vBounds[yy * 2] as number;
-      const ymax = vBounds[yy * 2 + 1] as number;
-      const kOff = yy * vert.ksize;
-      const rowOut = yy * rowLen;
-      for (let i = 0; i < rowLen; i++) {
-        let acc = 2 ** (PRECISION_BITS - 1);
-        for (let y = 0; y < ymax; y++) acc += (img[(y + ymin) * rowLen + i] as number) * (vert.kk[kOff + y] as number);
-        out[rowOut + i] = clip8(acc);
-      }
-    }
-    img = out;
+    img = vertical(img, w * channels, outH, vBounds, vert);
     h = outH;
   }
   void h;
   return img instanceof Uint8ClampedArray ? img : Uint8ClampedArray.from(img);
+}
+
+const HALF = 2 ** (PRECISION_BITS - 1);
+const TOP = 2 ** (PRECISION_BITS + 8);
+// Sums stay below 2^31 (255 × 2^22 × the filter's absolute mass), so `>>` is exact here.
+const clip = (v: number): number => (v >= TOP ? 255 : v <= 0 ? 0 : v >> PRECISION_BITS);
+
+type Coeffs = { bounds: Int32Array; ksize: number; kk: Int32Array };
+
+function horizontal3(src: Uint8Array | Uint8ClampedArray, inW: number, first: number, rows: number, outW: number, c: Coeffs): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(outW * rows * 3);
+  const { bounds, ksize, kk } = c;
+  for (let y = 0; y < rows; y++) {
+    const rowIn = (y + first) * inW * 3;
+    let o = y * outW * 3;
+    for (let xx = 0; xx < outW; xx++) {
+      const xmin = bounds[xx * 2] as number;
+      const xmax = bounds[xx * 2 + 1] as number;
+      const kOff = xx * ksize;
+      let s0 = HALF;
+      let s1 = HALF;
+      let s2 = HALF;
+      let p = rowIn + xmin * 3;
+      for (let x = 0; x < xmax; x++, p += 3) {
+        const kv = kk[kOff + x] as number;
+        s0 += (src[p] as number) * kv;
+        s1 += (src[p + 1] as number) * kv;
+        s2 += (src[p + 2] as number) * kv;
+      }
+      out[o++] = clip(s0);
+      out[o++] = clip(s1);
+      out[o++] = clip(s2);
+    }
+  }
+  return out;
+}
+
+function horizontalN(src: Uint8Array | Uint8ClampedArray, inW: number, channels: number, first: number, rows: number, outW: number, c: Coeffs): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(outW * rows * channels);
+  const acc = new Float64Array(channels);
+  for (let y = 0; y < rows; y++) {
+    const rowIn = (y + first) * inW * channels;
+    const rowOut = y * outW * channels;
+    for (let xx = 0; xx < outW; xx++) {
+      const xmin = c.bounds[xx * 2] as number;
+      const xmax = c.bounds[xx * 2 + 1] as number;
+      const kOff = xx * c.ksize;
+      acc.fill(HALF);
+      for (let x = 0; x < xmax; x++) {
+        const kv = c.kk[kOff + x] as number;
+        const p = rowIn + (x + xmin) * channels;
+        for (let ch = 0; ch < channels; ch++) acc[ch] = (acc[ch] as number) + (src[p + ch] as number) * kv;
+      }
+      for (let ch = 0; ch < channels; ch++) out[rowOut + xx * channels + ch] = clip(acc[ch] as number);
+    }
+  }
+  return out;
+}
+
+/** Vertical pass, row by row: each output row is a weighted sum of whole input rows. */
+function vertical(src: Uint8Array | Uint8ClampedArray, rowLen: number, outH: number, bounds: Int32Array, c: Coeffs): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(rowLen * outH);
+  const acc = new Float64Array(rowLen);
+  for (let yy = 0; yy < outH; yy++) {
+    const ymin = bounds[yy * 2] as number;
+    const ymax = bounds[yy * 2 + 1] as number;
+    const kOff = yy * c.ksize;
+    acc.fill(HALF);
+    for (let y = 0; y < ymax; y++) {
+      const kv = c.kk[kOff + y] as number;
+      const base = (y + ymin) * rowLen;
+      for (let i = 0; i < rowLen; i++) acc[i] = (acc[i] as number) + (src[base + i] as number) * kv;
+    }
+    const o = yy * rowLen;
+    for (let i = 0; i < rowLen; i++) out[o + i] = clip(acc[i] as number);
+  }
+  return out;
 }
 
 /**

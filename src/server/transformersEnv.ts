@@ -56,3 +56,59 @@ export function usePillowResize(processor: unknown): void {
     return new transformers.RawImage(data, w, h, 3);
   };
 }
+
+interface ImageProcessorFields extends ResizingImageProcessor {
+  do_resize?: boolean;
+  do_rescale?: boolean;
+  rescale_factor?: number;
+  do_normalize?: boolean;
+  image_mean?: number | number[];
+  image_std?: number | number[];
+  do_pad?: boolean;
+  pad_size?: { width: number; height: number };
+  size_divisibility?: number;
+  do_center_crop?: boolean;
+  do_thumbnail?: boolean;
+  do_crop_margin?: boolean;
+  do_flip_channel_order?: boolean;
+}
+
+/**
+ * The processor's `pixel_values` (CHW float32) computed in one pass: Pillow-exact resize to the
+ * processor's own output size, then rescale and normalise with the same float32 rounding as
+ * transformers.js. Returns undefined for options outside that common subset (center crop,
+ * thumbnail, padding that changes the size, ...), where the caller uses the processor itself.
+ * A test checks that both paths give identical bits.
+ */
+export function fastPixelValues(processor: unknown, img: { data: Uint8Array; width: number; height: number }): { data: Float32Array; width: number; height: number } | undefined {
+  const p = processor as ImageProcessorFields;
+  if (p.do_thumbnail || p.do_center_crop || p.do_crop_margin || p.do_flip_channel_order) return undefined;
+  if (p.do_pad && !p.pad_size && p.size_divisibility) return undefined;
+  const mean = Array.isArray(p.image_mean) ? p.image_mean : [p.image_mean, p.image_mean, p.image_mean];
+  const std = Array.isArray(p.image_std) ? p.image_std : [p.image_std, p.image_std, p.image_std];
+  if (p.do_normalize && (mean.length !== 3 || std.length !== 3 || mean.some((v) => typeof v !== 'number') || std.some((v) => typeof v !== 'number'))) return undefined;
+  let w = img.width;
+  let h = img.height;
+  let px: Uint8Array | Uint8ClampedArray = img.data;
+  if (p.do_resize) {
+    [w, h] = p.get_resize_output_image_size({ size: [img.width, img.height] } as unknown as transformers.RawImage, p.size);
+    if (w !== img.width || h !== img.height) px = pilResize(img.data, img.width, img.height, 3, w, h, p.resample ?? PIL_RESAMPLE.BILINEAR);
+  }
+  if (p.do_pad && p.pad_size && (p.pad_size.width !== w || p.pad_size.height !== h)) return undefined;
+  const plane = w * h;
+  const out = new Float32Array(3 * plane);
+  const rescale = p.do_rescale !== false;
+  const rf = p.rescale_factor ?? 1 / 255;
+  for (let c = 0; c < 3; c++) {
+    const m = (mean[c] as number) ?? 0;
+    const s = (std[c] as number) ?? 1;
+    const base = c * plane;
+    for (let i = 0; i < plane; i++) {
+      let v = px[i * 3 + c] as number;
+      if (rescale) v = Math.fround(rf * v);
+      if (p.do_normalize) v = Math.fround((v - m) / s);
+      out[base + i] = v;
+    }
+  }
+  return { data: out, width: w, height: h };
+}

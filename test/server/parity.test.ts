@@ -10,6 +10,8 @@ import * as ort from 'onnxruntime-node';
 import { decodeDepthMap } from '../../src/core/toolClient.js';
 import { DepthMapResponse, DetectResponse, ImageUploadResponse, TOOL_ROUTES, type Detection } from '../../src/protocol/tools.js';
 import { GroundingDino, normalizeLabel, parsePhrases, type RawDetections } from '../../src/server/grounding.js';
+import { decodeRgb } from '../../src/server/images.js';
+import { fastPixelValues, transformers, usePillowResize } from '../../src/server/transformersEnv.js';
 import { FIXTURES, startTestToolServer, type TestToolServer } from '../helpers/toolServer.js';
 
 const GD = join(FIXTURES, 'models', 'grounding-dino-tiny');
@@ -98,6 +100,22 @@ describe('parity with the Python reference', () => {
   after(async () => {
     await gd?.release();
     await srv?.stop();
+  });
+
+  it('computes pixel_values in one pass bit for bit as the transformers.js processor does', async () => {
+    for (const dir of [GD, DA, join(FIXTURES, 'models', 'grounding-dino-bench')]) {
+      const processor = await transformers.AutoImageProcessor.from_pretrained(dir, { local_files_only: true });
+      usePillowResize(processor);
+      for (const name of ['scene-640x480.jpg', 'gray-160x120.png', 'scene-240x320.png', 'pixel-1x1.png']) {
+        const img = await decodeRgb(readFileSync(join(FIXTURES, 'images', name)), 1e8);
+        const fast = fastPixelValues(processor, img);
+        assert.ok(fast, `${dir}: the fast path covers this processor configuration`);
+        const call = processor as unknown as (i: transformers.RawImage) => Promise<{ pixel_values: transformers.Tensor }>;
+        const ref = (await call(new transformers.RawImage(new Uint8ClampedArray(img.data), img.width, img.height, 3))).pixel_values;
+        assert.deepEqual(ref.dims, [1, 3, fast.height, fast.width]);
+        assert.deepEqual(Buffer.from((ref.data as Float32Array).buffer), Buffer.from(fast.data.buffer), `${dir} ${name}`);
+      }
+    }
   });
 
   it('builds the golden caption and token ids for every prompt', () => {
