@@ -22,6 +22,7 @@ import { ExtensionLog, reportFailure } from './ui.js';
 /** What activate returns: handles for the integration tests (not a public API). */
 export interface ValorExtensionApi {
   supervisor: ToolServerSupervisor;
+  keys: ApiKeys;
   store: ResultsStore;
   config: () => ValorConfig;
   log: ExtensionLog;
@@ -125,7 +126,7 @@ async function setup(context: vscode.ExtensionContext, keys: ApiKeys, log: Exten
     },
   };
   log.info(`VALOR Studio activated (${vscode.workspace.isTrusted ? 'trusted' : 'untrusted'} workspace)`);
-  return { supervisor, store, config: getConfig, log };
+  return { supervisor, keys, store, config: getConfig, log };
 }
 
 function loadConfig(log: ExtensionLog): ValorConfig {
