@@ -107,6 +107,11 @@ export class GroundingDino implements LoadedModel {
   /** Tokenized caption; a caption longer than the model's text window is a 400 naming the limit. */
   caption(phrases: readonly Phrase[]): Caption {
     const text = buildCaption(phrases);
+    // Every token is at least one character: a caption this long cannot fit, and tokenizing a
+    // megabyte of text would only hold the server up.
+    if (text.length > this.maxTextLen * 32) {
+      throw new HttpError(400, 'prompt_too_long', `the detection prompt is ${text.length} characters long; the detector reads at most ${this.maxTextLen} tokens (its max_text_len): ask for fewer or shorter phrases, in several gd_detect calls if needed`);
+    }
     const ids = this.tokenize(text).input_ids as transformers.Tensor;
     const inputIds = Array.from(ids.data as BigInt64Array);
     if (inputIds.length > this.maxTextLen) {
