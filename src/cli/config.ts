@@ -60,6 +60,8 @@ export function endpointFromEnv(
     baseUrl: baseUrl as string,
     model: model as string,
     apiKey: () => key,
+    keyHint: `set VALOR_${role}_API_KEY (or OPENAI_API_KEY) to a key this endpoint accepts`,
+    settingNames: { baseUrl: `VALOR_${role}_BASE_URL`, model: `VALOR_${role}_MODEL` },
     timeoutMs: flags.timeoutMs ?? (timeoutSec === undefined ? undefined : timeoutSec * 1000),
     cacheDir: dir === false ? false : join(dir, 'llm'),
   });

@@ -39,6 +39,12 @@ export interface ChatClientOptions extends EndpointConfig {
    * "set VALOR_JUDGE_API_KEY" or "run 'VALOR: Set API Key'". Default mentions VALOR_LLM_API_KEY.
    */
   keyHint?: string;
+  /**
+   * The settings a person changes to fix the base URL or the model, named in error messages:
+   * e.g. `{ baseUrl: 'VALOR_JUDGE_BASE_URL', model: 'VALOR_JUDGE_MODEL' }` or VS Code setting ids.
+   * Default: the generator's variables.
+   */
+  settingNames?: { baseUrl: string; model: string };
   /** Jitter source in [0, 1). Default Math.random. */
   random?: () => number;
 }
@@ -155,6 +161,7 @@ class Attempts {
     readonly baseUrl: string,
     readonly model: string,
     readonly keyHint: string,
+    readonly baseUrlSetting: string,
   ) {}
 
   classify(e: unknown, key: string | undefined): Classified {
@@ -183,9 +190,10 @@ class Attempts {
     const chain = causeChain(e);
     const code = chain.find((s) => /^E[A-Z_]+$/.test(s) || /^UND_ERR/.test(s));
     const detail = code ?? chain.find((s) => s && s !== 'Connection error.' && s !== 'fetch failed') ?? 'connection failed';
-    let hint = 'Check that the server is running and reachable, and the base URL (VALOR_LLM_BASE_URL).';
-    if (code === 'ECONNREFUSED') hint = 'Nothing is listening there: start the server, or fix the base URL (VALOR_LLM_BASE_URL).';
-    else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') hint = 'The host name does not resolve: fix the base URL (VALOR_LLM_BASE_URL) or the network.';
+    const setting = this.baseUrlSetting;
+    let hint = `Check that the server is running and reachable, and the base URL (${setting}).`;
+    if (code === 'ECONNREFUSED') hint = `Nothing is listening there: start the server, or fix the base URL (${setting}).`;
+    else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') hint = `The host name does not resolve: fix the base URL (${setting}) or the network.`;
     return { kind: 'network', retryable: true, message: `could not reach the endpoint ${url} (${redact(detail, key)}). ${hint}` };
   }
 }
@@ -242,14 +250,15 @@ function validateCached(raw: unknown): CachedReply | undefined {
 export function createChatClient(config: ChatClientOptions): ChatClient {
   const baseUrl = normalizeBaseUrl(config.baseUrl ?? '');
   const model = (config.model ?? '').trim();
-  if (!baseUrl) throw new ChatError('no language-model endpoint is configured: set VALOR_LLM_BASE_URL (e.g. http://localhost:8000/v1)', 'config');
+  const names = config.settingNames ?? { baseUrl: 'VALOR_LLM_BASE_URL', model: 'VALOR_LLM_MODEL' };
+  if (!baseUrl) throw new ChatError(`no language-model endpoint is configured: set ${names.baseUrl} (e.g. http://localhost:8000/v1)`, 'config');
   try {
     const u = new URL(baseUrl);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
   } catch {
-    throw new ChatError(`the language-model base URL "${displayUrl(baseUrl)}" is not an http(s) URL: set VALOR_LLM_BASE_URL to something like http://localhost:8000/v1`, 'config');
+    throw new ChatError(`the language-model base URL "${displayUrl(baseUrl)}" is not an http(s) URL: set ${names.baseUrl} to something like http://localhost:8000/v1`, 'config');
   }
-  if (!model) throw new ChatError(`no model is configured for ${displayUrl(baseUrl)}: set VALOR_LLM_MODEL to one of the ids the server lists at GET /models`, 'config');
+  if (!model) throw new ChatError(`no model is configured for ${displayUrl(baseUrl)}: set ${names.model} to one of the ids the server lists at GET /models`, 'config');
 
   const timeoutMs = config.timeoutMs ?? 120_000;
   const maxRetries = Math.max(0, config.maxRetries ?? 4);
@@ -258,7 +267,7 @@ export function createChatClient(config: ChatClientOptions): ChatClient {
   const random = config.random ?? Math.random;
   const cacheDir = config.cacheDir === undefined ? defaultLlmCacheDir() : config.cacheDir;
   const cache: DiskCache<CachedReply> | undefined = cacheDir === false ? undefined : createDiskCache<CachedReply>(cacheDir, { validate: validateCached });
-  const attempts = new Attempts(baseUrl, model, config.keyHint ?? DEFAULT_KEY_HINT);
+  const attempts = new Attempts(baseUrl, model, config.keyHint ?? DEFAULT_KEY_HINT, names.baseUrl);
 
   // One SDK client per distinct key (keys can change between calls, e.g. SecretStorage).
   let sdk: { key: string | undefined; client: OpenAI } | undefined;

@@ -217,7 +217,7 @@ export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise
   });
 
   /** Wait `ms`, resolving early (false) when the client disconnects. */
-  const wait = (ms: number, req: IncomingMessage, res: ServerResponse): Promise<boolean> =>
+  const wait = (ms: number, _req: IncomingMessage, res: ServerResponse): Promise<boolean> =>
     new Promise((resolve) => {
       const done = (ok: boolean): void => {
         clearTimeout(timer);
@@ -226,7 +226,9 @@ export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise
       };
       const onClose = (): void => done(false);
       const timer = setTimeout(() => done(true), ms);
-      if (res.destroyed || req.destroyed) return done(false);
+      // Only the response side tells whether the client left: node marks the request destroyed as
+      // soon as its body has been read, which says nothing about the connection.
+      if (res.destroyed) return done(false);
       res.on('close', onClose);
     });
 
