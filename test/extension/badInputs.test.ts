@@ -247,5 +247,26 @@ test('a tool server that prints its key: the log shows <redacted>; setting the v
   assert.match(log, /debug: using vision key <redacted>/);
   assert.match(log, /token=<redacted>/, 'the server token is hidden too');
   assert.ok(!stub.messages.some((m) => m.message.includes(KEY)));
+
+  // A setting the server reads at start restarts it; an unrelated one does not.
+  const cur = () => h.api.supervisor.current;
+  const pidBefore = cur().kind === 'ready' ? (cur() as { pid: number }).pid : 0;
+  stub.setConfig('valor.run.timeoutSeconds', 30);
+  assert.equal((cur() as { pid?: number }).pid, pidBefore, 'run settings do not touch the server');
+  stub.setConfig('valor.toolServer.device', 'cuda');
+  await until(() => cur().kind === 'ready' && (cur() as { pid: number }).pid !== pidBefore, 'the restart for the new device');
+  assert.match(stub.outputText(), /--device cuda/);
+  // Switching to a remote server stops the embedded one and the status bar says so.
+  stub.setConfig('valor.toolServer.url', 'http://10.0.0.7:7400');
+  await until(() => cur().kind === 'stopped', 'the embedded server to stop');
+  const item = stub.statusItems.find((s) => s.id === 'valor.toolServer')!;
+  assert.match(item.text, /VALOR tools: remote/);
+  assert.match(String(item.tooltip), /http:\/\/10\.0\.0\.7:7400/);
+  // A bad value is reported with its setting and falls back to the default.
+  stub.setConfig('valor.detector.boxThreshold', 7);
+  const warn = stub.messages.find((m) => /valor\.detector\.boxThreshold is invalid/.test(m.message));
+  assert.ok(warn);
+  assert.deepEqual(warn.items, ['Open Settings']);
+  assert.equal(h.api.config().detector.boxThreshold, 0.35);
   assert.deepEqual(rejections, []);
 });

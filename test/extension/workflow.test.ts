@@ -229,3 +229,78 @@ test('the reply streams into the document while the model is still writing, and 
   assert.match(stub.outputText(), /cancelled/);
   assert.deepEqual(rejections, []);
 });
+
+test('verify boxes: the grounding verifier runs on the last run, the view gets it, and flipping a box is audited', async (t) => {
+  const rejections = watchRejections(t);
+  const llm = await startOpenAIServer();
+  t.after(() => llm.close());
+  llm.setHandler((req) => {
+    const sys = String(req.json?.messages?.[0]?.content ?? '');
+    const user = JSON.stringify(req.json?.messages?.at(-1)?.content ?? '');
+    if (sys.includes('Sort every listed number')) {
+      const listed = [...user.matchAll(/(?:\\n|")(\d+): /g)].map((m) => Number(m[1]));
+      const [first, ...rest] = listed;
+      return { text: JSON.stringify({ keep: [first], drop: rest.map((i) => ({ index: i, note: 'a shadow, not a mug' })) }) };
+    }
+    if (sys.includes('You check one detection')) return { text: JSON.stringify({ keep: true, reason: 'one whole mug' }) };
+    const listed = [...user.matchAll(/(?:\\n|")(\d+): /g)].map((m) => Number(m[1]));
+    return { text: JSON.stringify({ keep: listed, drop: [] }) };
+  });
+  const tools = await startProtocolToolServer({
+    objects: [
+      { label: 'mug', bbox: [20, 100, 60, 150], score: 0.9 },
+      { label: 'mug', bbox: [200, 30, 230, 60], score: 0.2 },
+    ],
+  });
+  t.after(() => tools.close());
+  const h = await startExtension(t, {
+    config: { 'valor.vision.baseUrl': llm.url, 'valor.vision.model': 'vlm', 'valor.toolServer.url': tools.url, 'valor.cache.enabled': false },
+    secrets: { 'valor.apiKey.toolServer': tools.token },
+  });
+  copyFileSync(FIXTURE_IMAGE, join(h.folder, 'scene.png'));
+  h.write('count.vprog', '# image: scene.png\n# query: How many mugs?\n\n<plan>\n1. Detect mugs.\n2. Count.\n</plan>\n<answer>\nmugs = gd_detect(img_pth, "mug")\nfinal_answer = len(mugs)\n</answer>\n');
+  const doc = await h.open('count.vprog');
+
+  // Before a run there is nothing to verify.
+  await stub.executeCommand('valor.verifyBoxes', doc.uri);
+  assert.match(stub.messages.at(-1)!.message, /needs a run of this document/);
+  assert.deepEqual(stub.messages.at(-1)!.items, ['Run']);
+
+  await stub.executeCommand('valor.runProgram', doc.uri);
+  assert.equal(stub.messages.at(-1)!.message, 'Answer: 1');
+  await stub.executeCommand('valor.verifyBoxes', doc.uri);
+  assert.ok(stub.messages.some((m) => m.message === 'Grounding verifier: kept 1 of 2 candidate boxes.'), JSON.stringify(stub.messages));
+  const runsDir = join(h.folder, '.valor', 'runs');
+  const file = join(runsDir, readdirSync(runsDir)[0]!);
+  const record = JSON.parse(readFileSync(file, 'utf8'));
+  assert.deepEqual(
+    record.grounding[0].boxes.map((b: { index: number; kept: boolean; dropped_at?: string }) => [b.index, b.kept, b.dropped_at ?? null]),
+    [[0, true, null], [1, false, 'coarse']],
+  );
+
+  const panel = stub.panels[0]!;
+  panel.webview._receive({ type: 'ready', protocol: 1 });
+  await until(() => panel.webview.posted.length > 0, 'init');
+  const init = panel.webview.posted[0] as unknown as { run: { grounding: unknown[] } };
+  assert.equal(init.run.grounding.length, 1);
+
+  stub.inputBoxes.push('it is a mug, half hidden');
+  panel.webview._receive({ type: 'flipBox', runId: record.id, grounding: 0, box: 1, kept: true, machineKept: false });
+  await until(() => panel.webview.posted.some((m) => (m as { type: string }).type === 'update'), 'the update after the flip');
+  const audit = JSON.parse(readFileSync(join(h.folder, '.valor', 'audits.jsonl'), 'utf8').trim());
+  assert.deepEqual([audit.kind, audit.target, audit.value, audit.machine_value], ['box', '1', 1, 0]);
+  const flipped = JSON.parse(readFileSync(file, 'utf8')).grounding[0].boxes[1];
+  assert.equal(flipped.kept, true);
+  assert.equal(flipped.overridden, true);
+
+  // A request the host cannot serve comes back to the view as an error, not a crash.
+  panel.webview._receive({ type: 'requestDepthMap', runId: record.id });
+  await until(() => panel.webview.posted.some((m) => (m as { type: string }).type === 'error'), 'the error answer');
+  const err = panel.webview.posted.find((m) => (m as { type: string }).type === 'error') as unknown as { request: string };
+  assert.equal(err.request, 'requestDepthMap');
+
+  // Opening the same run again reuses its panel.
+  await stub.executeCommand('valor.openRun', file);
+  assert.equal(stub.panels.length, 1);
+  assert.deepEqual(rejections, []);
+});
