@@ -100,6 +100,27 @@ def shape_tiny_depth(model: torch.nn.Module, size: int, steps: int, seed: int) -
     return last
 
 
+def read_image_processor_config(model: str) -> dict[str, Any] | None:
+    """The checkpoint's image-processor settings (mean, std, resampling), from
+    preprocessor_config.json or transformers 5's processor_config.json."""
+    for name in ('preprocessor_config.json', 'processor_config.json'):
+        try:
+            if os.path.isdir(model):
+                path = os.path.join(model, name)
+            else:
+                from huggingface_hub import hf_hub_download
+
+                path = hf_hub_download(model, name)
+            with open(path, encoding='utf-8') as f:
+                cfg = json.load(f)
+        except (OSError, ValueError):
+            continue
+        cfg = cfg.get('image_processor', cfg)
+        if isinstance(cfg, dict):
+            return cfg
+    return None
+
+
 def write_preprocessor_config(out: str, size: int, base: dict[str, Any] | None) -> None:
     cfg = dict(base or {})
     for k in ('keep_aspect_ratio', 'ensure_multiple_of', 'size_divisor', 'crop_size', 'do_center_crop'):
@@ -185,17 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         size = args.size or 518
         model = AutoModelForDepthEstimation.from_pretrained(args.model).eval()
-        try:
-            if os.path.isdir(args.model):
-                pp_path = os.path.join(args.model, 'preprocessor_config.json')
-            else:
-                from huggingface_hub import hf_hub_download
-
-                pp_path = hf_hub_download(args.model, 'preprocessor_config.json')
-            with open(pp_path, encoding='utf-8') as f:
-                base_pp = json.load(f)
-        except (OSError, ValueError):
-            base_pp = None
+        base_pp = read_image_processor_config(args.model)
     if size % 14 != 0:
         print(f'warning: size {size} is not a multiple of 14; DINOv2 will crop to {size // 14 * 14}', file=sys.stderr)
     model.eval()

@@ -390,8 +390,9 @@ def recentre_logits(model: torch.nn.Module, tokenizer, size: int, seed: int, mea
     (E over sample queries and phrase tokens; c, k constants) the logit becomes
     gd * gt * <n_h - E n_h, n_t - E n_t> + <u, t_j - k> + k * sum(u) + d * c * k, because
     layer-norm outputs sum to zero over their d features: a centred interaction, a chosen offset,
-    and a term <u, .> that pushes [CLS] and [SEP] down (u is the smallest vector that gives
-    them separator_logit). The text features also feed the decoder, so repeat until it settles."""
+    and a term <u, .> that pushes [CLS] and [SEP] down (u: regularised least squares asking
+    separator_logit of the sample separators and 0 of the phrase tokens). The text features also
+    feed the decoder, so repeat until it settles."""
     ln = model.model.encoder.layers[-1].text_enhancer_layer.layer_norm_after
     dec_ln = model.model.decoder.layer_norm
     d = dec_ln.weight.numel()
@@ -474,7 +475,31 @@ def write_preprocessor_config(out: str, size: int, base: dict[str, Any] | None) 
         f.write('\n')
 
 
-def write_tokenizer(out: str, tokenizer) -> None:
+def read_image_processor_config(model: str) -> dict[str, Any] | None:
+    """The checkpoint's image-processor settings (mean, std...), from preprocessor_config.json or,
+    as transformers 5 saves processors, from processor_config.json's image_processor entry."""
+    for name in ('preprocessor_config.json', 'processor_config.json'):
+        try:
+            if os.path.isdir(model):
+                path = os.path.join(model, name)
+            else:
+                from huggingface_hub import hf_hub_download
+
+                path = hf_hub_download(model, name)
+            with open(path, encoding='utf-8') as f:
+                cfg = json.load(f)
+        except (OSError, ValueError):
+            continue
+        cfg = cfg.get('image_processor', cfg)
+        if isinstance(cfg, dict):
+            return cfg
+    return None
+
+
+def write_tokenizer(out: str, tokenizer, max_text_len: int) -> None:
+    # The graph holds max_text_len (256) text positions: longer input fails inside the model, so
+    # the tokenizer's limit says where callers must truncate (transformers.js: truncation: true).
+    tokenizer.model_max_length = min(int(getattr(tokenizer, 'model_max_length', max_text_len) or max_text_len), max_text_len)
     tokenizer.save_pretrained(out)
     # transformers.js reads tokenizer.json + tokenizer_config.json; keep the files it needs and
     # make sure the class name is one it knows.
@@ -532,19 +557,7 @@ def main(argv: list[str] | None = None) -> None:
         size = args.size or 800
         tokenizer = AutoTokenizer.from_pretrained(args.model)
         model = GroundingDinoForObjectDetection.from_pretrained(args.model).eval()
-        try:
-            from huggingface_hub import hf_hub_download  # noqa: F401
-
-            if os.path.isdir(args.model):
-                with open(os.path.join(args.model, 'preprocessor_config.json'), encoding='utf-8') as f:
-                    base_pp = json.load(f)
-            else:
-                from huggingface_hub import hf_hub_download
-
-                with open(hf_hub_download(args.model, 'preprocessor_config.json'), encoding='utf-8') as f:
-                    base_pp = json.load(f)
-        except (OSError, ValueError):
-            base_pp = None
+        base_pp = read_image_processor_config(args.model)
 
     patch_mask_helper()
     if args.tiny_random:
@@ -556,7 +569,7 @@ def main(argv: list[str] | None = None) -> None:
     export_onnx(model, tokenizer, size, onnx_path, args.opset)
     write_config(args.out, model)
     write_preprocessor_config(args.out, size, base_pp)
-    write_tokenizer(args.out, tokenizer)
+    write_tokenizer(args.out, tokenizer, model.config.max_text_len)
     if args.tiny_random:
         # The fixture's state dict is reproducible from the seed; no safetensors are committed.
         for name in ('model.safetensors', 'generation_config.json'):
