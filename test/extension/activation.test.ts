@@ -46,3 +46,32 @@ test('every registered command runs without an unhandled rejection when invoked 
   await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(rejections, []);
 });
+
+test('the built bundle dist/extension.js activates too, registering every command, with no native package loaded', async (t) => {
+  const { existsSync } = await import('node:fs');
+  const { spawnSync } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const { ROOT } = await import('./harness.js');
+  const { createExtensionContext, resetStub, addWorkspaceFolder } = await import('../helpers/vscodeStub.js');
+  const bundle = join(ROOT, 'dist', 'extension.js');
+  if (!existsSync(bundle)) {
+    // `npm test` builds first; a lone run of this file builds the bundles itself.
+    const b = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(b.status, 0, b.stderr);
+  }
+  const rejections = watchRejections(t);
+  resetStub();
+  addWorkspaceFolder(ROOT);
+  const ext = require(bundle) as { activate(ctx: unknown): Promise<{ supervisor: unknown }>; deactivate(): Promise<void> };
+  const ctx = createExtensionContext(ROOT);
+  t.after(async () => {
+    await ctx.disposeAll();
+    await ext.deactivate();
+  });
+  const api = await ext.activate(ctx);
+  assert.ok(api.supervisor);
+  assert.deepEqual([...stub.commands.keys()].sort(), [...COMMAND_IDS].sort());
+  const natives = Object.keys(require.cache).filter((p) => /node_modules\/(sharp|onnxruntime-node|@huggingface)\//.test(p));
+  assert.deepEqual(natives, [], 'native and model packages load on first use only');
+  assert.deepEqual(rejections, []);
+});
