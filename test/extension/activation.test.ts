@@ -62,7 +62,8 @@ test('the built bundle dist/extension.js activates too, registering every comman
   const rejections = watchRejections(t);
   resetStub();
   addWorkspaceFolder(ROOT);
-  const ext = require(bundle) as { activate(ctx: unknown): Promise<{ supervisor: unknown }>; deactivate(): Promise<void> };
+  const { createRequire } = await import('node:module');
+  const ext = createRequire(__filename)(bundle) as { activate(ctx: unknown): Promise<{ supervisor: unknown }>; deactivate(): Promise<void> };
   const ctx = createExtensionContext(ROOT);
   t.after(async () => {
     await ctx.disposeAll();
