@@ -155,6 +155,13 @@ test('new query from an image: streamed reply, run, six inline scores, run view,
   await until(() => readFileSync(join(h.folder, '.valor', 'audits.jsonl'), 'utf8').trim().split('\n').length === 2, 'the second audit line');
   await until(() => h.api.store.get(doc.uri.toString()).scores?.set.total === 0.5, 'the total after two overrides');
 
+  // Re-judging one reward asks the judge again (no cache), keeps the person's overrides on top.
+  const judgeCalls = llm.requests.filter(isJudge).length;
+  await stub.executeCommand('valor.rejudgeReward', { uri: doc.uri.toString(), reward: 'attribute' });
+  assert.equal(llm.requests.filter(isJudge).length, judgeCalls + 1);
+  assert.equal(stub.messages.at(-1)!.message, 'attribute: pass.');
+  assert.equal(h.api.store.get(doc.uri.toString()).scores?.set.total, 0.5, 'the two overrides still count');
+
   // The runs view lists the run with its answer and total.
   const tree = stub.treeProviders.get('valor.runs')!;
   const items = (await tree.getChildren()) as Array<{ label: string; description: string }>;
