@@ -1,0 +1,252 @@
+/**
+ * The eval loop with real parts: the language-model client against the local OpenAI-compatible
+ * server, programs in real python3 children, and the tool client against a protocol-speaking
+ * HTTP tool server. Metrics are checked against the hand-computed table in
+ * test/helpers/evalBench.ts; then ordering, outages, cancellation + resume, and the report.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createChatClient } from '../../src/core/llmClient.js';
+import { loadDataset } from '../../src/core/eval/dataset.js';
+import { type EvalDeps, type EvalOptions, runEval } from '../../src/core/eval/loop.js';
+import { recordName } from '../../src/core/eval/records.js';
+import type { EvalSummary } from '../../src/core/eval/summary.js';
+import { ProgramRunner } from '../../src/core/runner.js';
+import { readRunRecord } from '../../src/core/runStore.js';
+import { createToolClient } from '../../src/core/toolClient.js';
+import { BAD_LINES, benchHandler, EXPECTED, HOSTILE_ERROR, HOSTILE_PLAN, manyQuestions, QUESTIONS, SCENE, vqaAnswer, writeBenchmark } from '../helpers/evalBench.js';
+import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
+import { startProtocolToolServer, type ProtocolToolServer } from '../helpers/protocolToolServer.js';
+
+/** The parts of a summary that must not depend on concurrency, resume or sharding. */
+function comparable(s: EvalSummary): unknown {
+  return {
+    complete: s.complete,
+    input: s.input,
+    counts: s.counts,
+    metrics: s.metrics,
+    errors: s.errors,
+    rewards: s.rewards,
+    results: s.results.map(({ record: _r, ms: _m, ...rest }) => rest),
+  };
+}
+
+describe('eval loop', () => {
+  let llm: OpenAIServer;
+  let toolServer: ProtocolToolServer;
+  let runner: ProgramRunner;
+  let work: string;
+  let file: string;
+
+  before(async () => {
+    llm = await startOpenAIServer({ handler: benchHandler() });
+    toolServer = await startProtocolToolServer({ objects: SCENE, vqa: vqaAnswer, width: 64, height: 48 });
+    runner = new ProgramRunner();
+    work = await mkdtemp(join(tmpdir(), 'valor-evalloop-'));
+    file = await writeBenchmark(join(work, 'bench'));
+  });
+  after(async () => {
+    await runner.dispose();
+    await llm.close();
+    await toolServer.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const deps = (over: Partial<EvalDeps> = {}): EvalDeps => ({
+    generator: createChatClient({ baseUrl: llm.url, model: 'valor-policy', cacheDir: false, maxRetries: 1, retryBaseMs: 5 }),
+    tools: createToolClient({ url: toolServer.url, token: toolServer.token, maxRetries: 0 }),
+    toolsUrl: toolServer.url,
+    runner,
+    ...over,
+  });
+  const opts = async (out: string, over: Partial<EvalOptions> = {}): Promise<EvalOptions> => ({
+    dataset: await loadDataset(file),
+    imagesDir: join(work, 'bench'),
+    outDir: join(work, out),
+    concurrency: 4,
+    toolRetries: 1,
+    toolRetryDelayMs: 5,
+    ...over,
+  });
+
+  let full: EvalSummary;
+
+  it('scores a benchmark of every answer type as computed by hand', async () => {
+    const before = llm.chatRequests().length;
+    const o = await runEval(await opts('full'), deps());
+    full = o.summary;
+    assert.equal(o.status, 'complete');
+    const s = o.summary;
+    assert.equal(s.counts.selected, EXPECTED.selected);
+    assert.equal(s.counts.done, EXPECTED.selected);
+    assert.equal(s.counts.correct, EXPECTED.correct);
+    assert.equal(s.counts.failed, EXPECTED.failed);
+    assert.equal(s.counts.invalid, EXPECTED.invalid);
+    for (const [type, want] of Object.entries(EXPECTED.by_type)) {
+      const g = s.metrics.by_type[type as keyof typeof s.metrics.by_type];
+      assert.ok(g, `no metrics for ${type}`);
+      assert.deepEqual({ n: g.n, correct: g.correct, score: g.score }, want, type);
+    }
+    assert.equal(s.metrics.overall.score, EXPECTED.overall);
+    assert.equal(s.metrics.macro, EXPECTED.macro);
+    assert.deepEqual(Object.fromEntries(Object.entries(s.errors.by_kind).filter(([, n]) => n > 0)), EXPECTED.by_kind);
+    assert.deepEqual(s.errors.program_types, EXPECTED.program_types);
+    assert.deepEqual(Object.fromEntries(s.results.map((r) => [r.id, r.score])), EXPECTED.scores);
+    // Unreadable lines: skipped, counted, listed with their line numbers.
+    assert.equal(s.input.problems.length, BAD_LINES.length);
+    assert.deepEqual(s.input.problems.map((p) => p.line), [4, 11]);
+    // Results in input order, regardless of which finished first.
+    assert.deepEqual(s.results.map((r) => r.id), QUESTIONS.map((q) => q.id));
+    // One generation per question with an image (the missing image is never asked about).
+    assert.equal(llm.chatRequests().length - before, EXPECTED.selected - 1);
+    // Settings and models are recorded.
+    assert.equal(s.models.generator.model, 'valor-policy');
+    assert.equal(s.settings.concurrency, 4);
+    assert.equal(s.settings.sampling.temperature, 0.7);
+    assert.match(s.input.sha256, /^[0-9a-f]{64}$/);
+  });
+
+  it('writes one record per question, named after its id, carrying its score', async () => {
+    const names = (await readdir(join(work, 'full', 'runs'))).sort();
+    assert.deepEqual(names, QUESTIONS.map((q) => `${recordName(q.id)}.json`).sort());
+    const rec = await readRunRecord(join(work, 'full', 'runs', `${recordName('flt-4')}.json`));
+    assert.equal(rec.final_answer, 10.5);
+    assert.equal(rec.trace.length, 2);
+    assert.deepEqual(rec.eval && { id: rec.eval.question_id, score: rec.eval.score, kind: rec.eval.error_kind }, { id: 'flt-4', score: 0.9, kind: null });
+    const err = await readRunRecord(join(work, 'full', 'runs', `${recordName('cnt-4')}.json`));
+    assert.equal(err.error?.type, 'ZeroDivisionError');
+    assert.equal(err.error?.line, 2);
+    assert.equal(err.eval?.error_kind, 'program');
+  });
+
+  it('report.html is self-contained, escapes model text, and links every record', async () => {
+    const html = await readFile(join(work, 'full', 'report.html'), 'utf8');
+    assert.ok(!html.includes('<script'), 'model text must not become markup');
+    assert.ok(html.includes('&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp; look'));
+    assert.ok(html.includes('&lt;b&gt;bold&lt;/b&gt; &amp; co'));
+    assert.ok(!html.includes(HOSTILE_PLAN) && !html.includes(HOSTILE_ERROR));
+    assert.ok(html.includes('Is &lt;it&gt; &amp; &quot;that&quot; there?'));
+    assert.ok(!/(src|href)="(https?:)?\/\//.test(html), 'no external resources');
+    for (const q of QUESTIONS) assert.ok(html.includes(`href="runs/${recordName(q.id)}.json"`), `link to ${q.id}`);
+    // The failure of cnt-4 shows its program and its error.
+    assert.ok(html.includes('ZeroDivisionError'));
+    assert.ok(html.includes('final_answer = 1 / x'));
+  });
+
+  it('gives the same summary at concurrency 1', async () => {
+    const o = await runEval(await opts('serial', { concurrency: 1 }), deps());
+    assert.deepEqual(comparable(o.summary), comparable(full));
+  });
+
+  it('refuses to overwrite an existing run without --resume', async () => {
+    await assert.rejects(runEval(await opts('full'), deps()), /already holds an eval run.*--resume/);
+  });
+
+  it('records tool-server and endpoint outages as such, and --resume retries them', async () => {
+    const qs = manyQuestions(4);
+    const dir = join(work, 'outage');
+    const f = await writeBenchmark(dir, qs, []);
+    const failing = new Set(['q-1']);
+    const llm2 = await startOpenAIServer({
+      handler: (req) => (failing.has(/\[(q-\d+)\]/.exec(JSON.stringify(req.json))?.[1] ?? '') ? { status: 503 } : benchHandler(qs)(req)),
+    });
+    try {
+      toolServer.down = true;
+      const o1 = await runEval(
+        { dataset: await loadDataset(f), imagesDir: dir, outDir: join(dir, 'out'), concurrency: 2, toolRetries: 1, toolRetryDelayMs: 5 },
+        deps({ generator: createChatClient({ baseUrl: llm2.url, model: 'm', cacheDir: false, maxRetries: 1, retryBaseMs: 5 }) }),
+      );
+      assert.equal(o1.status, 'complete');
+      const kinds = Object.fromEntries(o1.summary.results.map((r) => [r.id, r.error_kind]));
+      assert.deepEqual(kinds, { 'q-0': 'tool_outage', 'q-1': 'endpoint_outage', 'q-2': 'tool_outage', 'q-3': 'tool_outage' });
+      assert.equal(o1.summary.errors.by_kind.tool_outage, 3);
+      assert.equal(o1.summary.errors.by_kind.endpoint_outage, 1);
+      assert.equal(o1.summary.metrics.overall.score, 0);
+      const rec = await readRunRecord(join(dir, 'out', 'runs', `${recordName('q-1')}.json`));
+      assert.equal(rec.error?.type, 'ChatError:server');
+
+      // Servers back: --resume runs exactly the outage questions again.
+      toolServer.down = false;
+      failing.clear();
+      const before = llm2.chatRequests().length;
+      const o2 = await runEval(
+        { dataset: await loadDataset(f), imagesDir: dir, outDir: join(dir, 'out'), concurrency: 2, resume: true },
+        deps({ generator: createChatClient({ baseUrl: llm2.url, model: 'm', cacheDir: false }) }),
+      );
+      assert.equal(o2.ran, 4);
+      assert.equal(llm2.chatRequests().length - before, 4);
+      assert.equal(o2.summary.counts.failed, 0);
+      assert.equal(o2.summary.counts.correct, qs.filter((q) => q.line.answer === 'yes').length);
+    } finally {
+      toolServer.down = false;
+      await llm2.close();
+    }
+  });
+
+  it('cancelled mid-run keeps finished records; --resume runs only the rest, then has nothing to do', async () => {
+    const qs = manyQuestions(12);
+    const dir = join(work, 'cancel');
+    const f = await writeBenchmark(dir, qs, []);
+    const llm3 = await startOpenAIServer({ handler: benchHandler(qs, 20) });
+    const gen = () => createChatClient({ baseUrl: llm3.url, model: 'm', cacheDir: false });
+    try {
+      const ctl = new AbortController();
+      let seen = 0;
+      const o1 = await runEval(
+        {
+          dataset: await loadDataset(f),
+          imagesDir: dir,
+          outDir: join(dir, 'out'),
+          concurrency: 2,
+          signal: ctl.signal,
+          onEvent: (e) => {
+            if (e.kind === 'result' && ++seen === 5) ctl.abort();
+          },
+        },
+        deps({ generator: gen() }),
+      );
+      assert.equal(o1.status, 'interrupted');
+      assert.equal(o1.summary.complete, false);
+      assert.equal(o1.summary.interrupted, true);
+      const done = (await readdir(join(dir, 'out', 'runs'))).filter((n) => n.endsWith('.json')).length;
+      assert.equal(done, o1.summary.counts.done);
+      assert.ok(done >= 5 && done < 12, `records after cancel: ${done}`);
+
+      const before = llm3.chatRequests().length;
+      const warnings: string[] = [];
+      const o2 = await runEval(
+        { dataset: await loadDataset(f), imagesDir: dir, outDir: join(dir, 'out'), concurrency: 3, resume: true, onEvent: (e) => e.kind === 'warn' && warnings.push(e.message) },
+        deps({ generator: gen() }),
+      );
+      assert.equal(o2.status, 'complete');
+      assert.equal(o2.reused, done, warnings.join('\n'));
+      assert.equal(o2.ran, 12 - done);
+      assert.equal(llm3.chatRequests().length - before, 12 - done);
+      assert.deepEqual(o2.summary.results.map((r) => r.id), qs.map((q) => q.id));
+
+      // A partial temp file from a killed write does not trip resume; a finished run does nothing.
+      await writeFile(join(dir, 'out', 'runs', `${recordName('q-3')}.json.123.abcd.tmp`), '{"trunc');
+      const before3 = llm3.chatRequests().length;
+      const o3 = await runEval({ dataset: await loadDataset(f), imagesDir: dir, outDir: join(dir, 'out'), concurrency: 3, resume: true }, deps({ generator: gen() }));
+      assert.equal(o3.ran, 0);
+      assert.equal(o3.status, 'complete');
+      assert.equal(llm3.chatRequests().length, before3);
+      assert.deepEqual(comparable(o3.summary), comparable(o2.summary));
+      assert.ok(!(await readdir(join(dir, 'out', 'runs'))).some((n) => n.endsWith('.tmp')));
+    } finally {
+      await llm3.close();
+    }
+  });
+
+  it('resume refuses a different benchmark file in the same folder', async () => {
+    const dir = join(work, 'cancel');
+    const f = await writeBenchmark(join(work, 'other'), manyQuestions(3), []);
+    await assert.rejects(
+      runEval({ dataset: await loadDataset(f), imagesDir: dir, outDir: join(dir, 'out'), resume: true }, deps()),
+      /cannot resume .*benchmark file changed/,
+    );
+  });
+});
