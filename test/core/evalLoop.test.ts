@@ -16,9 +16,11 @@ import { recordName } from '../../src/core/eval/records.js';
 import type { EvalSummary } from '../../src/core/eval/summary.js';
 import { ProgramRunner } from '../../src/core/runner.js';
 import { readRunRecord } from '../../src/core/runStore.js';
+import { scoreReply } from '../../src/core/rewards/score.js';
 import { createToolClient } from '../../src/core/toolClient.js';
 import { BAD_LINES, benchHandler, EXPECTED, HOSTILE_ERROR, HOSTILE_PLAN, manyQuestions, QUESTIONS, SCENE, vqaAnswer, writeBenchmark } from '../helpers/evalBench.js';
-import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
+import { judgeOf, jsonVerdict } from '../helpers/judgeReplies.js';
+import { lastUserText, startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
 import { startProtocolToolServer, type ProtocolToolServer } from '../helpers/protocolToolServer.js';
 
 /** The parts of a summary that must not depend on concurrency, resume or sharding. */
@@ -238,6 +240,50 @@ describe('eval loop', () => {
       assert.ok(!(await readdir(join(dir, 'out', 'runs'))).some((n) => n.endsWith('.tmp')));
     } finally {
       await llm3.close();
+    }
+  });
+
+  it('--score adds the six rewards per question and their means; a failed judge is counted, not 0', async () => {
+    const qs = manyQuestions(3);
+    const dir = join(work, 'score');
+    const f = await writeBenchmark(dir, qs, []);
+    const gen = await startOpenAIServer({ handler: benchHandler(qs) });
+    const judgeServer = await startOpenAIServer({
+      handler: (req) => {
+        const j = judgeOf(req);
+        // logic sees the query (adherence does not: identical plans and programs share one cached verdict)
+        if (j === 'logic' && lastUserText(req).includes('[q-2]')) return { status: 500 };
+        return { text: jsonVerdict(j === 'attribute' ? 0 : 1) };
+      },
+    });
+    try {
+      const judge = createChatClient({ baseUrl: judgeServer.url, model: 'judge-model', cacheDir: false, maxRetries: 0 });
+      const warnings: string[] = [];
+      const o = await runEval(
+        { dataset: await loadDataset(f), imagesDir: dir, outDir: join(dir, 'out'), concurrency: 2, onEvent: (e) => e.kind === 'warn' && warnings.push(e.message) },
+        deps({
+          generator: createChatClient({ baseUrl: gen.url, model: 'm', cacheDir: false }),
+          scorer: (i, signal) => scoreReply({ ...i, judge, runner, signal }),
+          judges: { base_url: judge.baseUrl, model: judge.model },
+        }),
+      );
+      assert.equal(o.status, 'complete');
+      const r = o.summary.rewards;
+      assert.ok(r, warnings.join('\n'));
+      assert.equal(r.n, 3);
+      assert.deepEqual(r.means, { adherence: 1, attribute: 0, format: 1, logic: 1, spatial: 1, syntax: 1 });
+      assert.deepEqual(r.errors, { adherence: 0, attribute: 0, format: 0, logic: 1, spatial: 0, syntax: 0 });
+      // q-0, q-1: 0.3 logic + 0.1 syntax + 0.2 spatial + 0.2 adherence (attribute 0), gated by format 1; q-2 unknown
+      assert.equal(r.total_mean, 0.8);
+      assert.equal(r.incomplete, 1);
+      assert.deepEqual(o.summary.models.judges, { base_url: judgeServer.url, model: 'judge-model' });
+      const rec = await readRunRecord(join(dir, 'out', 'runs', `${recordName('q-2')}.json`));
+      assert.equal(rec.rewards?.verdicts.find((v) => v.reward === 'logic')?.state, 'error');
+      assert.equal(rec.rewards?.total, null);
+      assert.equal(o.summary.counts.failed, 0);
+    } finally {
+      await gen.close();
+      await judgeServer.close();
     }
   });
 
