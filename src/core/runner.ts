@@ -262,7 +262,11 @@ interface RunSettings {
   memoryMB: number;
   maxStdoutBytes: number;
   killGraceMs: number;
+  startTimeoutMs: number;
 }
+
+/** How long to wait for a killed process's exit to be reported before giving up on seeing it. */
+const EXIT_WAIT_MS = 5000;
 
 interface Launcher {
   /** Start the program's process; the run hears back through its methods. */
@@ -334,6 +338,13 @@ class ActiveRun {
   }
 
   start(signal: AbortSignal | undefined): void {
+    // Last resort: whatever goes wrong below (a lost event, a wedged worker), the run ends.
+    const s = this.settings;
+    this.timers.push(
+      setTimeout(() => {
+        this.fail({ type: 'Timeout', message: `the run did not finish within ${(s.timeoutMs + s.startTimeoutMs) / 1000} s (time limit plus start-up allowance) and was stopped`, line: null });
+      }, s.timeoutMs + s.startTimeoutMs + s.killGraceMs + EXIT_WAIT_MS),
+    );
     if (signal) {
       const onAbort = () => this.fail({ type: 'Cancelled', message: 'the run was cancelled', line: null });
       if (signal.aborted) onAbort();
@@ -440,7 +451,14 @@ class ActiveRun {
         this.closeInFlight(msg.error?.type ?? 'Cancelled');
         this.maybeFinish();
         // The process exits by itself after `done`; make sure of it.
-        this.timers.push(setTimeout(() => this.pid !== null && !this.exited && killGroup(this.pid), this.settings.killGraceMs));
+        if (!this.exited) {
+          this.timers.push(
+            setTimeout(() => {
+              if (this.pid !== null && !this.exited) killGroup(this.pid);
+              this.forceExitAfter(EXIT_WAIT_MS);
+            }, this.settings.killGraceMs),
+          );
+        }
       }
       return;
     }
@@ -497,10 +515,23 @@ class ActiveRun {
     if (this.finished || this.verdict || this.done) return;
     this.verdict = { error };
     this.closeInFlight(error.type);
-    if (this.pid !== null && !this.exited) killGroup(this.pid);
+    if (this.pid !== null && !this.exited) {
+      killGroup(this.pid);
+      this.forceExitAfter(EXIT_WAIT_MS);
+    }
     // A process that never started (or is already gone) leaves nothing to wait for.
     if (this.pid === null) this.exited = true;
     this.maybeFinish();
+  }
+
+  /** After a SIGKILL the exit report is due at once; if it never comes, do not wait forever. */
+  private forceExitAfter(ms: number): void {
+    this.timers.push(
+      setTimeout(() => {
+        this.exited = true;
+        this.maybeFinish();
+      }, ms),
+    );
   }
 
   private maybeFinish(): void {
@@ -812,7 +843,9 @@ class WarmLauncher implements Launcher {
     }
     if (!this.starting) {
       this.starting = (async () => {
-        const w = new WarmWorker(this.python, this.env, await this.cwd(), this.startTimeoutMs, this.onProcess);
+        const cwd = await this.cwd();
+        if (this.disposed) throw new Error('ProgramRunner was disposed');
+        const w = new WarmWorker(this.python, this.env, cwd, this.startTimeoutMs, this.onProcess);
         this.worker = w;
         try {
           await w.ready;
@@ -906,6 +939,7 @@ export class ProgramRunner implements ProgramRunnerLike {
       memoryMB: req.memoryMB ?? this.opts.memoryMB ?? RUNNER_DEFAULTS.memoryMB,
       maxStdoutBytes: req.maxStdoutBytes ?? this.opts.maxStdoutBytes ?? RUNNER_DEFAULTS.maxStdoutBytes,
       killGraceMs: this.opts.killGraceMs ?? 2000,
+      startTimeoutMs: this.opts.startTimeoutMs ?? 60_000,
     };
     if (signal?.aborted) {
       return { ok: false, final_answer: null, error: { type: 'Cancelled', message: 'the run was cancelled before it started', line: null }, trace: [], stdout: '', ms: 0 };
