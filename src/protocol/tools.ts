@@ -158,5 +158,4 @@ export const TOOL_ROUTES = {
   depth: '/v1/depth',
   depthMap: '/v1/depth/map',
   vqa: '/v1/vqa',
-  reward: '/v1/reward',
 } as const;

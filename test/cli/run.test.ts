@@ -111,6 +111,8 @@ describe('valor run', () => {
     assert.equal(rec.image.width, 320);
     assert.match(rec.image.sha256, /^[0-9a-f]{64}$/);
     assert.ok(rec.trace[0]!.detail?.candidates, 'candidates for the threshold slider are recorded');
+    assert.deepEqual(out.trace[0].detail.candidates, rec.trace[0]!.detail!.candidates, '--json carries the detail too');
+    assert.equal(out.trace[0].variable, 'mugs');
     assert.equal(rec.trace[0]!.detail!.candidates!.length, 2);
     assert.ok(out.record.startsWith(join(work, '.valor', 'runs')));
   });

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { ChatError } from '../../core/chat.js';
 import { ImageInputError, inspectImage } from '../../core/image.js';
 import { runQuery } from '../../core/pipeline.js';
-import { ProgramRunner } from '../../core/runner.js';
+import { ProgramRunner, RunnerSetupError } from '../../core/runner.js';
 import { DEFAULT_RUNS_DIR, writeRunRecord } from '../../core/runStore.js';
 import { parseVprog, resolveImagePath } from '../../core/vprog.js';
 import type { RunRecord } from '../../protocol/run.js';
@@ -75,7 +75,16 @@ export function runJson(record: RunRecord, recordPath: string | null) {
     program: record.program,
     format: record.format.score,
     format_diagnostics: record.format.diagnostics,
-    trace: record.trace.map((t) => ({ tool: t.tool, line: t.line, args: t.args, result: t.result, ms: t.ms, ...(t.error ? { error: t.error } : {}) })),
+    trace: record.trace.map((t) => ({
+      tool: t.tool,
+      line: t.line,
+      variable: t.variable ?? null,
+      args: t.args,
+      result: t.result,
+      ms: t.ms,
+      ...(t.error ? { error: t.error } : {}),
+      ...(t.detail ? { detail: t.detail } : {}),
+    })),
     final_answer: record.final_answer ?? null,
     error: record.error ? { type: record.error.type, message: record.error.message, line: record.error.line } : null,
     record: recordPath,
@@ -166,6 +175,7 @@ export const runCommand: CliCommand = {
         signal: io.signal,
       });
     } catch (err) {
+      if (err instanceof RunnerSetupError) throw new UsageError(err.message);
       if (err instanceof ChatError) {
         io.stderr.write(`valor run: the generator failed: ${err.message}\n`);
         return err.kind === 'config' || err.kind === 'auth' ? EXIT.usage : EXIT.failed;
