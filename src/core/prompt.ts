@@ -11,12 +11,13 @@
  * so a checkpoint trained that way sees the layout it was trained on.
  */
 import { VALOR_SAMPLING, type ChatMessage, type Sampling } from './chat.js';
+import { TOOL_PARAMS } from './pythonWorker.js';
 
-/** The three tools as the program sees them. Kept in one place so the prompt and tests agree. */
+/** The three tools as the program sees them; parameter names come from the runner's own definition. */
 export const TOOL_SIGNATURES = {
-  gd_detect: { params: ['img_pth', 'prompt'], returns: 'list[dict]' },
-  depth: { params: ['img_pth', 'bbox'], returns: 'float' },
-  vqa: { params: ['img_pth', 'bbox', 'prompt'], returns: 'str' },
+  gd_detect: { params: TOOL_PARAMS.gd_detect, returns: 'list[dict]' },
+  depth: { params: TOOL_PARAMS.depth, returns: 'float' },
+  vqa: { params: TOOL_PARAMS.vqa, returns: 'str' },
 } as const;
 
 export const TOOLS_SECTION = `## Tools
