@@ -9,5 +9,7 @@ export interface BenchResult {
   ratio?: number;
   /** What the issue asks for, in words (e.g. "<= 0.25"). */
   target?: string;
+  /** Whether the target is met, when the benchmark judges it itself (else bench/run.ts reads `target`). */
+  met?: boolean;
   notes?: string;
 }

@@ -14,7 +14,9 @@
  * - Cancellation: stop taking questions, abort the ones in flight (their records are not written),
  *   write a partial summary, and report how to resume.
  */
+import { setMaxListeners } from 'node:events';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { isAbsolute, join, resolve } from 'node:path';
 import { type ChatClient, ChatError, type Sampling, VALOR_SAMPLING } from '../chat.js';
 import { mapLimit } from '../concurrency.js';
@@ -310,9 +312,12 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
   const todo = selected.filter((q) => !results.has(q.id));
   emit({ kind: 'start', selected: selected.length, reused, todo: todo.length, retrying });
 
-  // Peak memory of this process, sampled while the loop runs (the benchmark checks it stays flat).
+  // Memory of this process while the loop runs (the benchmark checks it stays flat): peak RSS
+  // and heap, and the live heap right after each full garbage collection, which unlike the
+  // peak does not depend on when the collector happened to run.
   let peakRss = 0;
   let peakHeap = 0;
+  let liveHeap = 0;
   const sample = (): void => {
     const m = process.memoryUsage();
     peakRss = Math.max(peakRss, m.rss);
@@ -321,8 +326,16 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
   sample();
   const sampler = setInterval(sample, 200);
   sampler.unref();
+  const gcWatch = new PerformanceObserver((list) => {
+    if (list.getEntries().some((e) => (e as unknown as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR)) {
+      liveHeap = Math.max(liveHeap, process.memoryUsage().heapUsed);
+    }
+  });
+  gcWatch.observe({ entryTypes: ['gc'] });
 
   const ctl = new AbortController();
+  // Every in-flight question listens on this signal (generator call, program run, tool calls).
+  setMaxListeners(Math.max(10, concurrency * 8), ctl.signal);
   const onOuterAbort = (): void => ctl.abort();
   if (opts.signal?.aborted) ctl.abort();
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -450,6 +463,7 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
     await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, () => worker()));
   } finally {
     clearInterval(sampler);
+    gcWatch.disconnect();
     opts.signal?.removeEventListener('abort', onOuterAbort);
     sample();
   }
@@ -499,7 +513,11 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
       wall_ms: Math.round(wallMs),
       session_done: sessionDone,
       questions_per_s: sessionDone > 0 ? sessionDone / (wallMs / 1000) : null,
-      memory: { peak_rss_mb: Math.round(peakRss / 2 ** 20), peak_heap_mb: Math.round(peakHeap / 2 ** 20) },
+      memory: {
+        peak_rss_mb: Math.round(peakRss / 2 ** 20),
+        peak_heap_mb: Math.round(peakHeap / 2 ** 20),
+        live_heap_mb: liveHeap ? Math.round((liveHeap / 2 ** 20) * 10) / 10 : null,
+      },
     },
     results: ordered,
   };

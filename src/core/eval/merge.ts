@@ -119,7 +119,13 @@ export async function mergeEvalOutputs(o: MergeOptions): Promise<MergeOutcome> {
       wall_ms: Math.max(...summaries.map((s) => s.timings.wall_ms)),
       session_done: summaries.reduce((n, s) => n + s.timings.session_done, 0),
       questions_per_s: qps.length ? qps.reduce((a, b) => a + b, 0) : null,
-      memory: mems.length ? { peak_rss_mb: Math.max(...mems.map((m) => m.peak_rss_mb)), peak_heap_mb: Math.max(...mems.map((m) => m.peak_heap_mb)) } : null,
+      memory: mems.length
+        ? {
+            peak_rss_mb: Math.max(...mems.map((m) => m.peak_rss_mb)),
+            peak_heap_mb: Math.max(...mems.map((m) => m.peak_heap_mb)),
+            live_heap_mb: Math.max(0, ...mems.map((m) => m.live_heap_mb ?? 0)) || null,
+          }
+        : null,
     },
     results,
   };

@@ -155,7 +155,8 @@ export interface EvalSummary extends Computed {
     session_done: number;
     /** session_done per second (a merge: the shards' sum). */
     questions_per_s: number | null;
-    memory: { peak_rss_mb: number; peak_heap_mb: number } | null;
+    /** This process's peak RSS and heap, and its largest live heap right after a full GC (null: none ran). */
+    memory: { peak_rss_mb: number; peak_heap_mb: number; live_heap_mb?: number | null } | null;
   };
   results: EvalResult[];
 }
