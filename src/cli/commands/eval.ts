@@ -54,6 +54,19 @@ function shellQuote(a: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Model ids the tool server reports on /v1/health, or undefined when it cannot say. */
+async function toolModelIds(tools: object, signal: AbortSignal): Promise<Record<string, string> | undefined> {
+  const health = (tools as { health?: (s?: AbortSignal) => Promise<{ models: Record<string, { id: string }> }> }).health;
+  if (typeof health !== 'function') return undefined;
+  try {
+    const h = await health.call(tools, AbortSignal.any([signal, AbortSignal.timeout(10_000)]));
+    const ids = Object.fromEntries(Object.entries(h.models).map(([k, m]) => [k, m.id]));
+    return Object.keys(ids).length > 0 ? ids : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function positiveInt(name: string, v: string | undefined, dflt: number | null, min = 1): number | null {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -131,12 +144,15 @@ export const evalCommand: CliCommand = {
     const judge = values.score ? endpointFromEnv('JUDGE', io.env) : undefined;
 
     const tools = await toolsFromEnv(io.env, { url: values['tools-url'], token: values['tools-token'], models: values.models }, io.signal);
+    // The tool server's model ids belong in the summary (which detector and depth model scored this).
+    const toolModels = await toolModelIds(tools.tools, io.signal);
     const runner = new ProgramRunner();
     const judgeSemaphore = createSemaphore(Math.max(4, concurrency * 4));
     const deps: EvalDeps = {
       generator,
       tools: tools.tools,
       toolsUrl: tools.url,
+      ...(toolModels ? { toolModels } : {}),
       runner,
       ...(judge
         ? {

@@ -80,6 +80,7 @@ export function createProgress(o: ProgressOptions): Progress {
         if (drawn) o.out.write('\n');
         o.out.write(`eval: ${parts.join(', ')}\n`);
         lastDecile = selected === 0 ? 10 : Math.floor((e.reused / selected) * 10);
+        lastLine = t0;
         drawn = false;
         return;
       }
