@@ -226,6 +226,22 @@ describe('valor eval (CLI)', () => {
     }
   });
 
+  it('a generator that rejects the key stops the run early (not one failure per question) and says how to resume', async () => {
+    const locked = await startOpenAIServer({ apiKey: 'the-right-key', handler: benchHandler() });
+    try {
+      const out = join(work, 'locked');
+      const r = await run(['eval', file, '--images', join(work, 'bench'), '--out', out, '--concurrency', '2'], { ...env(locked.url), VALOR_LLM_API_KEY: 'wrong' });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /stopped: the generator endpoint refused the request/);
+      assert.match(r.stderr, /--resume/);
+      assert.ok(locked.requests.length <= 4, `requests after the refusal: ${locked.requests.length}`);
+      const s = await readSummary(out);
+      assert.equal(s.complete, false);
+    } finally {
+      await locked.close();
+    }
+  });
+
   it('usage and configuration errors exit 2 before anything runs', async () => {
     const before = llm.chatRequests().length;
     const noOut = await run(['eval', file]);

@@ -405,6 +405,8 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
         return { record: withEval(q, rec, kind) };
       }
       const e = err as Error;
+      // python3 or numpy missing: every question would fail the same way.
+      if (e?.name === 'RunnerSetupError') return { fatal: e.message };
       const rec = failureRecord(q, imageFacts, deps, sampling, { type: e?.name ?? 'Error', message: e?.message ?? String(err) }, true, performance.now() - t0);
       return { record: withEval(q, rec, 'internal') };
     }
