@@ -4,6 +4,10 @@
  * run them in-process, and return the exit code:
  *   0 success, 1 the work failed (program error, timeout, judge failure), 2 bad usage or configuration.
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type ParsedResults<T extends ParseArgsConfig> = ReturnType<typeof parseArgs<T>>;
+
 export interface CliIO {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
@@ -34,3 +38,15 @@ export class UsageError extends Error {
 }
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/**
+ * `node:util` parseArgs for a subcommand's argv, with its errors (unknown flag, missing value)
+ * turned into a UsageError so they print without a stack trace and exit 2.
+ */
+export function parseCliArgs<T extends Omit<ParseArgsConfig, 'args'>>(argv: string[], config: T): ParsedResults<T & { args: string[] }> {
+  try {
+    return parseArgs({ ...config, args: argv });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}

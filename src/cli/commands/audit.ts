@@ -4,20 +4,11 @@
  */
 import { resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { agreementStats, appendOverride, boxSubject, DEFAULT_AUDIT_PATH, readAuditLog, rewardSubject, type AgreementStat } from '../../core/audit.js';
 import { sha256File } from '../../core/contentHash.js';
 import { parseVprog } from '../../core/vprog.js';
 import { RewardName, type Override } from '../../protocol/run.js';
-import { type CliCommand, EXIT, UsageError } from '../command.js';
-
-function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: false });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
+import { type CliCommand, EXIT, parseCliArgs, UsageError } from '../command.js';
 
 const statsUsage = `Usage: valor audit stats [--audit FILE] [--json]
 
@@ -40,7 +31,7 @@ export const auditStatsCommand: CliCommand = {
   summary: "agreement and Cohen's kappa between judges/verifier and human overrides",
   usage: statsUsage,
   async run(argv, io) {
-    const { values } = parse(argv, { audit: { type: 'string' }, json: { type: 'boolean' } });
+    const { values } = parseCliArgs(argv, { options: { audit: { type: 'string' }, json: { type: 'boolean' } } });
     const path = resolve(io.cwd, (values.audit as string | undefined) ?? DEFAULT_AUDIT_PATH);
     const log = await readAuditLog(path);
     for (const w of log.warnings) io.stderr.write(`warning: ${w.message}\n`);
@@ -82,20 +73,21 @@ export const auditOverrideCommand: CliCommand = {
   summary: 'append a human override of a reward or box verdict to the audit log',
   usage: overrideUsage,
   async run(argv, io) {
-    const { values: v } = parse(argv, {
-      kind: { type: 'string' },
-      subject: { type: 'string' },
-      vprog: { type: 'string' },
-      image: { type: 'string' },
-      prompt: { type: 'string' },
-      target: { type: 'string' },
-      value: { type: 'string' },
-      machine: { type: 'string' },
-      note: { type: 'string' },
-      author: { type: 'string' },
-      audit: { type: 'string' },
+    const { values } = parseCliArgs(argv, {
+      options: {
+        kind: { type: 'string' },
+        subject: { type: 'string' },
+        vprog: { type: 'string' },
+        image: { type: 'string' },
+        prompt: { type: 'string' },
+        target: { type: 'string' },
+        value: { type: 'string' },
+        machine: { type: 'string' },
+        note: { type: 'string' },
+        author: { type: 'string' },
+        audit: { type: 'string' },
+      },
     });
-    const values = v as Record<string, string | undefined>;
     const kind = values.kind;
     if (kind !== 'reward' && kind !== 'box') throw new UsageError(`--kind must be reward or box\n\n${overrideUsage}`);
     if (!values.target) throw new UsageError('give --target (a reward name or a box index)');

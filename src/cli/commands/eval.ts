@@ -4,7 +4,6 @@
  * (`--shard i/n`, then `valor eval merge`). See docs/eval.md.
  */
 import { resolve, dirname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { createSemaphore } from '../../core/concurrency.js';
 import { loadDataset } from '../../core/eval/dataset.js';
 import { EvalSetupError, runEval, type EvalDeps } from '../../core/eval/loop.js';
@@ -13,7 +12,7 @@ import { parseShard } from '../../core/eval/shard.js';
 import { summaryLines } from '../../core/eval/summary.js';
 import { scoreReply } from '../../core/rewards/score.js';
 import { ProgramRunner } from '../../core/runner.js';
-import { type CliCommand, EXIT, UsageError } from '../command.js';
+import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv, toolsFromEnv } from '../config.js';
 
 const usage = `Usage:
@@ -79,34 +78,28 @@ export const evalCommand: CliCommand = {
   summary: 'evaluate a benchmark file (JSONL questions with ground truth): metrics, records, report',
   usage,
   async run(argv, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          images: { type: 'string' },
-          out: { type: 'string' },
-          concurrency: { type: 'string' },
-          limit: { type: 'string' },
-          shard: { type: 'string' },
-          resume: { type: 'boolean' },
-          score: { type: 'boolean' },
-          strict: { type: 'boolean' },
-          timeout: { type: 'string' },
-          'tool-retries': { type: 'string' },
-          regenerate: { type: 'boolean' },
-          'no-report': { type: 'boolean' },
-          'base-url': { type: 'string' },
-          model: { type: 'string' },
-          'tools-url': { type: 'string' },
-          'tools-token': { type: 'string' },
-          models: { type: 'string' },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const parsed = parseCliArgs(argv, {
+      allowPositionals: true,
+      options: {
+        images: { type: 'string' },
+        out: { type: 'string' },
+        concurrency: { type: 'string' },
+        limit: { type: 'string' },
+        shard: { type: 'string' },
+        resume: { type: 'boolean' },
+        score: { type: 'boolean' },
+        strict: { type: 'boolean' },
+        timeout: { type: 'string' },
+        'tool-retries': { type: 'string' },
+        regenerate: { type: 'boolean' },
+        'no-report': { type: 'boolean' },
+        'base-url': { type: 'string' },
+        model: { type: 'string' },
+        'tools-url': { type: 'string' },
+        'tools-token': { type: 'string' },
+        models: { type: 'string' },
+      },
+    });
     const { values, positionals } = parsed;
     if (positionals.length !== 1) throw new UsageError(`expected one benchmark file, got ${positionals.length}\n\n${usage}`);
     if (!values.out) throw new UsageError('--out DIR is required: the folder for run records, summary.json and report.html');

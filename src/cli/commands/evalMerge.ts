@@ -3,11 +3,10 @@
  * (each possibly on another machine; copy their --out folders next to each other first).
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { EvalSetupError } from '../../core/eval/loop.js';
 import { mergeEvalOutputs } from '../../core/eval/merge.js';
 import { summaryLines } from '../../core/eval/summary.js';
-import { type CliCommand, EXIT, UsageError } from '../command.js';
+import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 
 const usage = `Usage:
   valor eval merge OUT1 OUT2 ... --out DIR [options]
@@ -30,16 +29,10 @@ export const evalMergeCommand: CliCommand = {
   summary: "combine the outputs of 'valor eval --shard i/n' runs into one summary and report",
   usage,
   async run(argv, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: { out: { type: 'string' }, 'allow-partial': { type: 'boolean' }, 'no-report': { type: 'boolean' } },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const parsed = parseCliArgs(argv, {
+      allowPositionals: true,
+      options: { out: { type: 'string' }, 'allow-partial': { type: 'boolean' }, 'no-report': { type: 'boolean' } },
+    });
     const { values, positionals } = parsed;
     if (!values.out) throw new UsageError('--out DIR is required: the folder for the merged summary.json and report.html');
     if (positionals.length === 0) throw new UsageError(`give the output folders of the shard runs\n\n${usage}`);

@@ -4,13 +4,12 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audit.js';
 import { groundingFromRuns, loadGroundingFiles } from '../../core/exports/groundingInputs.js';
 import { exportOdvg, validateOdvg } from '../../core/exports/odvg.js';
 import { questionsFromRuns, readQuestionsJsonl, toVerlRecords, writeVerlRecords, type VerlQuestion } from '../../core/exports/verl.js';
 import type { GroundingResult } from '../../protocol/run.js';
-import { type CliCommand, EXIT, UsageError } from '../command.js';
+import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 
 const odvgUsage = `Usage: valor export odvg (--runs DIR | --grounding FILE...) --out DIR [options]
 
@@ -30,16 +29,10 @@ export const exportOdvgCommand: CliCommand = {
   summary: 'export verified boxes as ODVG records + label_map.json for Open-GroundingDino',
   usage: odvgUsage,
   async run(argv, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: { runs: { type: 'string' }, grounding: { type: 'string', multiple: true }, out: { type: 'string' }, 'image-root': { type: 'string' }, audit: { type: 'string' } },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const parsed = parseCliArgs(argv, {
+      allowPositionals: true,
+      options: { runs: { type: 'string' }, grounding: { type: 'string', multiple: true }, out: { type: 'string' }, 'image-root': { type: 'string' }, audit: { type: 'string' } },
+    });
     const { values, positionals } = parsed;
     const files = [...(values.grounding ?? []), ...positionals];
     if (!values.out) throw new UsageError(`give --out DIR\n\n${odvgUsage}`);
@@ -96,15 +89,9 @@ export const exportVerlCommand: CliCommand = {
   summary: "export training prompts for verl's GRPO trainer (JSONL or parquet)",
   usage: verlUsage,
   async run(argv, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        options: { in: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' }, 'data-source': { type: 'string' }, split: { type: 'string' } },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const parsed = parseCliArgs(argv, {
+      options: { in: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' }, 'data-source': { type: 'string' }, split: { type: 'string' } },
+    });
     const { values } = parsed;
     if (!values.out) throw new UsageError(`give --out FILE\n\n${verlUsage}`);
     if (!values.in && !values.runs) throw new UsageError(`give --in QUESTIONS.jsonl or --runs DIR\n\n${verlUsage}`);

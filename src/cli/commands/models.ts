@@ -4,12 +4,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEPTH_FILES } from '../../server/depth.js';
 import { DETECTOR_FILES } from '../../server/grounding.js';
 import { DEFAULT_MODELS, HubError, HubOfflineError, offlineHelp, pullModel, type PullProgress } from '../../server/hubPull.js';
 import { defaultModelsDir, MODEL_SUBDIRS } from '../../server/options.js';
-import { type CliCommand, type CliIO, EXIT, UsageError } from '../command.js';
+import { type CliCommand, type CliIO, EXIT, parseCliArgs, UsageError } from '../command.js';
 
 const MB = 1024 * 1024;
 
@@ -26,7 +25,7 @@ Lists the model folders (default: $VALOR_MODELS_DIR, else ~/.cache/valor-studio/
 files each one needs. Fetch the defaults with 'valor models pull'.
 `,
   async run(argv, io) {
-    const { values } = parseArgs({ args: argv, options: { dir: { type: 'string' } }, strict: true });
+    const { values } = parseCliArgs(argv, { options: { dir: { type: 'string' } }, strict: true });
     const dir = modelsDirFrom(values.dir, io);
     let complete = true;
     io.stdout.write(`models folder: ${dir}\n`);
@@ -96,7 +95,7 @@ Interrupted downloads resume where they stopped; every file is checked against t
 the hub publishes. --endpoint (or $HF_ENDPOINT) picks a hub mirror; $HF_TOKEN is sent when set.
 `,
   async run(argv, io) {
-    const { values } = parseArgs({ args: argv, options: { dir: { type: 'string' }, only: { type: 'string' }, endpoint: { type: 'string' } }, strict: true });
+    const { values } = parseCliArgs(argv, { options: { dir: { type: 'string' }, only: { type: 'string' }, endpoint: { type: 'string' } }, strict: true });
     const dir = modelsDirFrom(values.dir, io);
     const specs = DEFAULT_MODELS.filter((m) => !values.only || m.folder === values.only);
     if (specs.length === 0) throw new UsageError(`--only must be one of ${DEFAULT_MODELS.map((m) => m.folder).join(', ')}`);

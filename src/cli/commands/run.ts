@@ -5,7 +5,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ChatError } from '../../core/chat.js';
 import { ImageInputError, inspectImage } from '../../core/image.js';
 import { runQuery } from '../../core/pipeline.js';
@@ -13,7 +12,7 @@ import { ProgramRunner, RunnerSetupError } from '../../core/runner.js';
 import { DEFAULT_RUNS_DIR, writeRunRecord } from '../../core/runStore.js';
 import { parseVprog, resolveImagePath } from '../../core/vprog.js';
 import type { RunRecord } from '../../protocol/run.js';
-import { type CliCommand, type CliIO, EXIT, UsageError } from '../command.js';
+import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv, toolsFromEnv } from '../config.js';
 import { formatTraceEntry } from '../format.js';
 
@@ -116,29 +115,23 @@ export const runCommand: CliCommand = {
   summary: 'generate and run a program for one image and question, or run a .vprog document',
   usage,
   async run(argv, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          image: { type: 'string' },
-          query: { type: 'string' },
-          out: { type: 'string' },
-          'no-record': { type: 'boolean' },
-          json: { type: 'boolean' },
-          timeout: { type: 'string' },
-          'base-url': { type: 'string' },
-          model: { type: 'string' },
-          regenerate: { type: 'boolean' },
-          'tools-url': { type: 'string' },
-          'tools-token': { type: 'string' },
-          models: { type: 'string' },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const parsed = parseCliArgs(argv, {
+      allowPositionals: true,
+      options: {
+        image: { type: 'string' },
+        query: { type: 'string' },
+        out: { type: 'string' },
+        'no-record': { type: 'boolean' },
+        json: { type: 'boolean' },
+        timeout: { type: 'string' },
+        'base-url': { type: 'string' },
+        model: { type: 'string' },
+        regenerate: { type: 'boolean' },
+        'tools-url': { type: 'string' },
+        'tools-token': { type: 'string' },
+        models: { type: 'string' },
+      },
+    });
     const { values, positionals } = parsed;
     const input = await readInput(values, positionals, io);
     const timeoutSec = values.timeout === undefined ? 60 : Number(values.timeout);

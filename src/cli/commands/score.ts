@@ -6,14 +6,13 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audit.js';
 import { ProgramRunner } from '../../core/runner.js';
 import { scoreReply, type ScoredReply } from '../../core/rewards/score.js';
 import { parseWeights, WEIGHTED_REWARDS } from '../../core/rewards/total.js';
 import { parseVprog, resolveImagePath } from '../../core/vprog.js';
 import type { Verdict } from '../../protocol/run.js';
-import { type CliCommand, type CliIO, EXIT, UsageError } from '../command.js';
+import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv } from '../config.js';
 
 const usage = `Usage: valor score FILE.vprog [options]
@@ -68,25 +67,19 @@ export const scoreCommand: CliCommand = {
   summary: "score a .vprog reply with VALOR's six rewards (format, syntax, four judges) and the total",
   usage,
   async run(argv, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          json: { type: 'boolean' },
-          weights: { type: 'string' },
-          'vision-judge': { type: 'boolean' },
-          audit: { type: 'string' },
-          'no-audit': { type: 'boolean' },
-          'base-url': { type: 'string' },
-          model: { type: 'string' },
-          'syntax-timeout': { type: 'string' },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const parsed = parseCliArgs(argv, {
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean' },
+        weights: { type: 'string' },
+        'vision-judge': { type: 'boolean' },
+        audit: { type: 'string' },
+        'no-audit': { type: 'boolean' },
+        'base-url': { type: 'string' },
+        model: { type: 'string' },
+        'syntax-timeout': { type: 'string' },
+      },
+    });
     const { values, positionals } = parsed;
     if (positionals.length !== 1) throw new UsageError(`expected one .vprog file\n\n${usage}`);
     const docPath = resolve(io.cwd, positionals[0]!);

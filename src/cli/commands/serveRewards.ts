@@ -3,12 +3,11 @@
  * the ready line (src/protocol/reward.ts) and serves until interrupted.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ProgramRunner } from '../../core/runner.js';
 import { parseWeights } from '../../core/rewards/total.js';
 import { rewardReadyLine } from '../../protocol/reward.js';
 import { startRewardServer } from '../../server/rewardServer.js';
-import { type CliCommand, EXIT, UsageError } from '../command.js';
+import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv } from '../config.js';
 
 const usage = `Usage: valor serve-rewards [options]
@@ -42,26 +41,20 @@ export const serveRewardsCommand: CliCommand = {
   summary: 'serve the six rewards over HTTP for RL trainers (verl custom_reward_function)',
   usage,
   async run(argv, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        options: {
-          host: { type: 'string' },
-          port: { type: 'string' },
-          token: { type: 'string' },
-          concurrency: { type: 'string' },
-          'judge-concurrency': { type: 'string' },
-          weights: { type: 'string' },
-          audit: { type: 'string' },
-          'vision-judge': { type: 'boolean' },
-          'base-url': { type: 'string' },
-          model: { type: 'string' },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const parsed = parseCliArgs(argv, {
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        token: { type: 'string' },
+        concurrency: { type: 'string' },
+        'judge-concurrency': { type: 'string' },
+        weights: { type: 'string' },
+        audit: { type: 'string' },
+        'vision-judge': { type: 'boolean' },
+        'base-url': { type: 'string' },
+        model: { type: 'string' },
+      },
+    });
     const { values } = parsed;
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got '${values.port}'`);

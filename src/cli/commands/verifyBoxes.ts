@@ -6,14 +6,13 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { applyBoxOverrides, DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audit.js';
 import { ImageInputError, inspectImage } from '../../core/image.js';
 import { GroundingError, verifyBoxes, VERIFIER_THRESHOLDS } from '../../core/grounding/verifier.js';
 import { createToolClient, type ToolClient } from '../../core/toolClient.js';
 import { startToolServer } from '../../core/toolServerProcess.js';
 import { GroundingResult } from '../../protocol/run.js';
-import { type CliCommand, EXIT, UsageError } from '../command.js';
+import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv } from '../config.js';
 
 const usage = `Usage: valor verify-boxes --image IMG --prompt "sofa, coffee table" [options]
@@ -50,29 +49,23 @@ export const verifyBoxesCommand: CliCommand = {
   summary: "check low-threshold detections with a vision-language model (VALOR's grounding verifier)",
   usage,
   async run(argv, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        options: {
-          image: { type: 'string' },
-          prompt: { type: 'string' },
-          json: { type: 'boolean' },
-          out: { type: 'string' },
-          concurrency: { type: 'string' },
-          'box-threshold': { type: 'string' },
-          'text-threshold': { type: 'string' },
-          'tools-url': { type: 'string' },
-          'tools-token': { type: 'string' },
-          models: { type: 'string' },
-          'vlm-base-url': { type: 'string' },
-          'vlm-model': { type: 'string' },
-          audit: { type: 'string' },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const parsed = parseCliArgs(argv, {
+      options: {
+        image: { type: 'string' },
+        prompt: { type: 'string' },
+        json: { type: 'boolean' },
+        out: { type: 'string' },
+        concurrency: { type: 'string' },
+        'box-threshold': { type: 'string' },
+        'text-threshold': { type: 'string' },
+        'tools-url': { type: 'string' },
+        'tools-token': { type: 'string' },
+        models: { type: 'string' },
+        'vlm-base-url': { type: 'string' },
+        'vlm-model': { type: 'string' },
+        audit: { type: 'string' },
+      },
+    });
     const { values } = parsed;
     if (!values.image || !values.prompt?.trim()) throw new UsageError(`give --image and --prompt\n\n${usage}`);
     let image;
