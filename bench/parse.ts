@@ -8,19 +8,10 @@
  */
 import { parseReply } from '../src/core/reply.js';
 import type { BenchResult } from './types.js';
+import { rng } from '../test/helpers/rng.js';
 
 const OBJECTS = ['mug', 'laptop', 'chair', 'sofa', 'bicycle', 'bench', 'apple', 'bowl', 'lamp', 'bookshelf', 'car', 'traffic light', 'dog', 'potted plant'];
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 10,000 replies of 0.5-3 KB, deterministic. */
 export function makeReplies(n = 10_000, seed = 7): string[] {

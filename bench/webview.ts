@@ -17,20 +17,11 @@ import type { StaticServer } from '../test/helpers/browser.js';
 import { launchChromium, openRunView, startRunViewServer } from '../test/helpers/browser.js';
 import { sceneImage } from '../test/webview/runData.js';
 import type { BenchResult } from './types.js';
+import { rng } from '../test/helpers/rng.js';
 
 const W = 4000;
 const H = 3000;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A run with `calls` detection calls of `perCall` scored candidates each, spread over the image. */
 export function bigRun(calls: number, perCall: number, seed = 11): RunRecord {

@@ -9,6 +9,7 @@ import {
   replyLineToProgramLine,
 } from '../../src/core/reply.js';
 import { FormatResult } from '../../src/protocol/run.js';
+import { rng } from '../helpers/rng.js';
 
 const codes = (r: ReturnType<typeof parseReply>): string[] => r.format.diagnostics.map((d) => d.code ?? '');
 
@@ -171,17 +172,6 @@ test('nested opening of the same tag pairs like a non-greedy search', () => {
   assert.ok(codes(r).includes('nested-plan'));
 });
 
-/** Deterministic PRNG so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('never throws: random strings built from tag fragments, fences, CR/LF and odd code points', () => {
   const pieces = ['<plan>', '</plan>', '<answer>', '</answer>', '<Plan>', '< answer >', '```', '```python\n', '\n', '\r\n', '\r', ' ', '\t', 'x = 1', '<think>', '</think>', '<', '>', '/', '\u0000', '\ud800', '😀', 'é', 'return', '"', "'"];
