@@ -13,22 +13,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { EvalSummary } from '../../src/core/eval/summary.js';
 import { cleanEnv, type CliResult } from '../helpers/cli.js';
-import { benchHandler, EXPECTED, manyQuestions, QUESTIONS, SCENE, vqaAnswer, writeBenchmark } from '../helpers/evalBench.js';
+import { benchHandler, comparable, EXPECTED, manyQuestions, QUESTIONS, SCENE, vqaAnswer, writeBenchmark } from '../helpers/evalBench.js';
 import { freshCli } from '../helpers/freshCli.js';
 import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
 import { startProtocolToolServer, type ProtocolToolServer } from '../helpers/protocolToolServer.js';
-
-function comparable(s: EvalSummary): unknown {
-  return {
-    complete: s.complete,
-    input: s.input,
-    counts: s.counts,
-    metrics: s.metrics,
-    errors: s.errors,
-    rewards: s.rewards,
-    results: s.results.map(({ record: _r, ms: _m, ...rest }) => rest),
-  };
-}
 
 const readSummary = async (dir: string): Promise<EvalSummary> => JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as EvalSummary;
 const recordCount = async (dir: string): Promise<number> => {

@@ -18,23 +18,10 @@ import { ProgramRunner } from '../../src/core/runner.js';
 import { readRunRecord } from '../../src/core/runStore.js';
 import { scoreReply } from '../../src/core/rewards/score.js';
 import { createToolClient } from '../../src/core/toolClient.js';
-import { BAD_LINES, benchHandler, EXPECTED, HOSTILE_ERROR, HOSTILE_PLAN, manyQuestions, QUESTIONS, SCENE, vqaAnswer, writeBenchmark } from '../helpers/evalBench.js';
+import { BAD_LINES, benchHandler, comparable, EXPECTED, HOSTILE_ERROR, HOSTILE_PLAN, manyQuestions, QUESTIONS, SCENE, vqaAnswer, writeBenchmark } from '../helpers/evalBench.js';
 import { judgeOf, jsonVerdict } from '../helpers/judgeReplies.js';
 import { lastUserText, startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
 import { startProtocolToolServer, type ProtocolToolServer } from '../helpers/protocolToolServer.js';
-
-/** The parts of a summary that must not depend on concurrency, resume or sharding. */
-function comparable(s: EvalSummary): unknown {
-  return {
-    complete: s.complete,
-    input: s.input,
-    counts: s.counts,
-    metrics: s.metrics,
-    errors: s.errors,
-    rewards: s.rewards,
-    results: s.results.map(({ record: _r, ms: _m, ...rest }) => rest),
-  };
-}
 
 describe('eval loop', () => {
   let llm: OpenAIServer;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { SceneObject } from './protocolToolServer.js';
 import { lastUserText, type RecordedRequest, type Reply } from './openaiServer.js';
+import type { EvalSummary } from '../../src/core/eval/summary.js';
 
 export interface BenchQuestion {
   id: string;
@@ -123,4 +124,17 @@ export function manyQuestions(n: number): BenchQuestion[] {
     line: { id: `q-${i}`, question: `Is it red? [q-${i}]`, image: i % 2 ? 'red.png' : 'blue.png', answer: i % 3 ? 'yes' : 'no', answer_type: 'yes/no' },
     reply: answer('1. Ask vqa.', 'final_answer = vqa(img_pth, None, "yes or no: is it red?")'),
   }));
+}
+
+/** The parts of a summary that must not depend on concurrency, resume or sharding. */
+export function comparable(s: EvalSummary): unknown {
+  return {
+    complete: s.complete,
+    input: s.input,
+    counts: s.counts,
+    metrics: s.metrics,
+    errors: s.errors,
+    rewards: s.rewards,
+    results: s.results.map(({ record: _r, ms: _m, ...rest }) => rest),
+  };
 }
