@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from checkpoint_config import read_image_processor_config
+
 
 class DepthWrapper(torch.nn.Module):
     def __init__(self, model: torch.nn.Module):
@@ -98,27 +100,6 @@ def shape_tiny_depth(model: torch.nn.Module, size: int, steps: int, seed: int) -
         last = float(loss) if step == steps - 1 else last
     model.eval()
     return last
-
-
-def read_image_processor_config(model: str) -> dict[str, Any] | None:
-    """The checkpoint's image-processor settings (mean, std, resampling), from
-    preprocessor_config.json or transformers 5's processor_config.json."""
-    for name in ('preprocessor_config.json', 'processor_config.json'):
-        try:
-            if os.path.isdir(model):
-                path = os.path.join(model, name)
-            else:
-                from huggingface_hub import hf_hub_download
-
-                path = hf_hub_download(model, name)
-            with open(path, encoding='utf-8') as f:
-                cfg = json.load(f)
-        except (OSError, ValueError):
-            continue
-        cfg = cfg.get('image_processor', cfg)
-        if isinstance(cfg, dict):
-            return cfg
-    return None
 
 
 def write_preprocessor_config(out: str, size: int, base: dict[str, Any] | None) -> None:

@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from checkpoint_config import read_image_processor_config
+
 # Our own small vocabulary for the tiny tokenizer. BERT-uncased ids that GroundingDINO's code
 # treats specially are kept at their real positions: [PAD]=0, [UNK]=100, [CLS]=101, [SEP]=102,
 # [MASK]=103, ','=1010, '.'=1012, '?'=1029.
@@ -473,27 +475,6 @@ def write_preprocessor_config(out: str, size: int, base: dict[str, Any] | None) 
     with open(os.path.join(out, 'preprocessor_config.json'), 'w', encoding='utf-8') as f:
         json.dump(cfg, f, indent=2, sort_keys=True)
         f.write('\n')
-
-
-def read_image_processor_config(model: str) -> dict[str, Any] | None:
-    """The checkpoint's image-processor settings (mean, std...), from preprocessor_config.json or,
-    as transformers 5 saves processors, from processor_config.json's image_processor entry."""
-    for name in ('preprocessor_config.json', 'processor_config.json'):
-        try:
-            if os.path.isdir(model):
-                path = os.path.join(model, name)
-            else:
-                from huggingface_hub import hf_hub_download
-
-                path = hf_hub_download(model, name)
-            with open(path, encoding='utf-8') as f:
-                cfg = json.load(f)
-        except (OSError, ValueError):
-            continue
-        cfg = cfg.get('image_processor', cfg)
-        if isinstance(cfg, dict):
-            return cfg
-    return None
 
 
 def write_tokenizer(out: str, tokenizer, max_text_len: int) -> None:
