@@ -13,6 +13,7 @@ import { verifyBoxesCommand } from './commands/verifyBoxes.js';
 import { auditStatsCommand, auditOverrideCommand } from './commands/audit.js';
 import { exportOdvgCommand, exportVerlCommand } from './commands/export.js';
 import { serveRewardsCommand } from './commands/serveRewards.js';
+import { rolloutsCommand } from './commands/rollouts.js';
 
 const COMMANDS: CliCommand[] = [
   runCommand,
@@ -28,6 +29,7 @@ const COMMANDS: CliCommand[] = [
   exportOdvgCommand,
   exportVerlCommand,
   serveRewardsCommand,
+  rolloutsCommand,
 ];
 
 function helpText(): string {
