@@ -14,6 +14,7 @@ import { auditStatsCommand, auditOverrideCommand } from './commands/audit.js';
 import { exportOdvgCommand, exportVerlCommand } from './commands/export.js';
 import { serveRewardsCommand } from './commands/serveRewards.js';
 import { rolloutsCommand } from './commands/rollouts.js';
+import { judgesTestCommand } from './commands/judgesTest.js';
 
 const COMMANDS: CliCommand[] = [
   runCommand,
@@ -30,6 +31,7 @@ const COMMANDS: CliCommand[] = [
   exportVerlCommand,
   serveRewardsCommand,
   rolloutsCommand,
+  judgesTestCommand,
 ];
 
 function helpText(): string {
