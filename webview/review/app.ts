@@ -74,6 +74,8 @@ export class ReviewApp {
       const m = step(this.current);
       if (m) this.post(m);
     }
+    // For tests and assistive tools: whether keys are still being worked through.
+    this.root.dataset['busy'] = this.pending || this.steps.length > 0 ? 'yes' : 'no';
   }
 
   private queue(step: Step): void {
@@ -206,7 +208,10 @@ export class ReviewApp {
         this.queue((m) => (m.stats.progress.canUndo ? { type: 'undo' } : null));
         break;
       case key === 'm':
-        this.note.focus();
+        this.queue(() => {
+          this.note.focus();
+          return null;
+        });
         break;
       default:
         handled = false;
