@@ -18,6 +18,7 @@ import { COMMANDS, LANGUAGE_ID, type CommandKey } from './commandIds.js';
 import type { ValorConfig } from './config.js';
 import type { LayoutCache } from './documentLayout.js';
 import { isVprog, workspaceRoots } from './editorFeatures.js';
+import { openReviewQueue } from './reviewCommand.js';
 import { ActionableError } from './errors.js';
 import { headerImageRef, isImagePath, newDocumentPath, newDocumentText, resolveDocumentImage, IMAGE_EXTENSIONS } from './imagePaths.js';
 import type { ResultsStore, StoredRun, StoredScores } from './resultsStore.js';
@@ -723,6 +724,8 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
     refreshRuns: () => d.runsTree.refresh(),
 
     openSettings: (arg?: unknown) => vscode.commands.executeCommand('workbench.action.openSettings', typeof arg === 'string' ? arg : 'valor'),
+
+    openReviewQueue: (arg?: unknown) => openReviewQueue({ extensionUri: d.context.extensionUri, log, auditPath: (uri) => auditPathFor(d, uri) }, arg),
   };
 
   const titles: Record<CommandKey, string> = {
@@ -744,6 +747,7 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
     clearApiKey: 'Forgetting the API key',
     refreshRuns: 'Refreshing runs',
     openSettings: 'Opening settings',
+    openReviewQueue: 'Opening the review queue',
   };
 
   return (Object.keys(COMMANDS) as CommandKey[]).map((k) =>

@@ -68,7 +68,7 @@ export class ReviewSession {
   private lastPosition = 0;
 
   private constructor(
-    private readonly o: ReviewSessionOptions,
+    private o: ReviewSessionOptions,
     private readonly index: OverrideIndex,
     logWarnings: string[],
   ) {
@@ -81,6 +81,11 @@ export class ReviewSession {
   static async open(o: ReviewSessionOptions): Promise<ReviewSession> {
     const log = await readAuditLog(o.auditPath);
     return new ReviewSession(o, new OverrideIndex(log.overrides), log.warnings.map((w) => w.message));
+  }
+
+  /** How image paths become URIs the view may load (a panel sets this once it exists). */
+  setImageUri(fn: (path: string) => string | null): void {
+    this.o.imageUri = fn;
   }
 
   get total(): number {
