@@ -23,6 +23,7 @@ export const COMMANDS = {
   refreshRuns: 'valor.refreshRuns',
   openSettings: 'valor.openSettings',
   openReviewQueue: 'valor.openReviewQueue',
+  rolloutGroup: 'valor.rolloutGroup',
 } as const;
 
 export type CommandKey = keyof typeof COMMANDS;

@@ -18,7 +18,6 @@ import { COMMANDS, LANGUAGE_ID, type CommandKey } from './commandIds.js';
 import type { ValorConfig } from './config.js';
 import type { LayoutCache } from './documentLayout.js';
 import { isVprog, workspaceRoots } from './editorFeatures.js';
-import { openReviewQueue } from './reviewCommand.js';
 import { ActionableError } from './errors.js';
 import { headerImageRef, isImagePath, newDocumentPath, newDocumentText, resolveDocumentImage, IMAGE_EXTENSIONS } from './imagePaths.js';
 import type { ResultsStore, StoredRun, StoredScores } from './resultsStore.js';
@@ -725,7 +724,20 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
 
     openSettings: (arg?: unknown) => vscode.commands.executeCommand('workbench.action.openSettings', typeof arg === 'string' ? arg : 'valor'),
 
-    openReviewQueue: (arg?: unknown) => openReviewQueue({ extensionUri: d.context.extensionUri, log, auditPath: (uri) => auditPathFor(d, uri) }, arg),
+    openReviewQueue: async (arg?: unknown) => {
+      const { openReviewQueue } = await import('./reviewCommand.js');
+      await openReviewQueue({ extensionUri: d.context.extensionUri, log, auditPath: (uri) => auditPathFor(d, uri) }, arg);
+    },
+
+    rolloutGroup: async (arg?: unknown) => {
+      const doc = await targetDocument(arg);
+      requireTrust('score a rollout group (the syntax reward runs the programs)');
+      const { query, imagePath } = requireInputs(doc, d.layouts.vprog(doc));
+      const { showRolloutGroup } = await import('./rolloutCommand.js');
+      await withCancellableProgress('VALOR: rollout group (5 replies, six rewards each)', (signal, report) =>
+        showRolloutGroup({ services: d.services, config: d.config }, query, imagePath, auditPathFor(d, doc.uri), signal, report),
+      );
+    },
   };
 
   const titles: Record<CommandKey, string> = {
@@ -748,6 +760,7 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
     refreshRuns: 'Refreshing runs',
     openSettings: 'Opening settings',
     openReviewQueue: 'Opening the review queue',
+    rolloutGroup: 'Scoring the rollout group',
   };
 
   return (Object.keys(COMMANDS) as CommandKey[]).map((k) =>
