@@ -15,6 +15,7 @@ import { exportOdvgCommand, exportVerlCommand } from './commands/export.js';
 import { serveRewardsCommand } from './commands/serveRewards.js';
 import { rolloutsCommand } from './commands/rollouts.js';
 import { judgesTestCommand } from './commands/judgesTest.js';
+import { judgesCalibrateCommand } from './commands/judgesCalibrate.js';
 
 const COMMANDS: CliCommand[] = [
   runCommand,
@@ -32,6 +33,7 @@ const COMMANDS: CliCommand[] = [
   serveRewardsCommand,
   rolloutsCommand,
   judgesTestCommand,
+  judgesCalibrateCommand,
 ];
 
 function helpText(): string {

@@ -72,6 +72,10 @@ export const RewardAgreement = z.object({
   lo: z.number().nullable(),
   hi: z.number().nullable(),
   note: z.string().optional(),
+  /** The second judge's values against the same human decisions, when the queue has one. */
+  second: z
+    .object({ n: z.number().int(), agreement: z.number().nullable(), kappa: z.number().nullable(), lo: z.number().nullable(), hi: z.number().nullable() })
+    .optional(),
 });
 export type RewardAgreement = z.infer<typeof RewardAgreement>;
 

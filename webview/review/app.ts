@@ -311,17 +311,28 @@ export class ReviewApp {
   private renderStats(): void {
     const m = this.current;
     if (!m) return;
+    const anySecond = m.stats.agreement.some((a) => a.second !== undefined);
+    const kappaText = (k: { kappa: number | null; lo: number | null; hi: number | null }): string => (k.kappa === null ? '–' : `${fmt(k.kappa)} [${fmt(k.lo)}, ${fmt(k.hi)}]`);
     const rows = m.stats.agreement.map((a) =>
       h('tr', { attrs: { 'data-reward': a.reward, 'data-n': a.n, 'data-kappa': a.kappa === null ? 'none' : a.kappa.toFixed(4) } }, [
         h('th', { text: a.reward, attrs: { scope: 'row' } }),
         h('td', { text: String(a.n) }),
         h('td', { text: a.agreement === null ? '–' : `${(a.agreement * 100).toFixed(0)}%` }),
-        h('td', { class: 'rv-kappa', text: a.kappa === null ? '–' : `${fmt(a.kappa)} [${fmt(a.lo)}, ${fmt(a.hi)}]`, title: a.note ?? '' }),
+        h('td', { class: 'rv-kappa', text: kappaText(a), title: a.note ?? '' }),
+        anySecond ? h('td', { class: 'rv-kappa-second', text: a.second ? `${kappaText(a.second)} (n=${a.second.n})` : '–' }) : null,
       ]),
     );
     setChildren(this.statsEl, [
       h('table', { class: 'rv-agreement' }, [
-        h('thead', {}, [h('tr', {}, [h('th', { text: 'reward' }), h('th', { text: 'compared' }), h('th', { text: 'agreement' }), h('th', { text: "Cohen's κ [95% CI]" })])]),
+        h('thead', {}, [
+          h('tr', {}, [
+            h('th', { text: 'reward' }),
+            h('th', { text: 'compared' }),
+            h('th', { text: 'agreement' }),
+            h('th', { text: "judge vs you: Cohen's κ [95% CI]" }),
+            anySecond ? h('th', { text: '2nd judge vs you' }) : null,
+          ]),
+        ]),
         h('tbody', {}, rows),
       ]),
     ]);

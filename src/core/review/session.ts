@@ -17,6 +17,7 @@
 import { appendOverride, OverrideIndex, readAuditLog } from '../audit.js';
 import { RewardName, type Override, type Verdict } from '../../protocol/run.js';
 import type { ReviewAction, ReviewDecision, ReviewItemMessage, ReviewStats, ReviewVerdict, RewardAgreement } from '../../protocol/review.js';
+import { agreementWithHumans } from '../audit/calibration.js';
 import { kappaWithInterval } from './agreement.js';
 import { describeSample, sampleQueue, type SampleOptions } from './sampler.js';
 import type { LoadedItem, ReviewSource } from './source.js';
@@ -36,6 +37,8 @@ interface Opened {
   /** Rewards of this item that are reviewed (shown and present). */
   rewards: RewardName[];
   machine: Partial<Record<RewardName, number | null>>;
+  /** The second judge's values, when the source has them. */
+  second?: Partial<Record<RewardName, number | null>>;
 }
 
 interface Done {
@@ -126,7 +129,12 @@ export class ReviewSession {
       const rewards = this.rewards.filter((r) => item.verdicts.some((v) => v.reward === r));
       const machine: Opened['machine'] = {};
       for (const v of item.verdicts) machine[v.reward] = v.state === 'error' ? null : v.value;
-      info = { subject: item.subject, rewards, machine };
+      let second: Opened['second'];
+      if (item.second) {
+        second = {};
+        for (const [r, v] of Object.entries(item.second)) if (v) second[r as RewardName] = v.state === 'error' ? null : v.value;
+      }
+      info = { subject: item.subject, rewards, machine, ...(second ? { second } : {}) };
       this.opened.set(position, info);
     }
     return { item, info };
@@ -157,9 +165,22 @@ export class ReviewSession {
         list.push([o.machine_value, o.value]);
       }
     }
+    const withSecond = [...this.opened.values()].filter((o) => o.second !== undefined).map((o) => ({ subject: o.subject, values: o.second! }));
+    const second = withSecond.length ? agreementWithHumans(withSecond, this.index, this.rewards) : undefined;
     const agreement: RewardAgreement[] = this.rewards.map((r) => {
       const k = kappaWithInterval(pairs.get(r) ?? []);
-      return { reward: r, n: k.n, agree: k.agree, agreement: k.agreement, kappa: k.kappa, lo: k.lo, hi: k.hi, ...(k.note ? { note: k.note } : {}) };
+      const s = second?.[r];
+      return {
+        reward: r,
+        n: k.n,
+        agree: k.agree,
+        agreement: k.agreement,
+        kappa: k.kappa,
+        lo: k.lo,
+        hi: k.hi,
+        ...(k.note ? { note: k.note } : {}),
+        ...(s ? { second: { n: s.n, agreement: s.agreement, kappa: s.kappa, lo: s.lo, hi: s.hi } } : {}),
+      };
     });
     return { progress: { total: this.order.length, done, decisions: this.decisions, canUndo: this.undoStack.length > 0 }, agreement };
   }
