@@ -2,7 +2,7 @@
 // folder, reviewed through the real page (same CSP as VS Code), a real ReviewSession as the host
 // and the real audit log on disk; kappa per reward changes on screen as verdicts are flipped.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -127,6 +127,9 @@ describe('review queue view (Chromium, keyboard only)', () => {
     await kb.press('ArrowLeft');
     await view.waitIdleAt(N - 2);
     assert.equal(await page.locator('.rv-verdict[data-decided="yes"]').count(), 6);
+    // A picture of the view for people (not compared with anything): test-artifacts/review-view.png.
+    mkdirSync(join(__dirname, '..', '..', 'test-artifacts'), { recursive: true });
+    await page.screenshot({ path: join(__dirname, '..', '..', 'test-artifacts', 'review-view.png'), fullPage: true });
 
     assert.deepEqual(await view.cspViolations(), []);
     assert.deepEqual(view.errors, []);

@@ -301,7 +301,18 @@ export class ReviewApp {
         h('h2', { text: 'Program' }),
         program,
         h('h2', { text: 'Verdicts' }),
-        h('table', { class: 'rv-verdicts' }, [h('tbody', {}, rows)]),
+        h('table', { class: 'rv-verdicts' }, [
+          h('thead', {}, [
+            h('tr', {}, [
+              h('th', { text: 'reward' }),
+              h('th', { text: 'judge' }),
+              h('th', { text: it.verdicts.some((v) => v.second !== undefined) ? '2nd judge' : '' }),
+              h('th', { text: 'you' }),
+              h('th', { text: 'rationale' }),
+            ]),
+          ]),
+          h('tbody', {}, rows),
+        ]),
         this.note,
       ]),
     ]);
