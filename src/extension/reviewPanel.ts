@@ -3,8 +3,8 @@
  * WebviewPanel per opened queue, the strict-CSP page from core/webviewHtml.ts with the review
  * bundle, every message handled by core/review/host.ts against the queue's ReviewSession. Images
  * may only come from the folders allowed at creation (the extension's dist/ and media/, the
- * workspace folders, the source's folder and the folders of the queue's first images); an image
- * elsewhere is not shown, and the view says there is none.
+ * workspace folders, the source's folder and the folders of the queue's first images), and only
+ * files named as images; anything else is not shown, and the view says there is no image.
  */
 import { dirname, relative, isAbsolute } from 'node:path';
 import * as vscode from 'vscode';
@@ -13,6 +13,8 @@ import { handleReviewMessage } from '../core/review/host.js';
 import type { ReviewSession } from '../core/review/session.js';
 import { REVIEW_VIEW_TYPE } from './commandIds.js';
 import type { ExtensionLog } from './ui.js';
+
+const IMAGE_EXT = /\.(png|jpe?g|webp|gif|bmp)$/i;
 
 function inside(root: string, path: string): boolean {
   const r = relative(root, path);
@@ -34,7 +36,8 @@ export function openReviewPanel(
     enableFindWidget: false,
   });
   const w = panel.webview;
-  session.setImageUri((path) => (allowedFolders.some((f) => inside(f, path)) ? w.asWebviewUri(vscode.Uri.file(path)).toString() : null));
+  // Only image files, and only inside the allowed folders: a replies file cannot make the view load anything else.
+  session.setImageUri((path) => (IMAGE_EXT.test(path) && allowedFolders.some((f) => inside(f, path)) ? w.asWebviewUri(vscode.Uri.file(path)).toString() : null));
   w.html = webviewHtml({
     cspSource: w.cspSource,
     scriptUri: w.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'review.js')).toString(),
@@ -60,7 +63,7 @@ export function openReviewPanel(
 export function imageFolders(paths: Iterable<string | null>, limit = 8): string[] {
   const out = new Set<string>();
   for (const p of paths) {
-    if (!p) continue;
+    if (!p || !IMAGE_EXT.test(p)) continue;
     out.add(dirname(p));
     if (out.size >= limit) break;
   }

@@ -141,3 +141,41 @@ describe('review queue core', () => {
     assert.equal((await handleReviewMessage(s, { type: 'ready' }))[0]?.type, 'item');
   });
 });
+
+describe('retracting overrides (undo)', () => {
+  test('a retract withdraws the latest standing override; the one before stands again', async () => {
+    const { OverrideIndex: Index } = await import('../../src/core/audit.js');
+    const base = { kind: 'reward' as const, subject: 's', target: 'logic', machine_value: 1, note: '', at: '2026-01-01T00:00:00Z' };
+    const idx = new Index([
+      { ...base, value: 1 },
+      { ...base, value: 0 },
+      { ...base, value: 0, retracts: true },
+    ]);
+    assert.equal(idx.get('reward', 's', 'logic')?.value, 1);
+    idx.add({ ...base, value: 1, retracts: true });
+    assert.equal(idx.get('reward', 's', 'logic'), undefined);
+    assert.equal(idx.forSubject('reward', 's').size, 0);
+    assert.deepEqual(idx.latest(), []);
+    idx.add({ ...base, value: 1, retracts: true }); // nothing standing: harmless
+    assert.equal(idx.get('reward', 's', 'logic'), undefined);
+  });
+
+  test('an empty queue and a vanished record are messages for the view, not crashes', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'valor-review-edge-'));
+    try {
+      const dir = join(work, 'eval');
+      await writeReviewEval(dir, 3, { imagePath: join(work, 'x.png') });
+      const src = await openReviewSource(dir);
+      const none = await ReviewSession.open({ source: src, sample: { only: 'disagreements' }, auditPath: join(work, 'a.jsonl') });
+      assert.equal((await handleReviewMessage(none, { type: 'ready' }))[0]?.type, 'empty');
+      rmSync(src.entries[1]!.key);
+      const s = await ReviewSession.open({ source: src, auditPath: join(work, 'a.jsonl') });
+      const r = await handleReviewMessage(s, { type: 'open', position: 1 });
+      assert.equal(r[0]?.type, 'error');
+      assert.match((r[0] as { message: string }).message, /cannot read run record/);
+      await assert.rejects(openReviewSource(join(work, 'nope')), /does not exist: give an eval output folder/);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
