@@ -13,6 +13,9 @@ import { verifyBoxesCommand } from './commands/verifyBoxes.js';
 import { auditStatsCommand, auditOverrideCommand } from './commands/audit.js';
 import { exportOdvgCommand, exportVerlCommand } from './commands/export.js';
 import { serveRewardsCommand } from './commands/serveRewards.js';
+import { rolloutsCommand } from './commands/rollouts.js';
+import { judgesTestCommand } from './commands/judgesTest.js';
+import { judgesCalibrateCommand } from './commands/judgesCalibrate.js';
 
 const COMMANDS: CliCommand[] = [
   runCommand,
@@ -28,6 +31,9 @@ const COMMANDS: CliCommand[] = [
   exportOdvgCommand,
   exportVerlCommand,
   serveRewardsCommand,
+  rolloutsCommand,
+  judgesTestCommand,
+  judgesCalibrateCommand,
 ];
 
 function helpText(): string {

@@ -9,7 +9,8 @@
  *
  * Which override counts: the latest one in file order for each (kind, subject, target). File
  * order rather than the `at` timestamps, so clocks that disagree between machines cannot
- * reorder a person's decisions.
+ * reorder a person's decisions. An undo is a record with `retracts: true`: it withdraws the
+ * latest standing override of its key, and the one before it (if any) counts again.
  *
  * Subject keys (stable, content-derived, so an override follows the content, not a file name):
  * - rewards: `rewardSubject(query, reply)` = sha256 of the stable JSON {kind, query, reply}; the
@@ -125,9 +126,13 @@ export function overrideKey(kind: Override['kind'], subject: string, target: str
   return `${kind}\u0000${subject}\u0000${target}`;
 }
 
-/** The latest override per (kind, subject, target). */
+/**
+ * The latest standing override per (kind, subject, target). A record with `retracts: true` (an
+ * undo) withdraws the latest standing one of its key, so the one before it stands again.
+ */
 export class OverrideIndex {
-  private readonly latestByKey = new Map<string, Override>();
+  /** Standing overrides per key, oldest first (the last one counts). */
+  private readonly stackByKey = new Map<string, Override[]>();
   private readonly bySubject = new Map<string, Map<string, Override>>();
 
   constructor(overrides: Iterable<Override> = []) {
@@ -135,15 +140,22 @@ export class OverrideIndex {
   }
 
   add(o: Override): void {
-    this.latestByKey.set(overrideKey(o.kind, o.subject, o.target), o);
+    const key = overrideKey(o.kind, o.subject, o.target);
+    let stack = this.stackByKey.get(key);
+    if (!stack) this.stackByKey.set(key, (stack = []));
+    if (o.retracts) stack.pop();
+    else stack.push(o);
     const sk = `${o.kind}\u0000${o.subject}`;
     let m = this.bySubject.get(sk);
     if (!m) this.bySubject.set(sk, (m = new Map()));
-    m.set(o.target, o);
+    const top = stack[stack.length - 1];
+    if (top) m.set(o.target, top);
+    else m.delete(o.target);
   }
 
   get(kind: Override['kind'], subject: string, target: string): Override | undefined {
-    return this.latestByKey.get(overrideKey(kind, subject, target));
+    const stack = this.stackByKey.get(overrideKey(kind, subject, target));
+    return stack?.[stack.length - 1];
   }
 
   /** Latest overrides of one subject, by target. */
@@ -151,9 +163,14 @@ export class OverrideIndex {
     return this.bySubject.get(`${kind}\u0000${subject}`) ?? new Map();
   }
 
-  /** Every latest override, in the order their keys first appeared. */
+  /** Every latest standing override, in the order their keys first appeared. */
   latest(): Override[] {
-    return [...this.latestByKey.values()];
+    const out: Override[] = [];
+    for (const stack of this.stackByKey.values()) {
+      const top = stack[stack.length - 1];
+      if (top) out.push(top);
+    }
+    return out;
   }
 }
 

@@ -22,6 +22,8 @@ export const COMMANDS = {
   clearApiKey: 'valor.clearApiKey',
   refreshRuns: 'valor.refreshRuns',
   openSettings: 'valor.openSettings',
+  openReviewQueue: 'valor.openReviewQueue',
+  rolloutGroup: 'valor.rolloutGroup',
 } as const;
 
 export type CommandKey = keyof typeof COMMANDS;
@@ -33,6 +35,7 @@ export const COMMAND_IDS: readonly CommandId[] = Object.values(COMMANDS);
 export const LANGUAGE_ID = 'vprog';
 export const RUNS_VIEW_ID = 'valor.runs';
 export const RUN_VIEW_TYPE = 'valor.runView';
+export const REVIEW_VIEW_TYPE = 'valor.reviewQueue';
 export const OUTPUT_CHANNEL_NAME = 'VALOR';
 
 /** Context keys used in `when` clauses of package.json. */

@@ -723,6 +723,21 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
     refreshRuns: () => d.runsTree.refresh(),
 
     openSettings: (arg?: unknown) => vscode.commands.executeCommand('workbench.action.openSettings', typeof arg === 'string' ? arg : 'valor'),
+
+    openReviewQueue: async (arg?: unknown) => {
+      const { openReviewQueue } = await import('./reviewCommand.js');
+      await openReviewQueue({ extensionUri: d.context.extensionUri, log, auditPath: (uri) => auditPathFor(d, uri) }, arg);
+    },
+
+    rolloutGroup: async (arg?: unknown) => {
+      const doc = await targetDocument(arg);
+      requireTrust('score a rollout group (the syntax reward runs the programs)');
+      const { query, imagePath } = requireInputs(doc, d.layouts.vprog(doc));
+      const { showRolloutGroup } = await import('./rolloutCommand.js');
+      await withCancellableProgress('VALOR: rollout group (5 replies, six rewards each)', (signal, report) =>
+        showRolloutGroup({ services: d.services, config: d.config }, query, imagePath, auditPathFor(d, doc.uri), signal, report),
+      );
+    },
   };
 
   const titles: Record<CommandKey, string> = {
@@ -744,6 +759,8 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
     clearApiKey: 'Forgetting the API key',
     refreshRuns: 'Refreshing runs',
     openSettings: 'Opening settings',
+    openReviewQueue: 'Opening the review queue',
+    rolloutGroup: 'Scoring the rollout group',
   };
 
   return (Object.keys(COMMANDS) as CommandKey[]).map((k) =>

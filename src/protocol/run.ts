@@ -131,6 +131,11 @@ export const Override = z.object({
   note: z.string(),
   author: z.string().optional(),
   at: z.string(),
+  /**
+   * An undo: this record withdraws the latest standing override of the same (kind, subject,
+   * target); the one before it, if any, stands again. The log itself is never rewritten.
+   */
+  retracts: z.boolean().optional(),
 });
 export type Override = z.infer<typeof Override>;
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { extractZip } from '../helpers/zip.js';
 import { ROOT } from './harness.js';
 
-const BUNDLES = ['dist/extension.js', 'dist/cli.js', 'dist/server.js', 'dist/webview/main.js'];
+const BUNDLES = ['dist/extension.js', 'dist/cli.js', 'dist/server.js', 'dist/webview/main.js', 'dist/webview/review.js'];
 
 function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -47,7 +47,7 @@ test('the linux-x64 VSIX holds the bundles and only linux-x64 binaries, and its 
   const unpacked = join(dir, 'x');
   const entries = extractZip(vsix, unpacked).map((e) => e.name);
   const has = (p: string) => entries.includes(`extension/${p}`);
-  for (const p of [...BUNDLES, 'package.json', 'syntaxes/vprog.tmLanguage.json', 'syntaxes/vprog-tools.injection.tmLanguage.json', 'language-configuration.json', 'snippets/vprog.json', 'media/icon.png', 'media/vprog-file.svg', 'media/webview.css']) {
+  for (const p of [...BUNDLES, 'package.json', 'syntaxes/vprog.tmLanguage.json', 'syntaxes/vprog-tools.injection.tmLanguage.json', 'language-configuration.json', 'snippets/vprog.json', 'media/icon.png', 'media/vprog-file.svg', 'media/webview.css', 'media/review.css']) {
     assert.ok(has(p), `${p} is in the VSIX`);
   }
   assert.ok(has('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node'));

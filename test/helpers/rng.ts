@@ -1,11 +1,2 @@
-/** A small seeded PRNG (mulberry32) for tests and benchmarks, so generated inputs replay exactly. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG (mulberry32) for tests and benchmarks, so generated inputs replay exactly (the one in src/core). */
+export { seededRandom as rng } from '../../src/core/seededRandom.js';

@@ -53,7 +53,7 @@ export function printScore(file: string, r: ScoredReply, out: NodeJS.WritableStr
   else out.write(`total: ${Number(r.total.toFixed(4))}  ${formula}\n`);
 }
 
-async function loadOverrides(values: { audit?: string; 'no-audit'?: boolean }, io: CliIO): Promise<OverrideIndex | undefined> {
+export async function loadOverrides(values: { audit?: string; 'no-audit'?: boolean }, io: CliIO): Promise<OverrideIndex | undefined> {
   if (values['no-audit']) return undefined;
   const path = resolve(io.cwd, values.audit ?? DEFAULT_AUDIT_PATH);
   if (!values.audit && !existsSync(path)) return undefined;
