@@ -443,7 +443,7 @@ export class Actions implements PanelActions {
     const { computeTotal, resolveWeights } = await import('../core/rewards/total.js');
     const verdicts = scores.set.verdicts.map((v) => (v.reward === reward ? verdict : v));
     const { overridden: _o, ...rest } = scores.set;
-    let set: RewardSet = { ...rest, verdicts, ...computeTotal(verdicts, resolveWeights(scores.set.weights)) };
+    let set: RewardSet = { ...rest, verdicts, ...computeTotal(verdicts, resolveWeights(scores.set.weights), scores.set.total_rule) };
     const audit = await readAuditLog(auditPathFor(this.d, doc.uri));
     set = applyRewardOverrides(set, scores.subject, audit.overrides);
     const next: StoredScores = { ...scores, set };
