@@ -13,6 +13,8 @@ import { verifyBoxesCommand } from './commands/verifyBoxes.js';
 import { auditStatsCommand, auditOverrideCommand } from './commands/audit.js';
 import { exportOdvgCommand, exportVerlCommand } from './commands/export.js';
 import { serveRewardsCommand } from './commands/serveRewards.js';
+import { doctorCommand } from './commands/doctor.js';
+import { judgesCompareCommand } from './commands/judgesCompare.js';
 
 const COMMANDS: CliCommand[] = [
   runCommand,
@@ -28,6 +30,8 @@ const COMMANDS: CliCommand[] = [
   exportOdvgCommand,
   exportVerlCommand,
   serveRewardsCommand,
+  doctorCommand,
+  judgesCompareCommand,
 ];
 
 function helpText(): string {

@@ -224,3 +224,48 @@ describe('VALOR preset', () => {
     assert.equal(by('depth model').ok, false);
   });
 });
+
+describe('valor judges compare and valor doctor', () => {
+  test('agreement per reward between our rubrics and reference prompts on the same replies; rule-scored verdicts are left out', async (t) => {
+    const { judgesCompareCommand } = await import('../../src/cli/commands/judgesCompare.js');
+    const { cliIO } = await import('../helpers/cliIO.js');
+    const { srv } = await server(t);
+    srv.setHandler((req) => {
+      const body = req.json as { response_format?: unknown };
+      if (body.response_format !== undefined) return { text: JSON.stringify({ rationale: 'ours', score: 1 }) };
+      return { text: whichTemplate(req) === 'SPATIAL' ? 'No.<answer>0</answer>' : 'Yes.<answer>1</answer>' };
+    });
+    const repo = writeVALORCheckout();
+    const work = tempDir();
+    const lines = [
+      { query: GOOD_QUERY, reply: GOOD_REPLY },
+      { problem: 'How many mugs?', reply: GOOD_REPLY.replace('laptop', 'notebook') },
+      { query: 'Degenerate?', reply: '<plan>\nx\n</plan>\n<answer>\nfinal_answer = 1\n</answer>' },
+    ];
+    writeFileSync(join(work, 'replies.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n'));
+    const io = cliIO({ VALOR_JUDGE_BASE_URL: srv.url, VALOR_JUDGE_MODEL: 'jm', VALOR_NO_CACHE: '1' }, work);
+    const code = await judgesCompareCommand.run(['--in', 'replies.jsonl', '--preset', 'valor', '--valor-repo', repo, '--json'], io);
+    assert.equal(code, 0, io.err.text);
+    const out = JSON.parse(io.out.text) as { replies: number; rewards: Array<{ reward: string; compared: number; rate: number; not_judged: number; pass_rate: { a: number; b: number } }> };
+    assert.equal(out.replies, 3);
+    const by = (r: string) => out.rewards.find((x) => x.reward === r)!;
+    assert.equal(by('spatial').compared, 2);
+    assert.equal(by('spatial').rate, 0);
+    assert.deepEqual(by('spatial').pass_rate, { a: 1, b: 0 });
+    assert.equal(by('logic').rate, 1);
+    assert.equal(by('adherence').not_judged, 1);
+  });
+
+  test('doctor lists each part and exits 1 while something is missing', async () => {
+    const { doctorCommand } = await import('../../src/cli/commands/doctor.js');
+    const { cliIO } = await import('../helpers/cliIO.js');
+    const repo = writeVALORCheckout();
+    const models = tempDir();
+    const io = cliIO({ VALOR_MODELS_DIR: models }, tempDir());
+    assert.equal(await doctorCommand.run(['--preset', 'valor', repo], io), 1);
+    assert.match(io.out.text, /ok +generator prompt +.*system_prompt\.jinja/);
+    assert.match(io.out.text, /ok +judge prompts/);
+    assert.match(io.out.text, /MISSING judge endpoint +set VALOR_JUDGE_BASE_URL and VALOR_JUDGE_MODEL \(VALOR used gemini-2\.5-flash\)/);
+    assert.match(io.out.text, /MISSING detector model/);
+  });
+});
