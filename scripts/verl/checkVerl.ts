@@ -58,7 +58,13 @@ async function main(): Promise<number> {
 
   const f = await startRewardService();
   try {
-    f.judgeServer.setHandler((req) => ({ text: jsonVerdict(judgeOf(req) === 'spatial' && JSON.stringify(req.json).includes('chairs') ? 0 : 1) }));
+    f.judgeServer.setHandler((req) => {
+      const sent = JSON.stringify(req.json);
+      if (judgeOf(req) === 'logic' && sent.includes('FAILME')) return { status: 400, body: { error: { message: 'scripted logic failure' } } };
+      return { text: jsonVerdict(judgeOf(req) === 'spatial' && sent.includes('chairs') ? 0 : 1) };
+    });
+    const FAIL_REPLY = GOOD_REPLY.replace('laptop', 'FAILME');
+    const failingLogicCalls = (): number => f.judgeServer.chatRequests().filter((q) => judgeOf(q) === 'logic' && JSON.stringify(q.json).includes('FAILME')).length;
     const questions = [
       { problem: GOOD_QUERY, answer: 'yes' },
       { problem: 'How many chairs are around the table?' },
@@ -87,13 +93,13 @@ async function main(): Promise<number> {
     let ok = true;
     for (const [i, y] of yamls.entries()) {
       // The drive runs once, on the checkout's working tree (what VERL_PYTHON imports).
-      const drive = i === yamls.length - 1 ? { parquet: join(work, 'train.parquet'), records, replies } : null;
+      const drive = i === yamls.length - 1 ? { parquet: join(work, 'train.parquet'), records, replies, fail_reply: FAIL_REPLY } : null;
       const env = { ...process.env, PYTHONPATH: verlSrc, VALOR_REWARD_URL: f.service.url, VALOR_REWARD_TOKEN: f.service.token };
-      const r = await python(py, [join(REPO, 'scripts', 'verl', 'check_verl.py')], JSON.stringify({ config_yaml: y.path, overrides, drive }), env);
+      const r = await python(py, [join(REPO, 'scripts', 'verl', 'check_verl.py')], JSON.stringify({ config_yaml: y.path, verl_src: verlSrc, overrides, drive }), env);
       if (r.code !== 0) throw new Error(`check_verl.py failed (${r.code}): ${r.err}`);
       const res = JSON.parse(r.out.trim().split('\n').pop() ?? '{}') as { schema: { problems: string[] }; drive?: Record<string, unknown> };
       if (res.schema.problems.length) ok = false;
-      if (res.drive && !('skipped' in res.drive)) {
+      if (res.drive && !('error' in res.drive)) {
         // The service's own answer for the same items: what every manager must have put on the last token.
         const items = (records as Array<{ extra_info: { query: string } }>).flatMap((rec) => replies.map((reply) => ({ query: rec.extra_info.query, reply })));
         const direct = await postReward(f.service, { items });
@@ -102,8 +108,14 @@ async function main(): Promise<number> {
         const agree = Object.fromEntries(Object.entries(managers).map(([m, v]) => [m, v.scores.every((s, k) => Math.abs(s - (want[k] ?? NaN)) < 1e-6) && v.score_on_last_token]));
         res.drive.service_totals = want;
         res.drive.managers_equal_service = agree;
-        if (!res.drive.prompts_match || Object.values(agree).some((a) => !a)) ok = false;
-      } else if (res.drive && 'error' in res.drive) ok = false;
+        // The failing batch: verl's compute_reward ran the manager twice; the judge saw it once.
+        const failing = res.drive.failing_batch as { raised?: boolean } | undefined;
+        res.drive.failing_batch_judge_calls = failingLogicCalls();
+        const failOnce = failing?.raised === true && failingLogicCalls() === 1;
+        res.drive.failing_batch_scored_once = failOnce;
+        if (!res.drive.prompts_match || Object.values(agree).some((a) => !a) || !failOnce) ok = false;
+      }
+      if (res.drive && 'error' in res.drive) ok = false;
       results[y.ref] = res;
     }
     const report = { when: new Date().toISOString(), verl_src: verlSrc, refs: yamls.map((y) => y.ref), python: py, overrides, results, ok };
@@ -114,8 +126,8 @@ async function main(): Promise<number> {
       process.stdout.write(`verl ${ref}: schema ${res.schema.problems.length === 0 ? `ok (${res.schema.checked} overrides)` : `PROBLEMS: ${res.schema.problems.join('; ')}`}\n`);
       if (res.drive) process.stdout.write(`  drive: ${JSON.stringify(res.drive).slice(0, 600)}\n`);
     }
-    const skipped = Object.values(results).map((r) => (r as { drive?: { skipped?: string } }).drive?.skipped).find(Boolean);
-    process.stdout.write(`${ok ? 'ok' : 'FAILED'}${skipped ? ` (schema only; the drive did not run: ${skipped})` : ''}; details in test-artifacts/verl-check.json\n`);
+    const placeholders = Object.values(results).map((r) => (r as { drive?: { placeholders?: string } }).drive?.placeholders).find(Boolean);
+    process.stdout.write(`${ok ? 'ok' : 'FAILED'}${placeholders ? ` (${placeholders})` : ''}; details in test-artifacts/verl-check.json\n`);
     return ok ? 0 : 1;
   } finally {
     await f.close();

@@ -9,11 +9,14 @@ Reads one JSON job on stdin and prints one JSON result on stdout:
 1. Schema: every override that is not `+key` must name a key verl's schema has (Hydra refuses
    unknown keys), and every `+key` must not (Hydra refuses to append an existing one). Needs
    only PyYAML; runs wherever a verl checkout is.
-2. Drive (when verl imports): verl's RLHFDataset reads the parquet export with a tokenizer built
+2. Drive: verl's RLHFDataset reads the parquet export with a tokenizer built
    here from scratch (byte-level BPE, a chat template of Qwen's shape); both reward managers
    (naive, batch) are made by verl's load_reward_manager from the printed overrides and score
    rollouts through python/valor_reward.py and the running reward service; verl's
-   compute_reward and compute_grpo_outcome_advantage run on the result.
+   compute_reward and compute_grpo_outcome_advantage run on the result. Where verl does not
+   import (its dependencies tensordict and omegaconf's antlr4 runtime are not on every package
+   mirror), verl's own source files run with import placeholders (install_placeholders); the
+   result says so.
 """
 
 from __future__ import annotations
@@ -58,6 +61,87 @@ def check_schema(config_yaml, overrides):
     return {"checked": checked, "problems": problems}
 
 
+class AttrDict(dict):
+    """A dict read like OmegaConf's DictConfig (attribute access and .get), for placeholder mode."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+
+def _attr(node):
+    if isinstance(node, dict):
+        return AttrDict({k: _attr(v) for k, v in node.items()})
+    return node
+
+
+def install_placeholders(verl_src):
+    """Import placeholders for what cannot be installed here, so verl's own modules load from source.
+
+    - tensordict and omegaconf: empty modules with the names verl imports (the dataset and reward
+      code paths checked here do not use them);
+    - the `verl` package without its __init__ (which imports verl.protocol);
+    - verl.protocol.DataProto: a stand-in holding `batch` (tensors) and `non_tensor_batch`
+      (object arrays) with len(), [i] and iteration, which is all the reward managers use.
+    """
+    import types
+
+    td = types.ModuleType("tensordict")
+    td.TensorDict = type("TensorDict", (), {})
+    sys.modules["tensordict"] = td
+    om = types.ModuleType("omegaconf")
+    om.DictConfig = type("DictConfig", (dict,), {})
+    om.ListConfig = type("ListConfig", (list,), {})
+    om.OmegaConf = type("OmegaConf", (), {})
+    lc = types.ModuleType("omegaconf.listconfig")
+    lc.ListConfig = om.ListConfig
+    om.listconfig = lc
+    sys.modules["omegaconf"] = om
+    sys.modules["omegaconf.listconfig"] = lc
+    pkg = types.ModuleType("verl")
+    pkg.__path__ = [verl_src.rstrip("/") + "/verl"]
+    sys.modules["verl"] = pkg
+
+    class Item:
+        def __init__(self, batch, non_tensor_batch):
+            self.batch, self.non_tensor_batch = batch, non_tensor_batch
+
+    class DataProto:
+        def __init__(self, batch, non_tensor_batch):
+            self.batch, self.non_tensor_batch = batch, non_tensor_batch
+
+        @classmethod
+        def from_dict(cls, tensors, non_tensors):
+            return cls(dict(tensors), dict(non_tensors))
+
+        def __len__(self):
+            return next(iter(self.batch.values())).shape[0]
+
+        def __getitem__(self, i):
+            return Item({k: v[i] for k, v in self.batch.items()}, {k: v[i] for k, v in self.non_tensor_batch.items()})
+
+        def __iter__(self):
+            return (self[i] for i in range(len(self)))
+
+    prot = types.ModuleType("verl.protocol")
+    prot.DataProto = DataProto
+    prot.DataProtoItem = Item
+    sys.modules["verl.protocol"] = prot
+    pkg.DataProto = DataProto
+
+
+def _parse_value(text):
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -79,11 +163,10 @@ def build_tokenizer(texts):
     return fast
 
 
-def drive(job):
+def drive(job, placeholders=False):
     """verl's own dataset, reward managers, compute_reward and GRPO advantage on the export."""
     import numpy as np
     import torch
-    from omegaconf import OmegaConf
 
     from verl import DataProto
     from verl.trainer.ppo import core_algos
@@ -91,10 +174,22 @@ def drive(job):
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
     d = job["drive"]
-    base = OmegaConf.load(job["config_yaml"])
     overrides = [line.strip().strip('"') for line in job["overrides"]["release"]]
-    OmegaConf.set_struct(base, True)
-    cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(overrides))
+    if placeholders:
+        cfg = _attr(_schema_keys(job["config_yaml"]))
+        for line in overrides:
+            key, value = line.split("=", 1)
+            node = cfg
+            parts = key.split(".")
+            for part in parts[:-1]:
+                node = node[part]
+            node[parts[-1]] = _parse_value(value)
+    else:
+        from omegaconf import OmegaConf
+
+        base = OmegaConf.load(job["config_yaml"])
+        OmegaConf.set_struct(base, True)
+        cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(overrides))
     cfg.data.max_prompt_length = 8192
     cfg.data.filter_overlong_prompts = False
 
@@ -152,6 +247,32 @@ def drive(job):
             "extra_keys": sorted(extra.keys()),
             "advantages": [float(adv[j, 0]) for j in range(n)],
         }
+
+    # A judge that fails, in the default "fail" mode: verl's compute_reward catches the error and
+    # calls the manager again on the same batch; that second call must not score the batch again
+    # (the caller counts the judge requests).
+    if d.get("fail_reply"):
+        fail_ids = tok(d["fail_reply"], add_special_tokens=False)["input_ids"]
+        row = rows[0]
+        ids = torch.tensor(fail_ids)
+        one = {
+            "prompts": row["input_ids"].unsqueeze(0).repeat(2, 1),
+            "responses": ids.unsqueeze(0).repeat(2, 1),
+            "attention_mask": torch.cat([row["attention_mask"], torch.ones(len(fail_ids), dtype=row["attention_mask"].dtype)]).unsqueeze(0).repeat(2, 1),
+        }
+        nt = {k: np.empty(2, dtype=object) for k in ("data_source", "reward_model", "extra_info")}
+        for j in range(2):
+            nt["data_source"][j] = records[0]["data_source"]
+            nt["reward_model"][j] = dict(records[0]["reward_model"])
+            nt["extra_info"][j] = dict(records[0]["extra_info"])
+        cfg.reward_model.reward_manager = "batch"
+        cfg.custom_reward_function.name = "compute_score_batch"
+        reward_fn = load_reward_manager(cfg, tok, num_examine=0)
+        try:
+            compute_reward(DataProto.from_dict(tensors=one, non_tensors=nt), reward_fn)
+            out["failing_batch"] = {"raised": False}
+        except Exception as e:
+            out["failing_batch"] = {"raised": True, "error": "%s: %s" % (type(e).__name__, e)}
     return out
 
 
@@ -159,18 +280,22 @@ def main():
     job = json.load(sys.stdin)
     result = {"schema": check_schema(job["config_yaml"], job["overrides"])}
     if job.get("drive"):
+        placeholders = None
         try:
             import verl  # noqa: F401
         except Exception as e:  # verl or one of its dependencies is missing
-            result["drive"] = {"skipped": "verl does not import in %s: %s: %s" % (sys.executable, type(e).__name__, e)}
-        else:
-            try:
-                result["drive"] = drive(job)
-                import verl as v
-
-                result["drive"]["verl_version"] = getattr(v, "__version__", "unknown")
-            except Exception:
-                result["drive"] = {"error": traceback.format_exc()}
+            placeholders = "verl does not import in %s (%s: %s)" % (sys.executable, type(e).__name__, e)
+            for name in [m for m in sys.modules if m == "verl" or m.startswith("verl.")]:
+                del sys.modules[name]
+            install_placeholders(job["verl_src"])
+        try:
+            result["drive"] = drive(job, placeholders=placeholders is not None)
+            if placeholders:
+                result["drive"]["placeholders"] = placeholders + "; ran verl's source with import placeholders for tensordict and omegaconf and a stand-in DataProto"
+            with open(job["verl_src"].rstrip("/") + "/verl/version/version", encoding="utf-8") as f:
+                result["drive"]["verl_version"] = f.read().strip()
+        except Exception:
+            result["drive"] = {"error": traceback.format_exc(), **({"placeholders": placeholders} if placeholders else {})}
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 
