@@ -16,6 +16,8 @@ import { serveRewardsCommand } from './commands/serveRewards.js';
 import { rolloutsCommand } from './commands/rollouts.js';
 import { judgesTestCommand } from './commands/judgesTest.js';
 import { judgesCalibrateCommand } from './commands/judgesCalibrate.js';
+import { doctorCommand } from './commands/doctor.js';
+import { judgesCompareCommand } from './commands/judgesCompare.js';
 
 const COMMANDS: CliCommand[] = [
   runCommand,
@@ -34,6 +36,8 @@ const COMMANDS: CliCommand[] = [
   rolloutsCommand,
   judgesTestCommand,
   judgesCalibrateCommand,
+  doctorCommand,
+  judgesCompareCommand,
 ];
 
 function helpText(): string {

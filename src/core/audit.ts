@@ -194,7 +194,7 @@ export function applyRewardOverrides(set: RewardSet, subject: string, overrides:
     return { ...v, value: o.value, state: o.value >= 1 ? 'pass' : 'fail' };
   });
   const weights = resolveWeights(set.weights);
-  const { total, incomplete } = computeTotal(verdicts, weights);
+  const { total, incomplete } = computeTotal(verdicts, weights, set.total_rule);
   return { ...set, verdicts, total, incomplete, overridden };
 }
 

@@ -6,7 +6,7 @@
 import type { ChatClient, Sampling } from './chat.js';
 import { VALOR_SAMPLING } from './chat.js';
 import { inspectImage, type ImageInfo } from './image.js';
-import { buildGenerationMessages } from './prompt.js';
+import { BUILTIN_PROMPT, generationMessages, promptRef, type GenerationPrompt, type PromptRef } from './promptSource.js';
 import { parseReply } from './reply.js';
 import { newRunId } from './runStore.js';
 import type { ProgramRunnerLike } from './runnerTypes.js';
@@ -19,20 +19,23 @@ export interface GeneratedReply {
   ms: number;
   cached: boolean;
   sampling: Sampling;
+  /** Which system prompt was sent (never its text). */
+  prompt: PromptRef;
 }
 
 /** Asks the generator for a plan and program for `query` (VALOR's prompt and sampling). */
 export async function generateReply(
   generator: ChatClient,
   query: string,
-  opts: { sampling?: Sampling; onDelta?: (delta: string) => void; noCache?: boolean; signal?: AbortSignal } = {},
+  opts: { sampling?: Sampling; prompt?: GenerationPrompt; onDelta?: (delta: string) => void; noCache?: boolean; signal?: AbortSignal } = {},
 ): Promise<GeneratedReply> {
   const sampling = { ...VALOR_SAMPLING, ...opts.sampling };
-  const req = { messages: buildGenerationMessages(query), sampling, noCache: opts.noCache };
+  const prompt = opts.prompt ?? BUILTIN_PROMPT;
+  const req = { messages: generationMessages(prompt, query), sampling, noCache: opts.noCache };
   const res = opts.onDelta
     ? await generator.stream(req, opts.onDelta, opts.signal)
     : await generator.complete(req, opts.signal);
-  return { reply: res.text, model: res.model, ms: res.ms, cached: res.cached, sampling };
+  return { reply: res.text, model: res.model, ms: res.ms, cached: res.cached, sampling, prompt: promptRef(prompt) };
 }
 
 export interface QueryRunOptions {
@@ -44,6 +47,8 @@ export interface QueryRunOptions {
   reply?: string;
   generator?: ChatClient;
   sampling?: Sampling;
+  /** The generation prompt (default: ours). */
+  prompt?: GenerationPrompt;
   onDelta?: (delta: string) => void;
   /** Bypass the response cache for generation (a fresh sample). */
   regenerate?: boolean;
@@ -76,6 +81,7 @@ export async function runQuery(o: QueryRunOptions): Promise<RunRecord> {
     if (!o.generator) throw new Error('no reply given and no generator configured: set VALOR_LLM_BASE_URL and VALOR_LLM_MODEL');
     generated = await generateReply(o.generator, o.query, {
       sampling: o.sampling,
+      prompt: o.prompt,
       onDelta: o.onDelta,
       noCache: o.regenerate,
       signal: o.signal,
@@ -115,7 +121,7 @@ export async function runQuery(o: QueryRunOptions): Promise<RunRecord> {
     query: o.query,
     image: { path: image.path, sha256: image.sha256, width: image.width, height: image.height },
     generator: generated && o.generator
-      ? { base_url: o.generator.baseUrl, model: generated.model, settings: { ...generated.sampling, cached: generated.cached } }
+      ? { base_url: o.generator.baseUrl, model: generated.model, settings: { ...generated.sampling, cached: generated.cached }, prompt: generated.prompt }
       : null,
     document: o.document ?? null,
     tools: { url: o.toolsUrl, ...(o.toolModels ? { models: o.toolModels } : {}) },

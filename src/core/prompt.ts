@@ -203,7 +203,10 @@ export const GENERATION_SYSTEM_PROMPT = [
 /** VALOR's sampling for generation (valor.md §1): temperature 0.7, top_p 0.8, top_k 20, min_p 0, no thinking. */
 export const GENERATION_DEFAULTS: Readonly<Sampling> = VALOR_SAMPLING;
 
-/** The messages for one generation: a single user message, system prompt then `Question: <query>`. */
-export function buildGenerationMessages(query: string): ChatMessage[] {
-  return [{ role: 'user', content: `${GENERATION_SYSTEM_PROMPT}\n\nQuestion: ${query.trim()}` }];
+/**
+ * The messages for one generation with system text `text` (ours by default; a prompt file's, see
+ * src/core/promptSource.ts): a single user message, the text, a blank line, `Question: <query>`.
+ */
+export function buildGenerationMessages(query: string, text: string = GENERATION_SYSTEM_PROMPT): ChatMessage[] {
+  return [{ role: 'user', content: `${text}\n\nQuestion: ${query.trim()}` }];
 }

@@ -51,6 +51,25 @@ function folderOf(uri: vscode.Uri | undefined): string | undefined {
   return workspaceRoots()[0];
 }
 
+/** The generation prompt and judge set the settings name (relative paths from the workspace folder). */
+async function promptSettings(d: CommandDeps, uri: vscode.Uri) {
+  const cfg = d.config();
+  const base = folderOf(uri) ?? dirname(uri.fsPath);
+  const { resolveGenerationPrompt } = await import('../core/promptSource.js');
+  const { loadReferenceJudgeSet } = await import('../core/rewards/judgeSet.js');
+  const named = async <T>(key: string, load: () => Promise<T>): Promise<T> => {
+    try {
+      return await load();
+    } catch (err) {
+      throw new ActionableError(`setting valor.${key}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    prompt: () => named('generator.systemPromptFile', () => resolveGenerationPrompt(cfg.generator.systemPromptFile, base)),
+    judgeSet: () => (cfg.judge.promptsDir ? named('judge.promptsDir', () => loadReferenceJudgeSet(cfg.judge.promptsDir, base)) : Promise.resolve(undefined)),
+  };
+}
+
 function storageDir(d: CommandDeps): string {
   return d.context.globalStorageUri.fsPath;
 }
@@ -221,6 +240,7 @@ export class Actions implements PanelActions {
       throw new ActionableError("the document has no '# query: <question>' line, so there is nothing to generate a program for: add it at the top");
     }
     const generator = await this.d.services.chat('generator', { noCache: fresh });
+    const prompt = await (await promptSettings(this.d, doc.uri)).prompt();
     await replaceWholeText(doc, replaceVprogReply(doc.getText(), ''));
     const streamer = new DocumentStreamer(doc);
     const { generateReply } = await import('../core/pipeline.js');
@@ -230,6 +250,7 @@ export class Actions implements PanelActions {
       'generator',
       generateReply(generator, vprog.query, {
         sampling: { max_tokens: this.d.config().generator.maxTokens },
+        prompt,
         noCache: fresh,
         signal,
         onDelta: (delta) => {
@@ -286,6 +307,7 @@ export class Actions implements PanelActions {
     const cfg = this.d.config();
     const judge = await this.d.services.chat('judge');
     const runner = await this.d.services.runner();
+    const judgeSet = await (await promptSettings(this.d, doc.uri)).judgeSet();
     const audit = await readAuditLog(auditPathFor(this.d, doc.uri));
     report(`asking ${judge.model}…`);
     const { scoreReply } = await import('../core/rewards/score.js');
@@ -299,6 +321,7 @@ export class Actions implements PanelActions {
         runner,
         weights: cfg.rewards.weights,
         overrides: audit.overrides,
+        judgeSet,
         judgeTimeoutMs: cfg.judge.timeoutMs,
         signal,
       }),
@@ -443,7 +466,7 @@ export class Actions implements PanelActions {
     const { computeTotal, resolveWeights } = await import('../core/rewards/total.js');
     const verdicts = scores.set.verdicts.map((v) => (v.reward === reward ? verdict : v));
     const { overridden: _o, ...rest } = scores.set;
-    let set: RewardSet = { ...rest, verdicts, ...computeTotal(verdicts, resolveWeights(scores.set.weights)) };
+    let set: RewardSet = { ...rest, verdicts, ...computeTotal(verdicts, resolveWeights(scores.set.weights), scores.set.total_rule) };
     const audit = await readAuditLog(auditPathFor(this.d, doc.uri));
     set = applyRewardOverrides(set, scores.subject, audit.overrides);
     const next: StoredScores = { ...scores, set };

@@ -29,9 +29,11 @@ export const SETTING_SPECS = {
   'generator.baseUrl': { schema: url, default: '' },
   'generator.model': { schema: z.string().trim(), default: '' },
   'generator.maxTokens': { schema: z.number().int().min(64).max(32768), default: 2000 },
+  'generator.systemPromptFile': { schema: z.string().trim(), default: '' },
   'judge.baseUrl': { schema: url, default: '' },
   'judge.model': { schema: z.string().trim(), default: '' },
   'judge.timeoutSeconds': { schema: z.number().min(1).max(600), default: 60 },
+  'judge.promptsDir': { schema: z.string().trim(), default: '' },
   'vision.baseUrl': { schema: url, default: '' },
   'vision.model': { schema: z.string().trim(), default: '' },
   'toolServer.url': { schema: url, default: '' },
@@ -72,8 +74,10 @@ export interface EndpointSettings {
 }
 
 export interface ValorConfig {
-  generator: EndpointSettings & { maxTokens: number };
-  judge: EndpointSettings & { timeoutMs: number };
+  /** `systemPromptFile`: a generation prompt file (src/core/promptSource.ts); empty: ours. */
+  generator: EndpointSettings & { maxTokens: number; systemPromptFile: string };
+  /** `promptsDir`: VALOR-shaped judge prompts (src/core/rewards/judgeSet.ts); empty: ours. */
+  judge: EndpointSettings & { timeoutMs: number; promptsDir: string };
   vision: EndpointSettings;
   toolServer: { url: string; modelsPath: string; device: 'cpu' | 'cuda'; maxRestarts: number };
   detector: { boxThreshold: number; textThreshold: number; candidateThreshold: number };
@@ -106,8 +110,13 @@ export function readConfig(get: SettingGetter): { config: ValorConfig; problems:
     return spec.default as SettingValue<K>;
   };
   const config: ValorConfig = {
-    generator: { baseUrl: stripSlash(v('generator.baseUrl')), model: v('generator.model'), maxTokens: v('generator.maxTokens') },
-    judge: { baseUrl: stripSlash(v('judge.baseUrl')), model: v('judge.model'), timeoutMs: v('judge.timeoutSeconds') * 1000 },
+    generator: {
+      baseUrl: stripSlash(v('generator.baseUrl')),
+      model: v('generator.model'),
+      maxTokens: v('generator.maxTokens'),
+      systemPromptFile: v('generator.systemPromptFile'),
+    },
+    judge: { baseUrl: stripSlash(v('judge.baseUrl')), model: v('judge.model'), timeoutMs: v('judge.timeoutSeconds') * 1000, promptsDir: v('judge.promptsDir') },
     vision: { baseUrl: stripSlash(v('vision.baseUrl')), model: v('vision.model') },
     toolServer: {
       url: stripSlash(v('toolServer.url')),

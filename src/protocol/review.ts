@@ -10,11 +10,12 @@
  * `stats` (after an undo or note, the same numbers again), `error`.
  */
 import { z } from 'zod';
-import { RewardName } from './run.js';
+import { RewardName, Verdict } from './run.js';
 
 export const ReviewVerdict = z.object({
   reward: RewardName,
-  state: z.enum(['pass', 'fail', 'error']),
+  /** As in run records: `error` a failed judge, `skipped` not judged because the format gate was 0. */
+  state: Verdict.shape.state,
   value: z.number().nullable(),
   rationale: z.string(),
   judge: z.string(),

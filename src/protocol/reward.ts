@@ -65,6 +65,8 @@ export const RewardResult = z.object({
   errors: z.record(z.string(), z.string()),
   /** Rewards whose value came from a human override in the audit log. */
   overridden: z.array(z.string()),
+  /** Judges not called because the format gate was 0 (their value is null; the total is 0). */
+  skipped: z.array(z.string()).optional(),
   /** Audit subject key of this (query, reply). */
   subject: z.string(),
   ms: z.number(),

@@ -95,11 +95,14 @@ export type ProgramOutcome = z.infer<typeof ProgramOutcome>;
 export const RewardName = z.enum(['format', 'syntax', 'spatial', 'attribute', 'logic', 'adherence']);
 export type RewardName = z.infer<typeof RewardName>;
 
-/** One reward verdict. `state: 'error'` is a failed judge (never silently 0). */
+/**
+ * One reward verdict. `state: 'error'` is a failed judge (never silently 0); `skipped` is a judge
+ * not called because the format gate was 0 (the total is 0 whatever it would say).
+ */
 export const Verdict = z.object({
   reward: RewardName,
-  state: z.enum(['pass', 'fail', 'error']),
-  /** 1 pass, 0 fail, 0.5 only for format's repeated tag; null when state is error. */
+  state: z.enum(['pass', 'fail', 'error', 'skipped']),
+  /** 1 pass, 0 fail, 0.5 only for format's repeated tag; null when state is error or skipped. */
   value: z.number().nullable(),
   rationale: z.string(),
   /** Judge model id, or `parser` / `runner` for the rule-based rewards. */
@@ -145,6 +148,10 @@ export const RewardSet = z.object({
   total: z.number().nullable(),
   incomplete: z.boolean(),
   weights: z.record(z.string(), z.number()),
+  /** `product` (format × weighted sum, ours) or `gate` (format only as a 0/non-0 gate, VALOR's code). */
+  total_rule: z.enum(['product', 'gate']).optional(),
+  /** Which judge prompts scored it: ours, or a VALOR-shaped prompts folder (by path and hash). */
+  judges: z.object({ kind: z.enum(['ours', 'reference']), dir: z.string().optional(), sha256: z.string().optional() }).optional(),
   /** Overrides that were applied, by reward. */
   overridden: z.record(z.string(), Override).optional(),
 });
@@ -205,7 +212,13 @@ export const RunRecord = z.object({
   image: z.object({ path: z.string(), sha256: z.string(), width: z.number().optional(), height: z.number().optional() }),
   /** Where the reply came from; absent when the program was taken from a `.vprog` document. */
   generator: z
-    .object({ base_url: z.string(), model: z.string(), settings: z.record(z.string(), z.unknown()) })
+    .object({
+      base_url: z.string(),
+      model: z.string(),
+      settings: z.record(z.string(), z.unknown()),
+      /** The system prompt sent: ours (`builtin`) or a prompt file, by sha256 of its text. */
+      prompt: z.object({ source: z.enum(['builtin', 'file']), path: z.string().nullable(), sha256: z.string() }).optional(),
+    })
     .nullable()
     .optional(),
   /** The `.vprog` document the program was taken from, when it was. */

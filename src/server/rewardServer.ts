@@ -11,6 +11,8 @@
  *   result.
  * - A client that disconnects cancels its scoring.
  */
+import type { ReferenceJudgeSet } from '../core/rewards/judgeSet.js';
+import type { TotalRule } from '../core/rewards/total.js';
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { stat } from 'node:fs/promises';
@@ -46,6 +48,12 @@ export interface RewardServerOptions {
   auditPath?: string;
   visionJudge?: boolean;
   structured?: StructuredMode;
+  /** VALOR-shaped judge prompts (src/core/rewards/judgeSet.ts); absent: ours. */
+  judgeSet?: ReferenceJudgeSet;
+  /** Judge replies whose format gate is 0 anyway (audits). Default false: no calls for them. */
+  judgeWhenGated?: boolean;
+  /** How format enters the total. Default `product`. */
+  totalRule?: TotalRule;
   judgeTimeoutMs?: number;
   syntaxTimeoutMs?: number;
   cache?: VerdictCache;
@@ -67,6 +75,7 @@ export function toRewardResult(r: ScoredReply, id: string | number | undefined, 
   const rewards = Object.fromEntries(NAMES.map((n) => [n, r.verdicts.find((v) => v.reward === n)?.value ?? null])) as RewardScores;
   const errors: Record<string, string> = {};
   for (const v of r.verdicts) if (v.state === 'error') errors[v.reward] = v.error ?? 'failed';
+  const skipped = r.verdicts.filter((v) => v.state === 'skipped').map((v) => v.reward);
   return {
     ...(id !== undefined ? { id } : {}),
     total: r.total,
@@ -74,6 +83,7 @@ export function toRewardResult(r: ScoredReply, id: string | number | undefined, 
     rewards,
     errors,
     overridden: Object.keys(r.overridden ?? {}),
+    ...(skipped.length ? { skipped } : {}),
     subject: r.subject,
     ms: r.ms,
     ...(verbose ? { verdicts: r.verdicts } : {}),
@@ -145,6 +155,9 @@ export async function startRewardServer(o: RewardServerOptions): Promise<RewardS
               overrides: index,
               visionJudge: o.visionJudge && item.image !== undefined,
               structured: o.structured,
+              judgeSet: o.judgeSet,
+              judgeWhenGated: o.judgeWhenGated,
+              totalRule: o.totalRule,
               cache,
               judgeSemaphore,
               judgeTimeoutMs: o.judgeTimeoutMs,

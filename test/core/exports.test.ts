@@ -2,7 +2,7 @@
 // Open-GroundingDino's loader uses them), and verl prompt records.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -137,6 +137,8 @@ describe('verl export', () => {
         .map((x) => JSON.stringify(x))
         .join('\n'),
     );
+    mkdirSync(join(dir, 'imgs'), { recursive: true });
+    for (const f of ['a.jpg', 'b.jpg']) writeFileSync(join(dir, 'imgs', f), 'x');
     const records = toVerlRecords(await readQuestionsJsonl(q));
     assert.equal(records.length, 3);
     const [a, b, c] = records;

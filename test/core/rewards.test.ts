@@ -275,11 +275,50 @@ describe('rule-based verdicts', () => {
     assert.equal(set.total, 0);
     assert.equal(set.incomplete, false);
     assert.equal(srv.chatRequests().length, 0);
+    // The format gate is 0: the judges are skipped (not 0, not an error), as VALOR's code skips them.
     for (const r of ['spatial', 'attribute', 'logic', 'adherence']) {
-      assert.equal(verdict(set, r).judge, 'rule');
-      assert.equal(value(set, r), 0);
+      assert.equal(verdict(set, r).judge, 'gate');
+      assert.equal(verdict(set, r).state, 'skipped');
+      assert.equal(value(set, r), null);
     }
     assert.equal(value(set, 'syntax'), 0);
+    // Asked to judge anyway (an audit): the missing plan is still 0 by rule, without a call.
+    const audited = await scoreReply({ query: GOOD_QUERY, reply: 'The mug is on the left, so the answer is yes.', judge, runner, cache, judgeWhenGated: true });
+    assert.equal(srv.chatRequests().length, 0);
+    for (const r of ['spatial', 'attribute', 'logic', 'adherence']) assert.equal(verdict(audited, r).judge, 'rule');
+    assert.equal(audited.total, 0);
+  });
+
+  test('format gate: a plan without <answer> makes no judge call by default; --judge-gated judges the plan', async (t) => {
+    const { srv, judge, cache } = await setup(t);
+    byJudge(srv);
+    const reply = GOOD_REPLY.slice(0, GOOD_REPLY.indexOf('<answer>'));
+    const gated = await scoreReply({ query: GOOD_QUERY, reply, judge, runner, cache });
+    assert.equal(value(gated, 'format'), 0);
+    assert.equal(srv.chatRequests().length, 0);
+    assert.equal(gated.total, 0);
+    assert.equal(gated.incomplete, false);
+    const judged = await scoreReply({ query: GOOD_QUERY, reply, judge, runner, cache, judgeWhenGated: true });
+    const asked = srv.chatRequests().map((r) => judgeOf(r)).sort();
+    assert.deepEqual(asked, ['attribute', 'logic', 'spatial']);
+    assert.equal(verdict(judged, 'spatial').state, 'pass');
+    assert.equal(verdict(judged, 'adherence').judge, 'rule');
+    assert.equal(judged.total, 0);
+  });
+
+  test("total rule: a repeated <plan> (format 0.5) halves the total by default, and counts as 1 under VALOR's gate rule", async (t) => {
+    const { srv, judge, cache } = await setup(t);
+    byJudge(srv);
+    const plan = GOOD_REPLY.slice(GOOD_REPLY.indexOf('<plan>'), GOOD_REPLY.indexOf('</plan>') + '</plan>'.length);
+    const reply = `${plan}\n${GOOD_REPLY}`;
+    const product = await scoreReply({ query: GOOD_QUERY, reply, judge, runner, cache });
+    assert.equal(value(product, 'format'), 0.5);
+    assert.equal(product.total_rule, 'product');
+    const gate = await scoreReply({ query: GOOD_QUERY, reply, judge, runner, cache, totalRule: 'gate' });
+    assert.equal(gate.total_rule, 'gate');
+    assert.ok(gate.total !== null && product.total !== null);
+    assert.ok(gate.total > 0);
+    assert.equal(product.total, gate.total / 2);
   });
 
   test('a looping plan is degenerate: 0 by rule; the program still gets its syntax run', async (t) => {

@@ -284,7 +284,7 @@ export class ReviewApp {
           h('td', { class: `rv-machine rv-${v.state}`, text: valueWord(machine) }),
           v.second !== undefined ? h('td', { class: 'rv-second', text: `2nd: ${valueWord(v.second)}` }) : h('td', { class: 'rv-second' }),
           h('td', { class: 'rv-human', text: human }),
-          h('td', { class: 'rv-rationale', text: v.state === 'error' ? `judge failed: ${v.error ?? 'no verdict'}` : `${v.rationale}${cited}` }),
+          h('td', { class: 'rv-rationale', text: v.state === 'error' ? `judge failed: ${v.error ?? 'no verdict'}` : v.state === 'skipped' ? `not judged: ${v.rationale || 'the format gate was 0'}` : `${v.rationale}${cited}` }),
         ],
       );
     });

@@ -14,6 +14,9 @@ import { scoreReply } from '../../core/rewards/score.js';
 import { ProgramRunner } from '../../core/runner.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv, toolsFromEnv } from '../config.js';
+import { generationPromptFrom, judgeSetFrom, JUDGE_PROMPT_USAGE, JUDGE_PROMPT_OPTIONS, PROMPT_OPTIONS, PROMPT_USAGE } from '../promptOptions.js';
+import { describePrompt } from '../../core/promptSource.js';
+import { describeJudgeSet, judgeSetRef } from '../../core/rewards/judgeSet.js';
 
 const usage = `Usage:
   valor eval FILE.jsonl --out DIR [options]
@@ -43,6 +46,9 @@ Options:
   --tools-url URL    tool server (else VALOR_TOOLS_URL; unset: start one on the CPU)
   --tools-token TOK  tool server token (else VALOR_TOOLS_TOKEN)
   --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR)
+${PROMPT_USAGE}
+${JUDGE_PROMPT_USAGE.split('\n')[0]}
+${JUDGE_PROMPT_USAGE.split('\n')[1]}
 
 Exit codes: 0 every selected question has a result (wrong answers and program errors included);
 1 interrupted or stopped early (resume with --resume); 2 bad usage or configuration.
@@ -98,6 +104,8 @@ export const evalCommand: CliCommand = {
         'tools-url': { type: 'string' },
         'tools-token': { type: 'string' },
         models: { type: 'string' },
+        ...PROMPT_OPTIONS,
+        ...JUDGE_PROMPT_OPTIONS,
       },
     });
     const { values, positionals } = parsed;
@@ -135,6 +143,10 @@ export const evalCommand: CliCommand = {
     // Endpoints first: a missing configuration is a quick exit 2 before any server starts.
     const generator = endpointFromEnv('LLM', io.env, { baseUrl: values['base-url'], model: values.model });
     const judge = values.score ? endpointFromEnv('JUDGE', io.env) : undefined;
+    const prompt = await generationPromptFrom(values, io);
+    const judgeSet = judge ? await judgeSetFrom(values, io) : undefined;
+    io.stderr.write(`valor eval: generation prompt: ${describePrompt(prompt)}\n`);
+    if (judge) io.stderr.write(`valor eval: judges: ${describeJudgeSet(judgeSetRef(judgeSet))}\n`);
 
     const tools = await toolsFromEnv(io.env, { url: values['tools-url'], token: values['tools-token'], models: values.models }, io.signal);
     // The tool server's model ids belong in the summary (which detector and depth model scored this).
@@ -149,8 +161,8 @@ export const evalCommand: CliCommand = {
       runner,
       ...(judge
         ? {
-            scorer: (i, signal) => scoreReply({ ...i, judge, runner, judgeSemaphore, signal }),
-            judges: { base_url: judge.baseUrl, model: judge.model },
+            scorer: (i, signal) => scoreReply({ ...i, judge, runner, judgeSemaphore, judgeSet, signal }),
+            judges: { base_url: judge.baseUrl, model: judge.model, set: judgeSetRef(judgeSet) },
           }
         : {}),
     };
@@ -169,6 +181,7 @@ export const evalCommand: CliCommand = {
           timeoutMs: timeoutSec * 1000,
           toolRetries,
           regenerate: values.regenerate,
+          prompt,
           report: !values['no-report'],
           signal: io.signal,
           onEvent: (e) => progress.onEvent(e),

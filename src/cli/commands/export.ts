@@ -8,6 +8,10 @@ import { DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audi
 import { groundingFromRuns, loadGroundingFiles } from '../../core/exports/groundingInputs.js';
 import { exportOdvg, validateOdvg } from '../../core/exports/odvg.js';
 import { questionsFromRuns, readQuestionsJsonl, toVerlRecords, writeVerlRecords, type VerlQuestion } from '../../core/exports/verl.js';
+import { hydraQuote, rewardFunctionPath, systemPromptFiles, verlSnippet } from '../../core/exports/verlConfig.js';
+import { describePrompt } from '../../core/promptSource.js';
+import { writeFileAtomic } from '../../core/runStore.js';
+import { generationPromptFrom, PROMPT_OPTIONS, PROMPT_USAGE } from '../promptOptions.js';
 import type { GroundingResult } from '../../protocol/run.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 
@@ -71,34 +75,58 @@ export const exportOdvgCommand: CliCommand = {
   },
 };
 
-const verlUsage = `Usage: valor export verl (--in QUESTIONS.jsonl | --runs DIR) --out FILE.jsonl|FILE.parquet [options]
+const verlUsage = `Usage: valor export verl (--in QUESTIONS.jsonl | --runs DIR) --out FILE.parquet|FILE.jsonl [options]
 
 Writes training prompts for verl's GRPO trainer: one record per distinct (question, image) with
-problem, prompt (the generation prompt as chat messages), data_source, ability, reward_model and
-extra_info {index, split, query, image}. .parquet needs python3 with pyarrow.
+problem, prompt (the generation prompt as chat messages, exactly what 'valor run' sends),
+data_source, ability, reward_model {style, ground_truth} and extra_info {index, split, query,
+image}; next to it FILE.system_prompt.txt (the system text) and FILE.system_prompt.hydra (the
+same as one Hydra value), and prints the verl command-line overrides to use (docs/training.md).
+.parquet (verl's released RLHFDataset) needs python3 with pyarrow; .jsonl is what VALOR's
+vendored verl reads.
 
-  --in FILE           JSONL with "problem" (or "query"/"question"), optional "image", "answer", "id"
+  --in FILE           JSONL with the question ("problem", "query", "question" or "prompt"),
+                      optional image, answer (ground_truth) and id, named as 'valor eval' accepts them
+  --images DIR        folder the image paths in --in are relative to (default: its folder);
+                      every named image must exist
   --runs DIR          take the questions of these run records
-  --out FILE          output (.jsonl, or .parquet)
+  --out FILE          output (.parquet, or .jsonl)
   --data-source NAME  data_source value (default valor)
   --split NAME        extra_info.split (default train)
+  --manager NAME      reward manager in the printed overrides: batch (default) or naive
+${PROMPT_USAGE}
 `;
 
 export const exportVerlCommand: CliCommand = {
   name: 'export verl',
-  summary: "export training prompts for verl's GRPO trainer (JSONL or parquet)",
+  summary: "export training prompts for verl's GRPO trainer (parquet or JSONL) with its config overrides",
   usage: verlUsage,
   async run(argv, io) {
     const parsed = parseCliArgs(argv, {
-      options: { in: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' }, 'data-source': { type: 'string' }, split: { type: 'string' } },
+      options: {
+        in: { type: 'string' },
+        images: { type: 'string' },
+        runs: { type: 'string' },
+        out: { type: 'string' },
+        'data-source': { type: 'string' },
+        split: { type: 'string' },
+        manager: { type: 'string' },
+        ...PROMPT_OPTIONS,
+      },
     });
     const { values } = parsed;
     if (!values.out) throw new UsageError(`give --out FILE\n\n${verlUsage}`);
     if (!values.in && !values.runs) throw new UsageError(`give --in QUESTIONS.jsonl or --runs DIR\n\n${verlUsage}`);
+    if (values.images && !values.in) throw new UsageError('--images goes with --in (run records already hold absolute image paths)');
+    const manager = values.manager ?? 'batch';
+    if (manager !== 'batch' && manager !== 'naive') throw new UsageError(`--manager must be 'batch' or 'naive', got '${manager}'`);
+    const out = resolve(io.cwd, values.out);
+    if (!/\.(jsonl|parquet)$/i.test(out)) throw new UsageError(`--out must end in .parquet (verl's released dataset reader) or .jsonl (VALOR's vendored verl), got '${values.out}'`);
+    const prompt = await generationPromptFrom(values, io);
     const questions: VerlQuestion[] = [];
     if (values.in) {
       try {
-        questions.push(...(await readQuestionsJsonl(resolve(io.cwd, values.in))));
+        questions.push(...(await readQuestionsJsonl(resolve(io.cwd, values.in), { imagesDir: values.images ? resolve(io.cwd, values.images) : undefined })));
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
@@ -108,10 +136,23 @@ export const exportVerlCommand: CliCommand = {
       for (const p of r.problems) io.stderr.write(`warning: skipped ${p}\n`);
       questions.push(...r.questions);
     }
-    const records = toVerlRecords(questions, { dataSource: values['data-source'], split: values.split });
-    const out = resolve(io.cwd, values.out);
+    const records = toVerlRecords(questions, { dataSource: values['data-source'], split: values.split, prompt });
     await writeVerlRecords(out, records, { signal: io.signal });
-    io.stdout.write(`${out}: ${records.length} prompt${records.length === 1 ? '' : 's'} (${questions.length - records.length} duplicate${questions.length - records.length === 1 ? '' : 's'} skipped)\n`);
+    const files = systemPromptFiles(out);
+    await writeFileAtomic(files.text, prompt.text);
+    await writeFileAtomic(files.hydra, `${hydraQuote(prompt.text)}\n`);
+    const dup = questions.length - records.length;
+    const withTruth = records.filter((r) => r.reward_model.ground_truth !== '').length;
+    io.stdout.write(`${out}: ${records.length} prompt${records.length === 1 ? '' : 's'} (${dup} duplicate${dup === 1 ? '' : 's'} skipped; ${withTruth} with a ground truth)\n`);
+    io.stdout.write(`prompt: ${describePrompt(prompt)}\n`);
+    io.stdout.write(`system prompt: ${files.text} (for data.system_prompt: ${files.hydra})\n`);
+    const layout = out.toLowerCase().endsWith('.parquet') ? 'release' : 'valor-fork';
+    io.stdout.write(
+      layout === 'release'
+        ? `\nverl (released RLHFDataset; checked against verl 0.5.0 and 0.7.0):\n`
+        : `\nVALOR's vendored verl (0.5.0.dev; reads .jsonl with data.prompt_key=problem). verl's released RLHFDataset reads parquet only: export to .parquet for it.\n`,
+    );
+    io.stdout.write(`${verlSnippet({ layout, dataPath: out, hydraPromptPath: files.hydra, rewardPath: rewardFunctionPath(), manager })}\n`);
     return EXIT.ok;
   },
 };

@@ -15,6 +15,8 @@ import type { RunRecord } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv, toolsFromEnv } from '../config.js';
 import { formatTraceEntry } from '../format.js';
+import { describePrompt } from '../../core/promptSource.js';
+import { generationPromptFrom, PROMPT_OPTIONS, PROMPT_USAGE } from '../promptOptions.js';
 
 const usage = `Usage:
   valor run --image IMG --query TEXT [options]   generate a plan and program, then run it
@@ -28,6 +30,7 @@ Options:
   --base-url URL     generator endpoint (else VALOR_LLM_BASE_URL)
   --model NAME       generator model (else VALOR_LLM_MODEL)
   --regenerate       ask the generator again instead of using the response cache
+${PROMPT_USAGE}
   --tools-url URL    tool server (else VALOR_TOOLS_URL; unset: start one on the CPU)
   --tools-token TOK  tool server token (else VALOR_TOOLS_TOKEN)
   --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR)
@@ -93,6 +96,7 @@ export function runJson(record: RunRecord, recordPath: string | null) {
 
 export function printHuman(record: RunRecord, recordPath: string | null, out: NodeJS.WritableStream): void {
   out.write(`query: ${record.query}\nimage: ${record.image.path}\n`);
+  if (record.generator?.prompt) out.write(`prompt: ${describePrompt(record.generator.prompt)}\n`);
   if (record.format.score !== 1) {
     out.write(`format: ${record.format.score}\n`);
     for (const d of record.format.diagnostics) out.write(`  ${d.severity}${d.line ? ` (reply line ${d.line})` : ''}: ${d.message}\n`);
@@ -130,6 +134,7 @@ export const runCommand: CliCommand = {
         'tools-url': { type: 'string' },
         'tools-token': { type: 'string' },
         models: { type: 'string' },
+        ...PROMPT_OPTIONS,
       },
     });
     const { values, positionals } = parsed;
@@ -148,6 +153,7 @@ export const runCommand: CliCommand = {
     const generator = input.reply === undefined
       ? endpointFromEnv('LLM', io.env, { baseUrl: values['base-url'], model: values.model })
       : undefined;
+    const prompt = generator ? await generationPromptFrom(values, io) : undefined;
 
     const tools = await toolsFromEnv(io.env, { url: values['tools-url'], token: values['tools-token'], models: values.models }, io.signal);
     const runner = new ProgramRunner();
@@ -159,6 +165,7 @@ export const runCommand: CliCommand = {
         image,
         reply: input.reply,
         generator,
+        prompt,
         regenerate: values.regenerate,
         tools: tools.tools,
         toolsUrl: tools.url,

@@ -14,6 +14,8 @@ import { parseVprog, resolveImagePath } from '../../core/vprog.js';
 import type { Verdict } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv } from '../config.js';
+import { judgeSetFrom, JUDGE_PROMPT_OPTIONS, JUDGE_PROMPT_USAGE } from '../promptOptions.js';
+import { describeJudgeSet } from '../../core/rewards/judgeSet.js';
 
 const usage = `Usage: valor score FILE.vprog [options]
 
@@ -30,25 +32,31 @@ Options:
   --base-url URL       judge endpoint (else VALOR_JUDGE_BASE_URL)
   --model NAME         judge model (else VALOR_JUDGE_MODEL); key: VALOR_JUDGE_API_KEY or OPENAI_API_KEY
   --syntax-timeout SEC time limit of the placeholder run (default 10)
+  --total-rule RULE    product (default: format x weighted sum, a repeated tag halves it) or gate
+                       (VALOR's code: format only as a zero / non-zero gate)
+  --judge-gated        call the judges even when format is 0 (for audits; the total is 0 either way)
+${JUDGE_PROMPT_USAGE}
 
 Exit codes: 0 scored; 1 a judge failed (the total is incomplete); 2 bad usage or configuration.
 `;
 
 function fmtValue(v: Verdict): string {
   if (v.state === 'error') return 'ERROR';
+  if (v.state === 'skipped') return '-';
   return String(v.value);
 }
 
 export function printScore(file: string, r: ScoredReply, out: NodeJS.WritableStream): void {
   out.write(`${file}\n`);
   for (const v of r.verdicts) {
-    const who = v.judge === 'parser' || v.judge === 'runner' || v.judge === 'rule' ? v.judge : `${v.judge}${v.cached ? ', cached' : ''}${v.ms !== undefined ? `, ${(v.ms / 1000).toFixed(1)} s` : ''}`;
+    const who = v.judge === 'parser' || v.judge === 'runner' || v.judge === 'rule' || v.judge === 'gate' ? v.judge : `${v.judge}${v.cached ? ', cached' : ''}${v.ms !== undefined ? `, ${(v.ms / 1000).toFixed(1)} s` : ''}`;
     const o = r.overridden?.[v.reward];
     const text = v.state === 'error' ? (v.error ?? 'failed') : v.rationale;
     out.write(`  ${v.reward.padEnd(10)} ${fmtValue(v).padEnd(5)} ${`[${who}]`} ${text.replace(/\s+/g, ' ').trim()}\n`);
     if (o) out.write(`  ${''.padEnd(10)} ${''.padEnd(5)} overridden by ${o.author ?? 'a person'} (machine said ${o.machine_value ?? 'nothing'}): ${o.note}\n`);
   }
-  const formula = `format x (${WEIGHTED_REWARDS.map((k) => `${r.weights[k]} ${k}`).join(' + ')})`;
+  const formula = `${r.total_rule === 'gate' ? '[format > 0]' : 'format'} x (${WEIGHTED_REWARDS.map((k) => `${r.weights[k]} ${k}`).join(' + ')})`;
+  if (r.judges) out.write(`judges: ${describeJudgeSet(r.judges)}\n`);
   if (r.total === null) out.write(`total: incomplete (a judge failed; nothing was counted as 0)  ${formula}\n`);
   else out.write(`total: ${Number(r.total.toFixed(4))}  ${formula}\n`);
 }
@@ -78,6 +86,9 @@ export const scoreCommand: CliCommand = {
         'base-url': { type: 'string' },
         model: { type: 'string' },
         'syntax-timeout': { type: 'string' },
+        'total-rule': { type: 'string' },
+        'judge-gated': { type: 'boolean' },
+        ...JUDGE_PROMPT_OPTIONS,
       },
     });
     const { values, positionals } = parsed;
@@ -101,7 +112,10 @@ export const scoreCommand: CliCommand = {
     }
     const syntaxSec = values['syntax-timeout'] === undefined ? 10 : Number(values['syntax-timeout']);
     if (!(syntaxSec > 0)) throw new UsageError(`--syntax-timeout must be a positive number of seconds, got '${values['syntax-timeout']}'`);
+    const totalRule = values['total-rule'] ?? 'product';
+    if (totalRule !== 'product' && totalRule !== 'gate') throw new UsageError(`--total-rule must be 'product' or 'gate', got '${totalRule}'`);
     const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model });
+    const judgeSet = await judgeSetFrom(values, io);
     const overrides = await loadOverrides(values, io);
     const runner = new ProgramRunner();
     let result: ScoredReply;
@@ -115,6 +129,9 @@ export const scoreCommand: CliCommand = {
         weights,
         overrides,
         visionJudge: values['vision-judge'],
+        judgeSet,
+        judgeWhenGated: values['judge-gated'],
+        totalRule,
         syntaxTimeoutMs: syntaxSec * 1000,
         signal: io.signal,
       });

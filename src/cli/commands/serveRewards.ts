@@ -9,6 +9,8 @@ import { rewardReadyLine } from '../../protocol/reward.js';
 import { startRewardServer } from '../../server/rewardServer.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv } from '../config.js';
+import { describeJudgeSet, judgeSetRef } from '../../core/rewards/judgeSet.js';
+import { judgeSetFrom, JUDGE_PROMPT_OPTIONS, JUDGE_PROMPT_USAGE } from '../promptOptions.js';
 
 const usage = `Usage: valor serve-rewards [options]
 
@@ -25,6 +27,11 @@ Options:
   --weights SPEC          e.g. logic=0.4,adherence=0.1 (default VALOR's)
   --audit FILE            apply the overrides in this audit log (re-read when it changes)
   --vision-judge          judges also see the image (items must carry "image")
+  --total-rule RULE       product (default: format x weighted sum) or gate (VALOR's code: format
+                          only as a zero / non-zero gate, a repeated tag scores like a single one)
+  --judge-gated           judge replies whose format is 0 too (audits; default: no judge calls for
+                          them, as in VALOR's code; the total is 0 either way)
+${JUDGE_PROMPT_USAGE}
   --base-url URL          judge endpoint (else VALOR_JUDGE_BASE_URL)
   --model NAME            judge model (else VALOR_JUDGE_MODEL); key: VALOR_JUDGE_API_KEY or OPENAI_API_KEY
 `;
@@ -51,6 +58,9 @@ export const serveRewardsCommand: CliCommand = {
         weights: { type: 'string' },
         audit: { type: 'string' },
         'vision-judge': { type: 'boolean' },
+        'total-rule': { type: 'string' },
+        'judge-gated': { type: 'boolean' },
+        ...JUDGE_PROMPT_OPTIONS,
         'base-url': { type: 'string' },
         model: { type: 'string' },
       },
@@ -64,7 +74,10 @@ export const serveRewardsCommand: CliCommand = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+    const totalRule = values['total-rule'] ?? 'product';
+    if (totalRule !== 'product' && totalRule !== 'gate') throw new UsageError(`--total-rule must be 'product' or 'gate', got '${totalRule}'`);
     const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model });
+    const judgeSet = await judgeSetFrom(values, io);
     const host = values.host ?? '127.0.0.1';
     const runner = new ProgramRunner();
     const server = await startRewardServer({
@@ -78,9 +91,13 @@ export const serveRewardsCommand: CliCommand = {
       weights,
       auditPath: values.audit ? resolve(io.cwd, values.audit) : undefined,
       visionJudge: values['vision-judge'],
+      judgeSet,
+      judgeWhenGated: values['judge-gated'],
+      totalRule,
       log: (line) => io.stderr.write(`${line}\n`),
     });
     io.stdout.write(`${rewardReadyLine(server.url, server.token, judge.model.replace(/\s+/g, '_'))}\n`);
+    io.stderr.write(`judges: ${describeJudgeSet(judgeSetRef(judgeSet))}; total rule: ${totalRule}; format-0 replies ${values['judge-gated'] ? 'judged' : 'not judged'}\n`);
     if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
       io.stderr.write(`warning: listening on ${host}: anyone who can reach this address and knows the token can spend your judge's budget\n`);
     }

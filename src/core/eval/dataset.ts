@@ -53,7 +53,7 @@ export interface LoadedDataset extends Dataset {
   sha256: string;
 }
 
-const FIELDS = {
+export const FIELDS = {
   question: ['question', 'query', 'problem', 'prompt'],
   image: ['image', 'image_path', 'img', 'img_path', 'image_file', 'file_name', 'filename'],
   answer: ['answer', 'gt', 'ground_truth', 'gt_answer', 'label'],

@@ -14,6 +14,8 @@
  * - Cancellation: stop taking questions, abort the ones in flight (their records are not written),
  *   write a partial summary, and report how to resume.
  */
+import { BUILTIN_PROMPT, promptRef, type GenerationPrompt } from '../promptSource.js';
+import type { JudgeSetRef } from '../rewards/judgeSet.js';
 import { setMaxListeners } from 'node:events';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
@@ -54,8 +56,8 @@ export interface EvalDeps {
   runner: ProgramRunnerLike;
   /** `--score`: the six rewards of one reply (src/core/rewards/score.ts). */
   scorer?: (input: { query: string; reply: string; imagePath: string }, signal: AbortSignal) => Promise<RewardSet>;
-  /** The judge endpoint, for the summary (with --score). */
-  judges?: { base_url: string; model: string } | null;
+  /** The judge endpoint and prompt set, for the summary (with --score). */
+  judges?: { base_url: string; model: string; set?: JudgeSetRef } | null;
 }
 
 export interface EvalOptions {
@@ -77,6 +79,8 @@ export interface EvalOptions {
   /** Ask the generator again instead of using its response cache. */
   regenerate?: boolean;
   sampling?: Sampling;
+  /** The generation prompt (default: ours); its sha256 is part of the manifest and the summary. */
+  prompt?: GenerationPrompt;
   /** Write report.html (default true). */
   report?: boolean;
   signal?: AbortSignal;
@@ -116,6 +120,8 @@ interface Manifest {
   shard: Shard | null;
   generator_model: string;
   sampling: Record<string, unknown>;
+  /** sha256 of the generation prompt's text (absent in manifests written before it was recorded). */
+  prompt_sha256?: string;
   score: boolean;
   created: string;
 }
@@ -239,6 +245,7 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
   const runsDir = join(outDir, RUNS_SUBDIR);
   const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
   const sampling: Sampling = { ...VALOR_SAMPLING, ...opts.sampling };
+  const prompt = opts.prompt ?? BUILTIN_PROMPT;
   const toolRetries = opts.toolRetries ?? 3;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const emit = (e: EvalEvent): void => opts.onEvent?.(e);
@@ -257,6 +264,7 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
     shard,
     generator_model: deps.generator.model,
     sampling: sampling as Record<string, unknown>,
+    prompt_sha256: prompt.sha256,
     score: Boolean(deps.scorer),
     created: new Date().toISOString(),
   };
@@ -273,6 +281,7 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
     if (!sameJson(previous.shard ?? null, manifest.shard)) diffs.push(`the shard differs (was ${previous.shard ? `${previous.shard.index}/${previous.shard.count}` : 'none'})`);
     if (previous.generator_model !== manifest.generator_model) diffs.push(`the generator model differs (was '${previous.generator_model}')`);
     if (!sameJson(previous.sampling, manifest.sampling)) diffs.push('the sampling settings differ');
+    if ((previous.prompt_sha256 ?? BUILTIN_PROMPT.sha256) !== manifest.prompt_sha256) diffs.push('the generation prompt differs (its sha256)');
     if (previous.score !== manifest.score) diffs.push(`--score was ${previous.score ? 'on' : 'off'}`);
     if (diffs.length > 0) {
       throw new EvalSetupError(`cannot resume the run in ${outDir}: ${diffs.join('; ')}. Resume with the same settings, or choose another --out folder.`);
@@ -386,6 +395,7 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
         image,
         generator: deps.generator,
         sampling,
+        prompt,
         regenerate: opts.regenerate,
         tools,
         toolsUrl: deps.toolsUrl,
@@ -506,6 +516,7 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
         base_url: deps.generator.baseUrl,
         model: deps.generator.model,
         reported: [...new Set(ordered.flatMap((r) => (r.model ? [r.model] : [])))].sort(),
+        prompt: promptRef(prompt),
       },
       tools: { url: deps.toolsUrl, ...(deps.toolModels ? { models: deps.toolModels } : {}) },
       judges: deps.scorer ? (deps.judges ?? null) : null,

@@ -5,6 +5,8 @@
  * a resumed run, a run at another concurrency, and the merge of its shards all give the same
  * numbers.
  */
+import type { PromptRef } from '../promptSource.js';
+import type { JudgeSetRef } from '../rewards/judgeSet.js';
 import type { RewardName } from '../../protocol/run.js';
 import type { InputProblem } from './dataset.js';
 import { type AnswerType, type Metrics, aggregate, round } from './metrics.js';
@@ -118,9 +120,11 @@ export interface EvalSettings {
 }
 
 export interface EvalModels {
-  generator: { base_url: string; model: string; reported: string[] };
+  /** `prompt`: which generation prompt was sent (ours or a prompt file, by sha256). */
+  generator: { base_url: string; model: string; reported: string[]; prompt?: PromptRef };
   tools: { url: string; models?: Record<string, string> };
-  judges: { base_url: string; model: string } | null;
+  /** `set`: which judge prompts (ours or a VALOR-shaped folder). */
+  judges: { base_url: string; model: string; set?: JudgeSetRef } | null;
 }
 
 export interface EvalSummary extends Computed {

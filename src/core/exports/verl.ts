@@ -18,7 +18,9 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, rename } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { ChatMessage } from '../chat.js';
-import { buildGenerationMessages } from '../prompt.js';
+import { existsSync } from 'node:fs';
+import { FIELDS } from '../eval/dataset.js';
+import { BUILTIN_PROMPT, generationMessages, type GenerationPrompt } from '../promptSource.js';
 import { listRunRecords, writeFileAtomic } from '../runStore.js';
 
 export interface VerlQuestion {
@@ -38,10 +40,24 @@ export interface VerlRecord {
   extra_info: { index: number; split: string; query: string; image?: string; image_sha256?: string; id?: string };
 }
 
-/** Reads a questions JSONL: each line an object with `problem`, `query` or `question` (+ optional image, answer, id). */
-export async function readQuestionsJsonl(path: string): Promise<VerlQuestion[]> {
+function firstOf(o: Record<string, unknown>, keys: readonly string[], ok: (v: unknown) => boolean): unknown {
+  for (const k of keys) if (ok(o[k])) return o[k];
+  return undefined;
+}
+
+const isText = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
+
+/**
+ * Reads a questions JSONL (VALOR's `reasoning_data.jsonl`, or a benchmark file): each line an
+ * object whose question, image, answer and id fields may be named as `valor eval` accepts them
+ * (src/core/eval/dataset.ts FIELDS). Image paths are relative to `imagesDir` (default: the file's
+ * folder); every named image must exist, or the whole read fails listing the missing ones.
+ */
+export async function readQuestionsJsonl(path: string, opts: { imagesDir?: string } = {}): Promise<VerlQuestion[]> {
   const text = await readFile(path, 'utf8');
+  const imagesDir = opts.imagesDir ?? dirname(path);
   const out: VerlQuestion[] = [];
+  const missing: string[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     let o: Record<string, unknown>;
@@ -50,17 +66,26 @@ export async function readQuestionsJsonl(path: string): Promise<VerlQuestion[]> 
     } catch {
       throw new Error(`${path} line ${i + 1} is not JSON`);
     }
-    const q = [o.problem, o.query, o.question].find((v): v is string => typeof v === 'string' && v.trim() !== '');
-    if (!q) throw new Error(`${path} line ${i + 1} has no question: expected a "problem", "query" or "question" string`);
-    const image = [o.image, o.image_path, o.img, o.img_pth].find((v): v is string => typeof v === 'string' && v !== '');
-    const answer = [o.answer, o.ground_truth].find((v) => typeof v === 'string' || typeof v === 'number');
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new Error(`${path} line ${i + 1} is not a JSON object`);
+    const q = firstOf(o, FIELDS.question, isText) as string | undefined;
+    if (!q) throw new Error(`${path} line ${i + 1} has no question: expected a string field ${FIELDS.question.map((f) => `"${f}"`).join(', ')}`);
+    const image = firstOf(o, FIELDS.image, isText) as string | undefined;
+    const answer = firstOf(o, FIELDS.answer, (v) => (typeof v === 'string' && v !== '') || typeof v === 'number' || typeof v === 'boolean');
+    const id = firstOf(o, FIELDS.id, (v) => isText(v) || typeof v === 'number');
+    const imagePath = image ? resolve(imagesDir, image) : undefined;
+    if (imagePath && !existsSync(imagePath)) missing.push(`line ${i + 1}: ${imagePath}`);
     out.push({
       query: q.trim(),
-      ...(image ? { image: resolve(dirname(path), image) } : {}),
+      ...(imagePath ? { image: imagePath } : {}),
       ...(answer !== undefined ? { answer: String(answer) } : {}),
-      ...(typeof o.id === 'string' || typeof o.id === 'number' ? { id: String(o.id) } : {}),
+      ...(id !== undefined ? { id: String(id) } : {}),
     });
   });
+  if (missing.length > 0) {
+    throw new Error(
+      `${missing.length} image${missing.length === 1 ? '' : 's'} named in ${path} do${missing.length === 1 ? 'es' : ''} not exist (paths are relative to ${imagesDir}; pass --images DIR for the folder they are in):\n  ${missing.slice(0, 20).join('\n  ')}${missing.length > 20 ? `\n  ... and ${missing.length - 20} more` : ''}`,
+    );
+  }
   return out;
 }
 
@@ -80,7 +105,11 @@ export async function questionsFromRuns(dir: string): Promise<{ questions: VerlQ
   return { questions, problems };
 }
 
-export function toVerlRecords(questions: readonly VerlQuestion[], opts: { dataSource?: string; split?: string; ability?: string } = {}): VerlRecord[] {
+export function toVerlRecords(
+  questions: readonly VerlQuestion[],
+  opts: { dataSource?: string; split?: string; ability?: string; prompt?: Pick<GenerationPrompt, 'text'> } = {},
+): VerlRecord[] {
+  const prompt = opts.prompt ?? BUILTIN_PROMPT;
   const seen = new Set<string>();
   const out: VerlRecord[] = [];
   for (const q of questions) {
@@ -90,7 +119,7 @@ export function toVerlRecords(questions: readonly VerlQuestion[], opts: { dataSo
     out.push({
       data_source: opts.dataSource ?? 'valor',
       problem: q.query,
-      prompt: buildGenerationMessages(q.query),
+      prompt: generationMessages(prompt, q.query),
       ability: opts.ability ?? 'spatial_reasoning',
       reward_model: { style: 'model', ground_truth: q.answer ?? '' },
       extra_info: {

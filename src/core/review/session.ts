@@ -263,7 +263,7 @@ export class ReviewSession {
       if (value === undefined) throw new ReviewError('set needs a value');
       v = value;
     } else {
-      if (machine === null) throw new ReviewError(`the ${reward} judge failed on this item, so there is nothing to accept or flip: give the verdict with 1 (pass) or 0 (fail)`);
+      if (machine === null) throw new ReviewError(`the ${reward} judge failed on this item (or was not called), so there is nothing to accept or flip: give the verdict with 1 (pass) or 0 (fail)`);
       v = action === 'accept' ? machine : machine >= 1 ? 0 : 1;
     }
     const note = this.notes.get(position) ?? '';

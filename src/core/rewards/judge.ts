@@ -13,6 +13,7 @@ import { ChatError, type ChatClient, type ChatMessage, type ChatRequest, type Ch
 import type { Verdict } from '../../protocol/run.js';
 import type { Semaphore } from '../concurrency.js';
 import { parseJudgeReply } from './verdictParse.js';
+import { parseReferenceReply, referenceCorrection, referenceJudgeMessages, type ReferenceJudgeSet } from './judgeSet.js';
 import { correctionMessage, judgeMessages, VERDICT_RESPONSE_FORMAT, type JudgeMaterial, type JudgeReward, type VerdictMode } from './rubrics.js';
 
 /** Judges are asked to be deterministic so re-scoring gives the same verdict and caches hit. */
@@ -97,6 +98,8 @@ export interface JudgeCallOptions {
   /** Data URL of the image for the optional vision judge; absent for text-only judges. */
   imageDataUrl?: string;
   structured?: StructuredMode;
+  /** VALOR-shaped prompt files (./judgeSet.ts); absent: our rubrics. */
+  judgeSet?: ReferenceJudgeSet;
   cache?: VerdictCache;
   /** Bounds judge requests in flight across everything sharing it. */
   semaphore?: Semaphore;
@@ -104,7 +107,9 @@ export interface JudgeCallOptions {
   signal?: AbortSignal;
 }
 
-function cacheKey(client: ChatClient, messages: ChatMessage[], mode: VerdictMode, imageDataUrl: string | undefined): string {
+type RequestMode = VerdictMode | 'reference';
+
+function cacheKey(client: ChatClient, messages: ChatMessage[], mode: RequestMode, imageDataUrl: string | undefined): string {
   const h = createHash('sha256');
   h.update(JSON.stringify({ v: 1, base: client.baseUrl, model: client.model, mode, sampling: JUDGE_SAMPLING, messages }));
   if (imageDataUrl) h.update(imageDataUrl);
@@ -116,8 +121,14 @@ export async function runJudge(opts: JudgeCallOptions): Promise<Verdict> {
   const { client, reward } = opts;
   const cache = opts.cache ?? defaultVerdictCache;
   const wanted = opts.structured ?? 'auto';
-  const mode: VerdictMode = wanted === 'auto' ? (noJsonSchema.has(endpointKey(client)) ? 'tagged' : 'json_schema') : wanted;
-  const messages = judgeMessages(reward, mode, opts.material, opts.imageDataUrl);
+  const mode: RequestMode = opts.judgeSet
+    ? 'reference'
+    : wanted === 'auto'
+      ? noJsonSchema.has(endpointKey(client))
+        ? 'tagged'
+        : 'json_schema'
+      : wanted;
+  const messages = messagesFor(opts, mode);
   const key = cacheKey(client, messages, mode, opts.imageDataUrl);
 
   const hit = cache.get(key);
@@ -149,7 +160,23 @@ export async function runJudge(opts: JudgeCallOptions): Promise<Verdict> {
   }
 }
 
-async function judgeUncached(opts: JudgeCallOptions, initialMode: VerdictMode, initialMessages: ChatMessage[]): Promise<Verdict> {
+function messagesFor(opts: JudgeCallOptions, mode: RequestMode): ChatMessage[] {
+  if (mode === 'reference') {
+    if (!opts.judgeSet) throw new Error('reference mode needs a judge set');
+    // The reference judges are text-only; an image for the vision judge goes along as a second part.
+    const msgs = referenceJudgeMessages(opts.judgeSet, opts.reward, opts.material);
+    if (!opts.imageDataUrl) return msgs;
+    const text = msgs[0]?.content as string;
+    return [{ role: 'user', content: [{ type: 'text', text }, { type: 'image_url', image_url: { url: opts.imageDataUrl } }] }];
+  }
+  return judgeMessages(opts.reward, mode, opts.material, opts.imageDataUrl);
+}
+
+function parseFor(mode: RequestMode, text: string): { ok: true; score: 0 | 1; rationale: string } | { ok: false; problem: string } {
+  return mode === 'reference' ? parseReferenceReply(text) : parseJudgeReply(text);
+}
+
+async function judgeUncached(opts: JudgeCallOptions, initialMode: RequestMode, initialMessages: ChatMessage[]): Promise<Verdict> {
   const { client, reward, signal } = opts;
   const started = performance.now();
   let mode = initialMode;
@@ -190,7 +217,7 @@ async function judgeUncached(opts: JudgeCallOptions, initialMode: VerdictMode, i
       if (mode === 'json_schema' && opts.structured !== 'json_schema' && refusesStructuredOutput(err)) {
         noJsonSchema.add(endpointKey(client));
         mode = 'tagged';
-        messages = judgeMessages(reward, mode, opts.material, opts.imageDataUrl);
+        messages = messagesFor(opts, mode);
         return attempt(messages);
       }
       const e = err as Error;
@@ -203,17 +230,17 @@ async function judgeUncached(opts: JudgeCallOptions, initialMode: VerdictMode, i
   if ('state' in first) return first;
   lastReply = first;
   allCached &&= first.cached;
-  let parsed = parseJudgeReply(first.text);
+  let parsed = parseFor(mode, first.text);
 
   if (!parsed.ok) {
     // One re-ask, quoting the problem back; the conversation so far is the new prompt.
     const problem = parsed.problem;
-    messages = [...messages, { role: 'assistant', content: first.text }, { role: 'user', content: correctionMessage(problem, mode) }];
+    messages = [...messages, { role: 'assistant', content: first.text }, { role: 'user', content: mode === 'reference' ? referenceCorrection(problem) : correctionMessage(problem, mode) }];
     const second = await attempt(messages);
     if ('state' in second) return second;
     lastReply = second;
     allCached &&= second.cached;
-    parsed = parseJudgeReply(second.text);
+    parsed = parseFor(mode, second.text);
     if (!parsed.ok) {
       return errorVerdict(`the ${reward} judge gave no usable verdict after one correction: first ${problem}; then ${parsed.problem}`);
     }

@@ -20,9 +20,10 @@ import type { ProgramRunnerLike } from '../runnerTypes.js';
 import type { Tools } from '../tools.js';
 import { checkDegenerate } from './degenerate.js';
 import { runJudge, type StructuredMode, type VerdictCache } from './judge.js';
+import { judgeSetRef, type ReferenceJudgeSet } from './judgeSet.js';
 import { JUDGE_REWARDS, type JudgeReward } from './rubrics.js';
 import { syntaxVerdict } from './syntax.js';
-import { computeTotal, resolveWeights, type RewardWeights } from './total.js';
+import { computeTotal, resolveWeights, type RewardWeights, type TotalRule } from './total.js';
 
 export interface ScoreOptions {
   query: string;
@@ -41,6 +42,16 @@ export interface ScoreOptions {
   /** Long side of the image sent to a vision judge. Default 1024. */
   visionMaxSide?: number;
   structured?: StructuredMode;
+  /** VALOR-shaped judge prompts (./judgeSet.ts); absent: our rubrics. */
+  judgeSet?: ReferenceJudgeSet;
+  /**
+   * Call the judges even when format is 0 (the total is 0 either way). Default false: VALOR's code
+   * skips them, and so do we unless judging is wanted for an audit; the skipped verdicts are
+   * `state: 'skipped'`.
+   */
+  judgeWhenGated?: boolean;
+  /** How format enters the total (./total.ts). Default `product`. */
+  totalRule?: TotalRule;
   cache?: VerdictCache;
   /** Bounds judge calls in flight across everything sharing it (batches, the reward server). */
   judgeSemaphore?: Semaphore;
@@ -84,6 +95,19 @@ function ruleZero(reward: JudgeReward, reason: string): Verdict {
   };
 }
 
+function gatedOut(reward: JudgeReward): Verdict {
+  return {
+    reward,
+    state: 'skipped',
+    value: null,
+    rationale: 'Not judged: the format gate is 0 (no single <plan> and <answer>), so the total is 0 whatever this judge would say.',
+    judge: 'gate',
+    ms: 0,
+    cached: false,
+    saw_image: false,
+  };
+}
+
 let defaultTools: Tools | undefined;
 function placeholders(): Tools {
   defaultTools ??= new PlaceholderTools();
@@ -106,7 +130,9 @@ export async function scoreReply(o: ScoreOptions): Promise<ScoredReply> {
 
   const planState = checkDegenerate(parsed.plan, 'plan');
   const programState = checkDegenerate(parsed.program, 'program');
+  const gated = parsed.format.score === 0 && !o.judgeWhenGated;
   const judged = JUDGE_REWARDS.map((reward) => {
+    if (gated) return Promise.resolve(gatedOut(reward));
     const need = NEEDS[reward];
     if (need.plan && planState.degenerate) return Promise.resolve(ruleZero(reward, planState.reason ?? 'the plan is degenerate'));
     if (need.program && programState.degenerate) return Promise.resolve(ruleZero(reward, programState.reason ?? 'the program is degenerate'));
@@ -116,6 +142,7 @@ export async function scoreReply(o: ScoreOptions): Promise<ScoredReply> {
       client: o.judge,
       imageDataUrl,
       structured: o.structured,
+      judgeSet: o.judgeSet,
       cache: o.cache,
       semaphore: o.judgeSemaphore,
       timeoutMs: o.judgeTimeoutMs,
@@ -134,9 +161,10 @@ export async function scoreReply(o: ScoreOptions): Promise<ScoredReply> {
   const byName = new Map<string, Verdict>([[format.reward, format], [syntaxV.reward, syntaxV]]);
   for (const v of judgeVs) byName.set(v.reward, v);
   const verdicts = ['format', 'syntax', 'spatial', 'attribute', 'logic', 'adherence'].map((n) => byName.get(n)).filter((v): v is Verdict => v !== undefined);
-  const { total, incomplete } = computeTotal(verdicts, weights);
+  const totalRule = o.totalRule ?? 'product';
+  const { total, incomplete } = computeTotal(verdicts, weights, totalRule);
   const subject = rewardSubject(o.query, o.reply);
-  let set: RewardSet = { verdicts, total, incomplete, weights: { ...weights } };
+  let set: RewardSet = { verdicts, total, incomplete, weights: { ...weights }, total_rule: totalRule, judges: judgeSetRef(o.judgeSet) };
   if (o.overrides) set = applyRewardOverrides(set, subject, o.overrides);
   return { ...set, subject, ms: Math.round(performance.now() - started) };
 }

@@ -49,11 +49,18 @@ export interface Total {
   incomplete: boolean;
 }
 
-export function computeTotal(verdicts: readonly Verdict[], weights: RewardWeights): Total {
+/**
+ * How format enters the total: `product` multiplies (a repeated tag, format 0.5, halves the total;
+ * our default), `gate` uses it only as zero / non-zero (VALOR's reference code: 0.5 counts as 1).
+ */
+export type TotalRule = 'product' | 'gate';
+
+export function computeTotal(verdicts: readonly Verdict[], weights: RewardWeights, rule: TotalRule = 'product'): Total {
   const by = new Map(verdicts.map((v) => [v.reward, v]));
   const format = by.get('format');
   if (!format || format.state === 'error' || format.value === null) return { total: null, incomplete: true };
   if (format.value === 0) return { total: 0, incomplete: false };
+  const factor = rule === 'gate' ? 1 : format.value;
   let sum = 0;
   let incomplete = false;
   for (const k of WEIGHTED_REWARDS) {
@@ -68,5 +75,5 @@ export function computeTotal(verdicts: readonly Verdict[], weights: RewardWeight
   }
   if (incomplete) return { total: null, incomplete: true };
   // Rounded so 0.1 + 0.2 style float noise does not show up in records and comparisons.
-  return { total: Math.round(format.value * sum * 1e9) / 1e9, incomplete: false };
+  return { total: Math.round(factor * sum * 1e9) / 1e9, incomplete: false };
 }
