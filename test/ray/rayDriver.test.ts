@@ -1,0 +1,228 @@
+/**
+ * The Ray driver (python/valor_ray) on a real local Ray instance, started by the driver itself
+ * (`ray.init(address="local")` with its own temp folder) and stopped when it exits. Real tool
+ * servers (dist/server.js) with the fixture models on the CPU run as actors; the generator and
+ * the vision model are the scripted OpenAI-compatible test server. Checks: a 40-question eval
+ * over 2 tool-server actors and 4 shards gives the summary of one single-process run; killing a
+ * tool-server actor mid-run still ends with that summary; a node whose `node` is too old is
+ * refused with a message naming the node. After every driver run no Ray process is left.
+ *
+ * Skipped (with the reason) where python3 has no ray; under CI=true a missing ray fails instead.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { EvalSummary } from '../../src/core/eval/summary.js';
+import { cleanEnv, ensureBuilt, REPO, runCli, type CliResult } from '../helpers/cli.js';
+import { benchHandler, comparable, writeBenchmark, type BenchQuestion } from '../helpers/evalBench.js';
+import { startOpenAIServer, type OpenAIServer, type RecordedRequest, type Reply } from '../helpers/openaiServer.js';
+
+const probe = spawnSync('python3', ['-c', 'import ray; print(ray.__version__)'], { encoding: 'utf8' });
+const HAS_RAY = probe.status === 0;
+const SKIP = !HAS_RAY && process.env.CI !== 'true' ? 'python3 has no ray (python3 -m pip install ray==2.58.0; .ci/run installs it)' : false;
+const MODELS = join(REPO, 'examples', 'models');
+
+const program = (plan: string, code: string): string => `<plan>\n${plan}\n</plan>\n<answer>\n\`\`\`python\n${code}\n\`\`\`\n</answer>`;
+
+/** 40 questions that use every tool of the real server (detector, depth, vqa) and none. */
+function questions(): BenchQuestion[] {
+  return Array.from({ length: 40 }, (_, i) => {
+    const id = `q-${i}`;
+    const image = i % 2 ? 'red.png' : 'blue.png';
+    const kinds: Array<[Record<string, unknown>, string]> = [
+      [{ answer: i % 3 ? 'yes' : 'no', answer_type: 'yes/no' }, program('1. Ask vqa.', 'final_answer = vqa(img_pth, None, "yes or no: is it red?")')],
+      [{ answer: 2, answer_type: 'count' }, program('1. Detect mugs.\n2. Count.', 'final_answer = len(gd_detect(img_pth, "mug"))')],
+      [{ answer: 3, answer_type: 'float' }, program('1. Depth of the centre.', 'final_answer = depth(img_pth, [8, 8, 40, 30])')],
+      [{ answer: 'yes', answer_type: 'yes/no' }, program('1. Answer.', `final_answer = ${i % 8 === 3 ? '"yes"' : '1 / 0'}`)],
+    ];
+    const [gt, reply] = kinds[i % 4]!;
+    return { id, line: { id, question: `Question ${i}? [${id}]`, image, ...gt }, reply };
+  });
+}
+
+/** Generator replies by question id; the vision model (asked by the tool server) says yes. */
+function handler(qs: BenchQuestion[], delayMs: number): (req: RecordedRequest) => Reply {
+  const gen = benchHandler(qs, delayMs);
+  return (req) => (req.json.model === 'test-vlm' ? { text: 'yes' } : gen(req));
+}
+
+interface Run extends CliResult {
+  pids: number[];
+}
+
+describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
+  let work: string;
+  let file: string;
+  let llm: OpenAIServer;
+  let whole: EvalSummary;
+  const children = new Set<ChildProcess>();
+  const tempDirs: string[] = [];
+
+  before(async () => {
+    if (!HAS_RAY) throw new Error(`CI=true but python3 cannot import ray (${probe.stderr.trim().split('\n').at(-1)}): .ci/run must install ray==2.58.0`);
+    ensureBuilt();
+    work = await mkdtemp(join(tmpdir(), 'valor-ray-'));
+    file = await writeBenchmark(join(work, 'bench'), questions(), []);
+    llm = await startOpenAIServer({ handler: handler(questions(), 0) });
+  });
+  after(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    for (const d of tempDirs) for (const pid of rayPidsUnder(d)) process.kill(pid, 'SIGKILL');
+    await llm?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const env = (url: string): NodeJS.ProcessEnv => {
+    const e = cleanEnv({
+      VALOR_LLM_BASE_URL: url,
+      VALOR_LLM_MODEL: 'valor-policy',
+      VALOR_VLM_BASE_URL: url,
+      VALOR_VLM_MODEL: 'test-vlm',
+      VALOR_NO_CACHE: '1',
+      PYTHONPATH: join(REPO, 'python'),
+    });
+    delete e.RAY_ADDRESS;
+    return e;
+  };
+
+  /** Pids of processes whose command line names `dir` (the Ray instance's temp folder). */
+  function rayPidsUnder(dir: string): number[] {
+    const pids: number[] = [];
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(dir)) pids.push(Number(name));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return pids;
+  }
+  const alive = (pid: number): boolean => {
+    try {
+      return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
+    } catch {
+      return false;
+    }
+  };
+
+  /** Starts the driver; `onLine` sees each stdout line as it comes. Resolves when it exits. */
+  async function driver(args: string[], url: string, onLine?: (line: string) => void): Promise<Run> {
+    const temp = await mkdtemp('/tmp/vr-');
+    tempDirs.push(temp);
+    const child = spawn('python3', ['-m', 'valor_ray', ...args, '--local-cpus', '4', '--ray-temp-dir', temp], { cwd: work, env: env(url), stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    let partial = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      partial += d;
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) onLine?.(l);
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGTERM'), 300_000);
+    const r = await new Promise<CliResult>((res, rej) => {
+      child.on('error', rej);
+      child.on('close', (code, signal) => res({ code, signal, stdout, stderr }));
+    });
+    clearTimeout(timer);
+    children.delete(child);
+    const pids = [...stdout.matchAll(/\(pid (\d+)/g)].map((m) => Number(m[1]));
+    // Nothing of the Ray instance or of the servers outlives the driver.
+    const deadline = Date.now() + 20_000;
+    while ((rayPidsUnder(temp).length > 0 || pids.some(alive)) && Date.now() < deadline) await new Promise((s) => setTimeout(s, 200));
+    const left = rayPidsUnder(temp);
+    for (const pid of left) process.kill(pid, 'SIGKILL');
+    assert.deepEqual(left, [], `Ray processes left after the driver exited:\n${left.map((p) => `${p}: ${readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ')}`).join('\n')}`);
+    assert.deepEqual(pids.filter(alive), [], 'tool servers left after the driver exited');
+    return { ...r, pids };
+  }
+
+  const evalArgs = (out: string): string[] => [
+    'eval', file, '--images', join(work, 'bench'), '--out', out, '--tool-servers', '2', '--shards', '4', '--models', MODELS,
+    '--bind', '127.0.0.1', '--shard-cpus', '0.5', '--concurrency', '2',
+  ];
+  const summaryOf = async (dir: string): Promise<EvalSummary> => JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as EvalSummary;
+
+  it('40 questions over 2 tool-server actors and 4 shards: the summary of one single-process run', async () => {
+    // Asynchronously: the generator lives in this process and must keep answering.
+    const single = await runCli(['eval', file, '--images', join(work, 'bench'), '--out', join(work, 'whole'), '--concurrency', '2'], {
+      cwd: work,
+      env: { ...env(llm.url), VALOR_MODELS_DIR: MODELS },
+      timeoutMs: 240_000,
+    });
+    assert.equal(single.code, 0, single.stderr);
+    whole = await summaryOf(join(work, 'whole'));
+    assert.equal(whole.counts.done, 40);
+    // Every tool answered (no outage); the only failures are the five programs that divide by zero.
+    assert.deepEqual(Object.entries(whole.errors.by_kind).filter(([, n]) => n > 0), [['program', 5]]);
+    assert.deepEqual(whole.errors.program_types, { ZeroDivisionError: 5 });
+    assert.equal(whole.metrics.by_type.count?.answered, 10, 'the detector answered');
+    assert.equal(whole.metrics.by_type.float?.answered, 10, 'depth answered');
+
+    const out = join(work, 'ray');
+    const r = await driver(evalArgs(out), llm.url);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.deepEqual(comparable(await summaryOf(out)), comparable(whole));
+    const merged = await summaryOf(out);
+    assert.equal(merged.merged_from?.length, 4);
+    assert.ok(existsSync(join(out, 'report.html')));
+    // Progress: the whole job and every shard, and the summary lines of `valor eval merge`.
+    assert.match(r.stdout, /tool server 0: http:\/\/127\.0\.0\.1:\d+ .*device cpu/);
+    assert.match(r.stdout, /tool server 1: http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(r.stdout, /40\/40 questions done/);
+    for (let i = 0; i < 4; i++) assert.match(r.stdout, new RegExp(`shard ${i}/4: done (\\d+)/\\1 on tool server ${i % 2}`));
+    assert.match(r.stdout, /overall: /);
+    const job = JSON.parse(await readFile(join(out, 'ray-job.json'), 'utf8')) as { tool_servers: number; questions: number; servers: Array<Record<string, unknown>> };
+    assert.equal(job.tool_servers, 2);
+    assert.equal(job.questions, 40);
+    assert.ok(job.servers.every((s) => !('token' in s)), 'no token in ray-job.json');
+  });
+
+  it('a tool-server actor killed mid-run is restarted by Ray and the job ends with the same summary', async () => {
+    assert.ok(whole, 'needs the single-process run of the first test');
+    const slow = await startOpenAIServer({ handler: handler(questions(), 700) });
+    try {
+      const out = join(work, 'ray-kill');
+      let actorPid: number | undefined;
+      let killed = false;
+      const r = await driver(evalArgs(out), slow.url, (line) => {
+        const m = /tool server 0: .*actor pid (\d+)/.exec(line);
+        if (m) actorPid = Number(m[1]);
+        const p = /(\d+)\/40 questions done/.exec(line);
+        if (!killed && actorPid && p && Number(p[1]) >= 6 && Number(p[1]) < 30) {
+          killed = true;
+          process.kill(actorPid, 'SIGKILL');
+        }
+      });
+      assert.ok(killed, `the actor was killed mid-run:\n${r.stdout}`);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /tool server 0 was restarted by Ray: now http:\/\/127\.0\.0\.1:\d+ \(pid \d+\)/);
+      assert.deepEqual(comparable(await summaryOf(out)), comparable(whole));
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('a node whose Node.js is too old is named, with what to do, before anything starts', async () => {
+    const bin = join(work, 'old-node-bin');
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, 'node'), '#!/bin/sh\necho v18.19.0\n');
+    chmodSync(join(bin, 'node'), 0o755);
+    const runtimeEnv = JSON.stringify({ env_vars: { PATH: `${bin}:${process.env.PATH}` } });
+    const before = llm.chatRequests().length;
+    const r = await driver([...evalArgs(join(work, 'ray-old')), '--runtime-env-json', runtimeEnv], llm.url);
+    assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /the cluster cannot run VALOR Studio yet/);
+    assert.match(r.stderr, /node \d+\.\d+\.\d+\.\d+ \([0-9a-f]+\): Node\.js v18\.19\.0 at \S+old-node-bin\/node is too old: 20 or newer is needed/);
+    assert.doesNotMatch(r.stdout, /tool server 0:/, 'no tool server was started');
+    assert.equal(llm.chatRequests().length, before, 'nothing was generated');
+  });
+});
