@@ -29,7 +29,6 @@ class _ServerActor:
 
     def _start(self, index, argv, settings, ready_re, token_var):
         self.index = index
-        self.restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self.token = secrets.token_urlsafe(24)
         # An empty working folder: the tool server reads images by path only below its cwd.
         self.cwd = tempfile.mkdtemp(prefix="valor-%s-" % self.kind)
@@ -51,7 +50,6 @@ class _ServerActor:
             "node_id": ray.get_runtime_context().get_node_id(),
             "actor_pid": os.getpid(),
             "server_pid": self.child.proc.pid,
-            "restarted": self.restarted,
         }
 
     def health(self):

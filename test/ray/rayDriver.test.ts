@@ -58,7 +58,6 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
   let work: string;
   let file: string;
   let llm: OpenAIServer;
-  let whole: EvalSummary;
   const children = new Set<ChildProcess>();
   const tempDirs: string[] = [];
 
@@ -151,22 +150,29 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
   ];
   const summaryOf = async (dir: string): Promise<EvalSummary> => JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as EvalSummary;
 
-  it('40 questions over 2 tool-server actors and 4 shards: the summary of one single-process run', async () => {
-    // Asynchronously: the generator lives in this process and must keep answering.
-    const single = await runCli(['eval', file, '--images', join(work, 'bench'), '--out', join(work, 'whole'), '--concurrency', '2'], {
-      cwd: work,
-      env: { ...env(llm.url), VALOR_MODELS_DIR: MODELS },
-      timeoutMs: 240_000,
-    });
-    assert.equal(single.code, 0, single.stderr);
-    whole = await summaryOf(join(work, 'whole'));
-    assert.equal(whole.counts.done, 40);
-    // Every tool answered (no outage); the only failures are the five programs that divide by zero.
-    assert.deepEqual(Object.entries(whole.errors.by_kind).filter(([, n]) => n > 0), [['program', 5]]);
-    assert.deepEqual(whole.errors.program_types, { ZeroDivisionError: 5 });
-    assert.equal(whole.metrics.by_type.count?.answered, 10, 'the detector answered');
-    assert.equal(whole.metrics.by_type.float?.answered, 10, 'depth answered');
+  /** The single-process run (`valor eval` with its embedded tool server), once for the file. */
+  let wholeRun: Promise<EvalSummary> | undefined;
+  const wholeSummary = (): Promise<EvalSummary> =>
+    (wholeRun ??= (async () => {
+      // Asynchronously: the generator lives in this process and must keep answering.
+      const single = await runCli(['eval', file, '--images', join(work, 'bench'), '--out', join(work, 'whole'), '--concurrency', '2'], {
+        cwd: work,
+        env: { ...env(llm.url), VALOR_MODELS_DIR: MODELS },
+        timeoutMs: 240_000,
+      });
+      assert.equal(single.code, 0, single.stderr);
+      const whole = await summaryOf(join(work, 'whole'));
+      assert.equal(whole.counts.done, 40);
+      // Every tool answered (no outage); the only failures are the five programs that divide by zero.
+      assert.deepEqual(Object.entries(whole.errors.by_kind).filter(([, n]) => n > 0), [['program', 5]]);
+      assert.deepEqual(whole.errors.program_types, { ZeroDivisionError: 5 });
+      assert.equal(whole.metrics.by_type.count?.answered, 10, 'the detector answered');
+      assert.equal(whole.metrics.by_type.float?.answered, 10, 'depth answered');
+      return whole;
+    })());
 
+  it('40 questions over 2 tool-server actors and 4 shards: the summary of one single-process run', async () => {
+    const whole = await wholeSummary();
     const out = join(work, 'ray');
     const r = await driver(evalArgs(out), llm.url);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
@@ -187,7 +193,7 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
   });
 
   it('a tool-server actor killed mid-run is restarted by Ray and the job ends with the same summary', async () => {
-    assert.ok(whole, 'needs the single-process run of the first test');
+    const whole = await wholeSummary();
     const slow = await startOpenAIServer({ handler: handler(questions(), 700) });
     try {
       const out = join(work, 'ray-kill');
