@@ -81,7 +81,7 @@ def parser():
     r = sub.add_parser("serve-rewards", help="valor serve-rewards replicas as actors behind one address for valor_reward.py")
     r.add_argument("--replicas", type=int, default=2, help="reward-service actors (default 2)")
     r.add_argument("--cpus-per-replica", type=float, default=1, help="CPUs each asks for (default 1)")
-    r.add_argument("--host", default="127.0.0.1", help="address of the front (default 127.0.0.1)")
+    r.add_argument("--host", default="127.0.0.1", help="address of the front: 127.0.0.1 (default) or node-ip (reachable from other nodes)")
     r.add_argument("--port", type=int, default=0, help="port of the front (default 0: a free one)")
     r.add_argument("--token", default=os.environ.get("VALOR_REWARD_TOKEN") or None, help="bearer token of the front (default $VALOR_REWARD_TOKEN, else random)")
     r.add_argument("--bind", default="node-ip", help="address the replicas listen on (default node-ip)")

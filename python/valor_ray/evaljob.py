@@ -91,7 +91,8 @@ def eval_shard(spec, index, server, board):
                 fields["selected"] = selected
             board.update.remote(index, fields)
 
-        argv = cli_argv(spec["project"], "eval", spec["file"], "--images", spec["images"], "--out", out, "--shard", "%d/%d" % (index, n), "--resume", "--concurrency", str(spec["concurrency"]), "--tools-url", ep["url"], *spec["eval_args"])
+        argv = cli_argv(spec["project"], "eval", spec["file"], "--images", spec["images"], "--out", out, "--shard", "%d/%d" % (index, n), "--resume")
+        argv += ["--concurrency", str(spec["concurrency"]), "--tools-url", ep["url"], *spec["eval_args"]]
         env = child_env(spec["settings"], {"VALOR_TOOLS_TOKEN": ep["token"]})
         code, tail, _ = _run_eval_child(argv, env, out, report)
         if code == 2:

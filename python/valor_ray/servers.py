@@ -19,7 +19,7 @@ TOOL_READY_RE = r"^valor tool server ready at (http://\S+) token=(\S+) device=(\
 REWARD_READY_RE = r"^valor reward server ready at (http://\S+) token=(\S+) judge=(\S+)$"
 
 
-def _host(bind):
+def bind_host(bind):
     """`node-ip`: this node's address, so that tasks on other nodes reach the server."""
     return ray.util.get_node_ip_address() if bind == "node-ip" else bind
 
@@ -65,7 +65,7 @@ class ToolServer(_ServerActor):
     kind = "tool server"
 
     def __init__(self, index, project, settings, host, device, models=None, extra_args=()):
-        argv = server_argv(project, "--host", _host(host), "--port", "0", "--device", device, *(["--models", models] if models else []), *extra_args)
+        argv = server_argv(project, "--host", bind_host(host), "--port", "0", "--device", device, *(["--models", models] if models else []), *extra_args)
         self._start(index, argv, settings, TOOL_READY_RE, "VALOR_TOOLS_TOKEN")
 
     def models(self):
@@ -79,5 +79,5 @@ class RewardReplica(_ServerActor):
     kind = "reward replica"
 
     def __init__(self, index, project, settings, host, extra_args=()):
-        argv = cli_argv(project, "serve-rewards", "--host", _host(host), "--port", "0", *extra_args)
+        argv = cli_argv(project, "serve-rewards", "--host", bind_host(host), "--port", "0", *extra_args)
         self._start(index, argv, settings, REWARD_READY_RE, "VALOR_REWARD_TOKEN")
