@@ -19,6 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import type { EvalSummary } from '../../src/core/eval/summary.js';
 import { cleanEnv, ensureBuilt, REPO, runCli, type CliResult } from '../helpers/cli.js';
 import { benchHandler, comparable, writeBenchmark, type BenchQuestion } from '../helpers/evalBench.js';
+import { GOOD_QUERY, GOOD_REPLY, judgeOf, jsonVerdict } from '../helpers/judgeReplies.js';
 import { startOpenAIServer, type OpenAIServer, type RecordedRequest, type Reply } from '../helpers/openaiServer.js';
 
 const probe = spawnSync('python3', ['-c', 'import ray; print(ray.__version__)'], { encoding: 'utf8' });
@@ -101,6 +102,22 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
     }
     return pids;
   }
+  /** python3 with python/ importable, asynchronously (the test servers live in this process). */
+  function pythonRun(code: string, extra: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((res, rej) => {
+      const child = spawn('python3', ['-c', code], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONPATH: join(REPO, 'python'), ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+      child.on('error', rej);
+      child.on('close', (c) => {
+        clearTimeout(timer);
+        res({ code: c, stdout, stderr });
+      });
+    });
+  }
   const alive = (pid: number): boolean => {
     try {
       return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
@@ -110,10 +127,12 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
   };
 
   /** Starts the driver; `onLine` sees each stdout line as it comes. Resolves when it exits. */
-  async function driver(args: string[], url: string, onLine?: (line: string) => void): Promise<Run> {
+  const driver = (args: string[], url: string, onLine?: (line: string, child: ChildProcess) => void): Promise<Run> => driverWith(env(url), args, onLine);
+
+  async function driverWith(childEnv: NodeJS.ProcessEnv, args: string[], onLine?: (line: string, child: ChildProcess) => void): Promise<Run> {
     const temp = await mkdtemp('/tmp/vr-');
     tempDirs.push(temp);
-    const child = spawn('python3', ['-m', 'valor_ray', ...args, '--local-cpus', '4', '--ray-temp-dir', temp], { cwd: work, env: env(url), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('python3', ['-m', 'valor_ray', ...args, '--local-cpus', '4', '--ray-temp-dir', temp], { cwd: work, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let stdout = '';
     let stderr = '';
@@ -123,7 +142,7 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
       partial += d;
       const lines = partial.split('\n');
       partial = lines.pop() ?? '';
-      for (const l of lines) onLine?.(l);
+      for (const l of lines) onLine?.(l, child);
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGTERM'), 300_000);
@@ -230,5 +249,28 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
     assert.match(r.stderr, /node \d+\.\d+\.\d+\.\d+ \([0-9a-f]+\): Node\.js v18\.19\.0 at \S+old-node-bin\/node is too old: 20 or newer is needed/);
     assert.doesNotMatch(r.stdout, /tool server 0:/, 'no tool server was started');
     assert.equal(llm.chatRequests().length, before, 'nothing was generated');
+  });
+  it('serve-rewards: replicas behind one address that valor_reward.py uses, batches split over them', async () => {
+    const judge = await startOpenAIServer({ handler: (req) => ({ text: jsonVerdict(judgeOf(req) === 'spatial' ? 0 : 1) }) });
+    try {
+      let py: Promise<{ code: number | null; stdout: string; stderr: string }> | undefined;
+      const e = { ...env(llm.url), VALOR_JUDGE_BASE_URL: judge.url, VALOR_JUDGE_MODEL: 'judge-m' };
+      const r = await driverWith(e, ['serve-rewards', '--replicas', '2', '--bind', '127.0.0.1'], (line, child) => {
+        const m = /^valor reward server ready at (http:\/\/\S+) token=(\S+) judge=judge-m$/.exec(line);
+        if (!m || py) return;
+        const extra = JSON.stringify({ query: GOOD_QUERY });
+        const code = `import json, valor_reward\nout = valor_reward.compute_score_batch(["valor"] * 4, [${JSON.stringify(GOOD_REPLY)}, "no tags", ${JSON.stringify(GOOD_REPLY)}, "no tags"], [""] * 4, [${extra}] * 4)\nprint(json.dumps([o["score"] for o in out]))`;
+        py = pythonRun(code, { VALOR_REWARD_URL: m[1]!, VALOR_REWARD_TOKEN: m[2]! }).finally(() => child.kill('SIGTERM'));
+      });
+      assert.ok(py, `the front printed its ready line:\n${r.stdout}\n${r.stderr}`);
+      const got = await py;
+      assert.equal(got.code, 0, got.stderr);
+      assert.deepEqual(JSON.parse(got.stdout), [0.8, 0, 0.8, 0]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /reward replica 0: http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(r.stdout, /reward replica 1: http:\/\/127\.0\.0\.1:\d+/);
+    } finally {
+      await judge.close();
+    }
   });
 });
