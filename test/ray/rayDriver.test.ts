@@ -21,6 +21,7 @@ import { cleanEnv, ensureBuilt, REPO, runCli, type CliResult } from '../helpers/
 import { benchHandler, comparable, writeBenchmark, type BenchQuestion } from '../helpers/evalBench.js';
 import { GOOD_QUERY, GOOD_REPLY, judgeOf, jsonVerdict } from '../helpers/judgeReplies.js';
 import { startOpenAIServer, type OpenAIServer, type RecordedRequest, type Reply } from '../helpers/openaiServer.js';
+import { FIXTURES, startTestToolServer } from '../helpers/toolServer.js';
 
 const probe = spawnSync('python3', ['-c', 'import ray; print(ray.__version__)'], { encoding: 'utf8' });
 const HAS_RAY = probe.status === 0;
@@ -271,6 +272,53 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
       assert.match(r.stdout, /reward replica 1: http:\/\/127\.0\.0\.1:\d+/);
     } finally {
       await judge.close();
+    }
+  });
+  it('ground: verify-boxes shards over Ray give the ODVG export of one verify-boxes run per image', async () => {
+    // The verifier keeps every candidate it is shown (whatever numbering the prompts use).
+    const listed = (req: RecordedRequest): number[] => {
+      const parts = req.json.messages[1].content as Array<{ type: string; text?: string }>;
+      return [...parts.map((p) => p.text ?? '').join('\n').matchAll(/^(\d+): /gm)].map((m) => Number(m[1]));
+    };
+    const vlm = await startOpenAIServer({
+      handler: (req) => {
+        const sys = String(req.json.messages[0].content);
+        if (sys.startsWith('You check one detection')) return { text: JSON.stringify({ keep: true, reason: 'a clear object' }) };
+        return { text: JSON.stringify({ keep: listed(req), drop: [] }) };
+      },
+    });
+    const tools = await startTestToolServer({ args: ['--models', MODELS] });
+    try {
+      const images = ['scene-112x112.png', 'scene-224x224.png', 'scene-240x320.png', 'scene-320x240.png'].map((n) => join(FIXTURES, 'images', n));
+      const input = join(work, 'ground.jsonl');
+      await writeFile(input, images.map((image, i) => JSON.stringify({ image, prompt: i % 2 ? 'mug, laptop' : 'chair' })).join('\n') + '\n');
+      const e = { ...env(llm.url), VALOR_VLM_BASE_URL: vlm.url, VALOR_VLM_MODEL: 'vlm-test' };
+      // One process per image against one server, then one export: the reference.
+      const files: string[] = [];
+      for (const [i, image] of images.entries()) {
+        const f = join(work, `single-ground-${i}.json`);
+        const r = await runCli(['verify-boxes', '--image', image, '--prompt', i % 2 ? 'mug, laptop' : 'chair', '--out', f], { cwd: work, env: { ...e, VALOR_TOOLS_URL: tools.url, VALOR_TOOLS_TOKEN: tools.token } });
+        assert.equal(r.code, 0, r.stderr);
+        files.push(f);
+      }
+      const ref = await runCli(['export', 'odvg', ...files, '--out', join(work, 'single-odvg')], { cwd: work, env: e });
+      assert.equal(ref.code, 0, ref.stderr);
+
+      const out = join(work, 'ray-ground');
+      const r = await driverWith(e, ['ground', input, '--out', out, '--tool-servers', '1', '--shards', '2', '--models', MODELS, '--bind', '127.0.0.1', '--shard-cpus', '0.5']);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /4\/4 images verified/);
+      const lines = async (d: string): Promise<string[]> => (await readFile(join(d, 'odvg.jsonl'), 'utf8')).split('\n').filter(Boolean).sort();
+      const got = await lines(join(out, 'odvg'));
+      assert.equal(got.length, 4);
+      assert.deepEqual(got, await lines(join(work, 'single-odvg')));
+      assert.deepEqual(JSON.parse(await readFile(join(out, 'odvg', 'label_map.json'), 'utf8')), JSON.parse(await readFile(join(work, 'single-odvg', 'label_map.json'), 'utf8')));
+      // Each shard wrote its own file, one line per image.
+      const shardLines = await Promise.all([0, 1].map(async (i) => (await readFile(join(out, 'grounding', `grounding-shard-${i}.jsonl`), 'utf8')).split('\n').filter(Boolean).length));
+      assert.deepEqual(shardLines, [2, 2]);
+    } finally {
+      await tools.stop();
+      await vlm.close();
     }
   });
 });
