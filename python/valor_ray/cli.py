@@ -61,6 +61,7 @@ def parser():
     e.add_argument("--images", help="image folder (default: the file's folder), at the same path on every node")
     e.add_argument("--out", required=True, help="output folder: shard-i/ per shard, then the merged summary.json and report.html")
     e.add_argument("--concurrency", type=int, default=4, help="questions in flight per shard (default 4)")
+    e.add_argument("--ship-results", action="store_true", help="shards write on their node and send their folder back to the driver (automatic when a node cannot see --out)")
     e.add_argument("--eval-arg", action="append", help="extra `valor eval` flag for every shard (repeatable), e.g. --eval-arg=--score")
     _cluster_args(e)
     _server_args(e)

@@ -42,6 +42,15 @@ def _read_summary(out):
         return None
 
 
+def _finished(out):
+    """A shard folder holding a complete run without outage results (nothing left to resume)."""
+    summary = _read_summary(out)
+    if not summary or not summary.get("complete"):
+        return False
+    by_kind = summary.get("errors", {}).get("by_kind", {})
+    return not any(by_kind.get(k) for k in RETRY_KINDS)
+
+
 def _run_eval_child(argv, env, out, report):
     """Runs one `valor eval` child, reporting records on disk every second. Returns
     (exit code, last stderr lines, selected question count or None)."""
@@ -75,7 +84,7 @@ def eval_shard(spec, index, server, board):
     (at most spec['attempts'] times); returns where its output is (and the output itself as a
     tar archive when the driver cannot see this node's files)."""
     n = spec["shards"]
-    out, shared = shard_dir(spec["out"], spec["job_key"], "shard-%d" % index)
+    out, shared = shard_dir(spec["out"], spec["job_key"], "shard-%d" % index, spec["ship"])
     os.makedirs(out, exist_ok=True)
     node_ip = ray.util.get_node_ip_address()
     ctx = ray.get_runtime_context()
@@ -102,7 +111,7 @@ def eval_shard(spec, index, server, board):
         summary = _read_summary(out)
         by_kind = (summary or {}).get("errors", {}).get("by_kind", {})
         outages = {k: by_kind[k] for k in RETRY_KINDS if by_kind.get(k)}
-        if code == 0 and summary and summary.get("complete") and not outages:
+        if code == 0 and _finished(out):
             counts = summary["counts"]
             board.update.remote(index, dict(base, state="done", attempt=attempt, done=counts["done"], selected=counts["selected"]))
             return {"index": index, "out": out, "node": node_ip, "attempts": attempt, "counts": counts, "tar": None if shared else pack(out)}
@@ -157,11 +166,18 @@ def run(args, project, settings):
         "eval_args": list(args.eval_arg or []),
         "settings": settings,
         "attempts": args.attempts,
+        "ship": args.ship_results,
     }
     board = ProgressBoard.options(name="valor eval progress").remote()
     name = os.path.basename(args.file)
     refs = {}
     for i in range(args.shards):
+        folder = os.path.join(out_root, "shard-%d" % i)
+        if _finished(folder):
+            counts = _read_summary(folder)["counts"]
+            SAY("shard %d/%d: already finished in %s (a previous run); kept" % (i, args.shards, folder))
+            board.update.remote(i, {"state": "done", "done": counts["done"], "selected": counts["selected"], "server": "-"})
+            continue
         s = i % len(handles)
         refs[i] = eval_shard.options(
             name="valor eval %s shard %d/%d (tool server %d)" % (name, i, args.shards, s),

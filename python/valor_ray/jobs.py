@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -105,9 +106,12 @@ def new_job_key(out_root):
     return key
 
 
-def shard_dir(out_root, job_key, name):
+def shard_dir(out_root, job_key, name, ship=False):
     """(folder, shared): the driver's out_root/name when this node sees the driver's marker
-    there (a shared file system, or the driver's own node), else a node-local folder."""
+    there (a shared file system, or the driver's own node), else (or when `ship`) a node-local
+    folder whose contents go back to the driver in the task's result."""
+    if ship:
+        return os.path.join(tempfile.gettempdir(), "valor-ray", job_key, name), False
     try:
         with open(os.path.join(out_root, MARKER)) as f:
             if f.read().strip() == job_key:
@@ -118,9 +122,11 @@ def shard_dir(out_root, job_key, name):
 
 
 def pack(folder):
+    """The folder as a tar.gz archive; the folder is removed (the archive is the task's result)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         tar.add(folder, arcname=".")
+    shutil.rmtree(folder, ignore_errors=True)
     return buf.getvalue()
 
 

@@ -194,7 +194,8 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
   it('40 questions over 2 tool-server actors and 4 shards: the summary of one single-process run', async () => {
     const whole = await wholeSummary();
     const out = join(work, 'ray');
-    const r = await driver(evalArgs(out), llm.url);
+    // --ship-results: each shard writes on its node and sends its folder back in the task's result.
+    const r = await driver([...evalArgs(out), '--ship-results'], llm.url);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.deepEqual(comparable(await summaryOf(out)), comparable(whole));
     const merged = await summaryOf(out);
@@ -210,6 +211,15 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
     assert.equal(job.tool_servers, 2);
     assert.equal(job.questions, 40);
     assert.ok(job.servers.every((s) => !('token' in s)), 'no token in ray-job.json');
+    for (let i = 0; i < 4; i++) assert.match(r.stdout, new RegExp(`shard ${i}/4: copied its output back from node`));
+
+    // The same command again: every shard is already finished, nothing is generated, same summary.
+    const asked = llm.chatRequests().length;
+    const again = await driver([...evalArgs(out), '--ship-results'], llm.url);
+    assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+    for (let i = 0; i < 4; i++) assert.match(again.stdout, new RegExp(`shard ${i}/4: already finished in `));
+    assert.equal(llm.chatRequests().length, asked);
+    assert.deepEqual(comparable(await summaryOf(out)), comparable(whole));
   });
 
   it('a tool-server actor killed mid-run is restarted by Ray and the job ends with the same summary', async () => {
