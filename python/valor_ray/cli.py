@@ -105,7 +105,11 @@ def main(argv):
         print("valor_ray: this machine (the driver) cannot run the project:\n  " + "\n  ".join(here), file=sys.stderr)
         return 2
 
-    import ray
+    try:
+        import ray
+    except ImportError:
+        print("valor_ray: this python (%s) has no ray: python3 -m pip install 'ray==2.58.*'" % sys.executable, file=sys.stderr)
+        return 2
 
     from valor_ray.cluster import SetupError, check_nodes, connect, runtime_env
     from valor_ray.jobs import SAY, ShardSetupError

@@ -136,19 +136,51 @@ def unpack(data, folder):
         tar.extractall(folder, filter="data")
 
 
-def watch_servers(handles, known, say):
-    """Notes tool servers that Ray restarted since the last look (a new actor process)."""
-    for i, h in enumerate(handles):
-        ready, _ = ray.wait([h.endpoint.remote()], timeout=0.5)
-        if not ready:
-            continue
-        try:
-            ep = ray.get(ready[0])
-        except ray.exceptions.RayError:
-            continue
-        if known.get(i) and known[i]["actor_pid"] != ep["actor_pid"]:
-            say("tool server %d was restarted by Ray: now %s (pid %d) on %s" % (i, ep["url"], ep["server_pid"], ep["node_ip"]))
-        known[i] = ep
+class ServerWatch:
+    """Health checks of the tool servers from the driver, without blocking its loop: one
+    `status()` call in flight per server. A server that Ray restarted (a new actor process) is
+    reported; one that fails its /v1/health `max_failures` times in a row (or whose actor does
+    not answer for `stuck_s`) is killed, so that Ray starts a fresh one (a hung server would
+    otherwise never be replaced)."""
+
+    def __init__(self, handles, say, max_failures=3, stuck_s=60.0):
+        self.handles, self.say = handles, say
+        self.max_failures, self.stuck_s = max_failures, stuck_s
+        self.known, self.failures, self.inflight = {}, {}, {}
+
+    def _failed(self, i, why):
+        self.failures[i] = self.failures.get(i, 0) + 1
+        if self.failures[i] >= self.max_failures:
+            self.say("tool server %d failed its health check %d times (%s); killing it so Ray restarts it" % (i, self.failures[i], why))
+            ray.kill(self.handles[i], no_restart=False)
+            self.failures[i] = 0
+
+    def poll(self):
+        for i, h in enumerate(self.handles):
+            if i not in self.inflight:
+                self.inflight[i] = (h.status.remote(), time.monotonic())
+                continue
+            ref, since = self.inflight[i]
+            ready, _ = ray.wait([ref], timeout=0)
+            if not ready:
+                if time.monotonic() - since > self.stuck_s:
+                    del self.inflight[i]
+                    self._failed(i, "no answer for %.0f s" % self.stuck_s)
+                continue
+            del self.inflight[i]
+            try:
+                st = ray.get(ref)
+            except ray.exceptions.RayError:
+                continue  # the actor is dead or restarting: Ray is on it
+            ep = st["endpoint"]
+            if self.known.get(i) and self.known[i]["actor_pid"] != ep["actor_pid"]:
+                self.say("tool server %d was restarted by Ray: now %s (pid %d) on %s" % (i, ep["url"], ep["server_pid"], ep["node_ip"]))
+                self.failures[i] = 0
+            self.known[i] = ep
+            if st["healthy"]:
+                self.failures[i] = 0
+            else:
+                self._failed(i, st["error"])
 
 
 def wait_all(refs, board, line, handles, say, interval_s=2.0, quiet_s=10.0):
@@ -157,8 +189,8 @@ def wait_all(refs, board, line, handles, say, interval_s=2.0, quiet_s=10.0):
     pending = dict(refs)
     results, failures = {}, {}
     last_text, last_time = None, 0.0
-    known = {}
-    watch_servers(handles, known, say)
+    watch = ServerWatch(handles, say)
+    watch.poll()
     while pending:
         ready, _ = ray.wait(list(pending.values()), num_returns=1, timeout=interval_s)
         for ref in ready:
@@ -171,7 +203,7 @@ def wait_all(refs, board, line, handles, say, interval_s=2.0, quiet_s=10.0):
                 failures[index] = str(cause).strip().splitlines()[-1]
             except ray.exceptions.RayError as e:
                 failures[index] = str(e).strip().splitlines()[-1]
-        watch_servers(handles, known, say)
+        watch.poll()
         text = line(ray.get(board.snapshot.remote()))
         now = time.monotonic()
         if text != last_text or now - last_time >= quiet_s or not pending:

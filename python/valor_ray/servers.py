@@ -56,6 +56,14 @@ class _ServerActor:
         """The server's own /v1/health answer (raises when it does not answer)."""
         return get_json(self.url + "/v1/health", self.token)
 
+    def status(self):
+        """endpoint() plus whether /v1/health answers now (for the driver's health checks)."""
+        try:
+            self.health()
+            return {"endpoint": self.endpoint(), "healthy": True, "error": None}
+        except (OSError, ValueError) as e:
+            return {"endpoint": self.endpoint(), "healthy": False, "error": str(e)}
+
 
 @ray.remote
 class ToolServer(_ServerActor):

@@ -72,7 +72,10 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
   });
   after(async () => {
     for (const c of children) c.kill('SIGKILL');
-    for (const d of tempDirs) for (const pid of rayPidsUnder(d)) process.kill(pid, 'SIGKILL');
+    for (const d of tempDirs) {
+      for (const pid of rayPidsUnder(d)) process.kill(pid, 'SIGKILL');
+      await rm(d, { recursive: true, force: true });
+    }
     await llm?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
@@ -222,25 +225,32 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
     assert.deepEqual(comparable(await summaryOf(out)), comparable(whole));
   });
 
-  it('a tool-server actor killed mid-run is restarted by Ray and the job ends with the same summary', async () => {
+  it('a tool-server actor killed mid-run, and a hung one, are replaced and the job ends with the same summary', async () => {
     const whole = await wholeSummary();
     const slow = await startOpenAIServer({ handler: handler(questions(), 700) });
     try {
       const out = join(work, 'ray-kill');
       let actorPid: number | undefined;
+      let serverPid: number | undefined;
       let killed = false;
       const r = await driver(evalArgs(out), slow.url, (line) => {
         const m = /tool server 0: .*actor pid (\d+)/.exec(line);
         if (m) actorPid = Number(m[1]);
+        const h = /tool server 1: .*\(pid (\d+)/.exec(line);
+        if (h) serverPid = Number(h[1]);
         const p = /(\d+)\/40 questions done/.exec(line);
-        if (!killed && actorPid && p && Number(p[1]) >= 6 && Number(p[1]) < 30) {
+        if (!killed && actorPid && serverPid && p && Number(p[1]) >= 6 && Number(p[1]) < 30) {
           killed = true;
+          // Server 0: its actor dies. Server 1: its process hangs (alive, answering nothing).
           process.kill(actorPid, 'SIGKILL');
+          process.kill(serverPid, 'SIGSTOP');
         }
       });
       assert.ok(killed, `the actor was killed mid-run:\n${r.stdout}`);
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
       assert.match(r.stdout, /tool server 0 was restarted by Ray: now http:\/\/127\.0\.0\.1:\d+ \(pid \d+\)/);
+      assert.match(r.stdout, /tool server 1 failed its health check 3 times .*; killing it so Ray restarts it/);
+      assert.match(r.stdout, /tool server 1 was restarted by Ray/);
       assert.deepEqual(comparable(await summaryOf(out)), comparable(whole));
     } finally {
       await slow.close();
