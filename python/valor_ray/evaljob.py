@@ -87,8 +87,7 @@ def eval_shard(spec, index, server, board):
     out, shared = shard_dir(spec["out"], spec["job_key"], "shard-%d" % index, spec["ship"])
     os.makedirs(out, exist_ok=True)
     node_ip = ray.util.get_node_ip_address()
-    ctx = ray.get_runtime_context()
-    base = {"node": node_ip, "ray_attempt": ctx.get_task_id()}
+    base = {"node": node_ip}
     reason = None
     for attempt in range(1, spec["attempts"] + 1):
         ep = endpoint_of(server)

@@ -71,9 +71,12 @@ def ground_shard(spec, index, items, server, board):
     node_ip = ray.util.get_node_ip_address()
     lock = threading.Lock()
     failed = {}
+    # Lines `valor verify-boxes` refused as given (exit 2: a missing or unreadable image, say):
+    # asking again cannot help, so they are reported, not retried.
+    skipped = {}
     for attempt in range(1, spec["attempts"] + 1):
         done = _done_keys(path)
-        todo = [it for it in items if (it[1], it[2]) not in done]
+        todo = [it for it in items if (it[1], it[2]) not in done and it[0] not in skipped]
         board.update.remote(index, {"state": "running", "attempt": attempt, "done": len(done), "selected": len(items), "node": node_ip})
         if not todo:
             break
@@ -87,7 +90,8 @@ def ground_shard(spec, index, items, server, board):
             argv = cli_argv(spec["project"], "verify-boxes", "--image", image, "--prompt", prompt, "--json", "--tools-url", _ep["url"], *spec["verify_args"])
             r = subprocess.run(argv, env=_env, cwd=_cwd, capture_output=True, text=True, preexec_fn=child_preexec())
             if r.returncode != 0:
-                _failed[line] = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]
+                why = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]
+                (skipped if r.returncode == 2 else _failed)[line] = why
                 return
             result = json.loads(r.stdout)
             # Where it came from, so a resumed shard knows it is done (export odvg ignores it).
@@ -109,12 +113,12 @@ def ground_shard(spec, index, items, server, board):
     if failed:
         board.update.remote(index, {"state": "failed"})
         raise ShardFailed("grounding shard %d: %d image(s) still failing after %d attempts, e.g. line %d: %s" % (index, len(failed), spec["attempts"], *next(iter(failed.items()))))
-    board.update.remote(index, {"state": "done", "done": len(items)})
+    board.update.remote(index, {"state": "done", "done": len(items) - len(skipped)})
     data = None
-    if not shared:
+    if not shared and os.path.exists(path):
         with open(path, "rb") as f:
             data = f.read()
-    return {"index": index, "path": path, "node": node_ip, "data": data}
+    return {"index": index, "path": path, "node": node_ip, "data": data, "skipped": skipped}
 
 
 def _progress_line(n):
@@ -167,6 +171,9 @@ def run(args, project, settings):
             files.append(path)
     for i, why in sorted(failures.items()):
         SAY("shard %d/%d failed: %s" % (i, n, why))
+    for r in results.values():
+        for line, why in sorted(r["skipped"].items()):
+            SAY("%s:%d skipped: %s" % (args.file, line, why))
     if not files:
         return 1
     argv = cli_argv(project, "export", "odvg", *files, "--out", os.path.join(out_root, "odvg"))

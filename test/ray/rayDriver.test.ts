@@ -311,7 +311,8 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
     try {
       const images = ['scene-112x112.png', 'scene-224x224.png', 'scene-240x320.png', 'scene-320x240.png'].map((n) => join(FIXTURES, 'images', n));
       const input = join(work, 'ground.jsonl');
-      await writeFile(input, images.map((image, i) => JSON.stringify({ image, prompt: i % 2 ? 'mug, laptop' : 'chair' })).join('\n') + '\n');
+      const lines5 = [...images.map((image, i) => JSON.stringify({ image, prompt: i % 2 ? 'mug, laptop' : 'chair' })), JSON.stringify({ image: 'gone.png', prompt: 'chair' })];
+      await writeFile(input, lines5.join('\n') + '\n');
       const e = { ...env(llm.url), VALOR_VLM_BASE_URL: vlm.url, VALOR_VLM_MODEL: 'vlm-test' };
       // One process per image against one server, then one export: the reference.
       const files: string[] = [];
@@ -327,7 +328,9 @@ describe('valor_ray on a local Ray cluster', { skip: SKIP }, () => {
       const out = join(work, 'ray-ground');
       const r = await driverWith(e, ['ground', input, '--out', out, '--tool-servers', '1', '--shards', '2', '--models', MODELS, '--bind', '127.0.0.1', '--shard-cpus', '0.5']);
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-      assert.match(r.stdout, /4\/4 images verified/);
+      assert.match(r.stdout, /4\/5 images verified/);
+      // The line whose image is missing is reported with its line number, not retried, not exported.
+      assert.match(r.stdout, /ground\.jsonl:5 skipped: .*gone\.png/);
       const lines = async (d: string): Promise<string[]> => (await readFile(join(d, 'odvg.jsonl'), 'utf8')).split('\n').filter(Boolean).sort();
       const got = await lines(join(out, 'odvg'));
       assert.equal(got.length, 4);
