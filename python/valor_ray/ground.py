@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -106,6 +107,7 @@ def ground_shard(spec, index, items, server, board):
 
         with ThreadPoolExecutor(spec["concurrency"]) as pool:
             list(pool.map(one, todo))
+        shutil.rmtree(cwd, ignore_errors=True)
         if not failed:
             break
         board.update.remote(index, {"state": "retrying", "reason": "%d image(s) failed, e.g. line %d: %s" % (len(failed), *next(iter(failed.items())))})

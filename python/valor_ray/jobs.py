@@ -127,6 +127,10 @@ def pack(folder):
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         tar.add(folder, arcname=".")
     shutil.rmtree(folder, ignore_errors=True)
+    try:
+        os.rmdir(os.path.dirname(folder))  # the job's node-local folder, once its last shard left
+    except OSError:
+        pass
     return buf.getvalue()
 
 

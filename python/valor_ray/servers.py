@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 
 import ray
@@ -30,8 +31,10 @@ class _ServerActor:
     def _start(self, index, argv, settings, ready_re, token_var):
         self.index = index
         self.token = secrets.token_urlsafe(24)
-        # An empty working folder: the tool server reads images by path only below its cwd.
-        self.cwd = tempfile.mkdtemp(prefix="valor-%s-" % self.kind)
+        # An empty working folder (one per user and node, so that killed actors leave nothing
+        # behind): the tool server reads images by path only below its cwd.
+        self.cwd = os.path.join(tempfile.gettempdir(), "valor-ray-empty-%d" % os.getuid())
+        os.makedirs(self.cwd, mode=0o700, exist_ok=True)
         env = child_env(settings, {token_var: self.token})
         self.child = ServerChild(argv, env, ready_re, cwd=self.cwd)
         self.url = self.child.ready.group(1)
@@ -65,6 +68,22 @@ class _ServerActor:
             return {"endpoint": self.endpoint(), "healthy": False, "error": str(e)}
 
 
+def _store_dir():
+    """The uploaded-images folder of this actor's server: <tmp>/valor-ray-store-UID/ACTOR_PID.
+    Ray kills actors (and so their servers) without a chance to clean up, so each new actor
+    first removes the folders of actors that are gone."""
+    root = os.path.join(tempfile.gettempdir(), "valor-ray-store-%d" % os.getuid())
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    for name in os.listdir(root):
+        try:
+            os.kill(int(name), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        except (ValueError, PermissionError):
+            pass
+    return os.path.join(root, str(os.getpid()))
+
+
 @ray.remote
 class ToolServer(_ServerActor):
     """One `valor serve` (dist/server.js: the same server and flags) on the resources the actor
@@ -73,7 +92,7 @@ class ToolServer(_ServerActor):
     kind = "tool server"
 
     def __init__(self, index, project, settings, host, device, models=None, extra_args=()):
-        argv = server_argv(project, "--host", bind_host(host), "--port", "0", "--device", device, *(["--models", models] if models else []), *extra_args)
+        argv = server_argv(project, "--host", bind_host(host), "--port", "0", "--device", device, "--store-dir", _store_dir(), *(["--models", models] if models else []), *extra_args)
         self._start(index, argv, settings, TOOL_READY_RE, "VALOR_TOOLS_TOKEN")
 
     def models(self):
