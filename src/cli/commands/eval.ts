@@ -136,7 +136,11 @@ export const evalCommand: CliCommand = {
     const generator = endpointFromEnv('LLM', io.env, { baseUrl: values['base-url'], model: values.model });
     const judge = values.score ? endpointFromEnv('JUDGE', io.env) : undefined;
 
-    const tools = await toolsFromEnv(io.env, { url: values['tools-url'], token: values['tools-token'], models: values.models }, io.signal);
+    const tools = await toolsFromEnv(
+      io.env,
+      { url: values['tools-url'], token: values['tools-token'], models: values.models, cwd: io.cwd, document: input, note: (line) => io.stderr.write(`valor eval: ${line}\n`) },
+      io.signal,
+    );
     // The tool server's model ids belong in the summary (which detector and depth model scored this).
     const toolModels = await toolModelIds(tools.tools, io.signal);
     const runner = new ProgramRunner();

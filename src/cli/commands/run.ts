@@ -30,7 +30,9 @@ Options:
   --regenerate       ask the generator again instead of using the response cache
   --tools-url URL    tool server (else VALOR_TOOLS_URL; unset: start one on the CPU)
   --tools-token TOK  tool server token (else VALOR_TOOLS_TOKEN)
-  --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR)
+  --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR, else a
+                     models/ folder beside the .vprog document or in the working folder,
+                     else ~/.cache/valor-studio/models from 'valor models pull')
 
 Exit codes: 0 answered; 1 the program failed or timed out; 2 bad usage or configuration.
 `;
@@ -149,7 +151,18 @@ export const runCommand: CliCommand = {
       ? endpointFromEnv('LLM', io.env, { baseUrl: values['base-url'], model: values.model })
       : undefined;
 
-    const tools = await toolsFromEnv(io.env, { url: values['tools-url'], token: values['tools-token'], models: values.models }, io.signal);
+    const tools = await toolsFromEnv(
+      io.env,
+      {
+        url: values['tools-url'],
+        token: values['tools-token'],
+        models: values.models,
+        cwd: io.cwd,
+        document: input.document,
+        note: (line) => io.stderr.write(`valor run: ${line}\n`),
+      },
+      io.signal,
+    );
     const runner = new ProgramRunner();
     let record: RunRecord;
     try {

@@ -10,6 +10,7 @@ import { applyBoxOverrides, DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } fr
 import { ImageInputError, inspectImage } from '../../core/image.js';
 import { GroundingError, verifyBoxes, VERIFIER_THRESHOLDS } from '../../core/grounding/verifier.js';
 import { createToolClient, type ToolClient } from '../../core/toolClient.js';
+import { findModelsDir, modelsDirNote } from '../../core/modelsDir.js';
 import { startToolServer } from '../../core/toolServerProcess.js';
 import { GroundingResult } from '../../protocol/run.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
@@ -89,7 +90,10 @@ export const verifyBoxesCommand: CliCommand = {
     if (url) {
       tools = createToolClient({ url, token: values['tools-token'] ?? io.env.VALOR_TOOLS_TOKEN ?? '' });
     } else {
-      const server = await startToolServer({ models: values.models ?? io.env.VALOR_MODELS_DIR, device: io.env.VALOR_DEVICE ?? 'cpu', env: io.env, signal: io.signal });
+      const models = findModelsDir({ flag: values.models, env: io.env, cwd: io.cwd, document: image.path });
+      const note = modelsDirNote(models);
+      if (note) io.stderr.write(`valor verify-boxes: ${note}\n`);
+      const server = await startToolServer({ models: models.dir, device: io.env.VALOR_DEVICE ?? 'cpu', env: io.env, signal: io.signal });
       tools = createToolClient({ url: server.url, token: server.token });
       stop = () => server.stop();
     }
