@@ -26,7 +26,7 @@ export interface Sampling {
   extra_body?: Record<string, unknown>;
 }
 
-/** VALOR's reference generation settings for the Qwen3-8B policy (valor.md §1). */
+/** VALOR's reference generation settings for the Qwen3-8B policy (docs/valor.md §1). */
 export const VALOR_SAMPLING: Readonly<Sampling> = Object.freeze({
   temperature: 0.7,
   top_p: 0.8,

@@ -83,7 +83,7 @@ function pythonType(status: number): string {
   return 'ValueError';
 }
 
-/** VALOR's detection thresholds (valor.md §2), sent explicitly so the trace states them. */
+/** VALOR's detection thresholds (docs/valor.md §2), sent explicitly so the trace states them. */
 const BOX_THRESHOLD = 0.35;
 const TEXT_THRESHOLD = 0.25;
 

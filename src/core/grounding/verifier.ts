@@ -1,5 +1,5 @@
 /**
- * VALOR's grounding verifier (valor.md §4): detections at a low threshold, then a
+ * VALOR's grounding verifier (docs/valor.md §4): detections at a low threshold, then a
  * vision-language model in three stages, keeping every candidate with its fate.
  *
  * 1. coarse: the clean image, the same image with numbered boxes and labels, and the numbered
@@ -28,7 +28,7 @@ export interface Thresholds {
   text_threshold: number;
 }
 
-/** VALOR's recall-oriented thresholds for the verifier's input (valor.md §4). */
+/** VALOR's recall-oriented thresholds for the verifier's input (docs/valor.md §4). */
 export const VERIFIER_THRESHOLDS: Readonly<Thresholds> = Object.freeze({ box_threshold: 0.1, text_threshold: 0.1 });
 
 export interface VerifyBoxesOptions {

@@ -2,7 +2,7 @@
  * One language-model judge call, start to verdict: structured output where the endpoint takes it
  * (a tagged fallback where it does not), strict validation, one re-ask with the specific
  * problem, and an explicit `error` state when the judge cannot give a usable verdict. A failed
- * judge never becomes a silent 0 (valor.md §7).
+ * judge never becomes a silent 0 (docs/valor.md §7).
  *
  * Identical requests (same endpoint, model, messages, format) share one verdict through a
  * `VerdictCache`, in flight included, so concurrent scorings of the same reply make one call.

@@ -1,5 +1,5 @@
 /**
- * Scoring one reply with VALOR's six rewards (valor.md §3), and many replies with bounded
+ * Scoring one reply with VALOR's six rewards (docs/valor.md §3), and many replies with bounded
  * concurrency.
  *
  * - format: from the reply parser (the gate).
