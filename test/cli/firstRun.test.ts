@@ -76,7 +76,8 @@ describe('first run on a fresh copy (README main job)', { skip: hasGit ? false :
       cpSync(join(copy, 'examples', 'desk.vprog'), join(bare, 'desk.vprog'));
       cpSync(join(copy, 'examples', 'desk.png'), join(bare, 'desk.png'));
       const r = await runCli(['run', 'desk.vprog', '--no-record'], { cwd: bare, env: freshEnv(), timeoutMs: 180_000 });
-      assert.notEqual(r.code, 0);
+      assert.equal(r.code, 2, 'missing models are a configuration problem (exit 2)');
+      assert.match(r.stderr, /^valor run: configuration: /m);
       const text = r.stdout + r.stderr;
       assert.match(text, /valor models pull/);
       assert.match(text, /--models DIR or VALOR_MODELS_DIR/);

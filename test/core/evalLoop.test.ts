@@ -111,6 +111,13 @@ describe('eval loop', () => {
     assert.equal(err.eval?.error_kind, 'program');
   });
 
+  it('a missing image says it was resolved from the images folder (--images), not the working folder', () => {
+    const missing = full.results.find((r) => r.error_kind === 'image');
+    assert.ok(missing, 'the benchmark has a question whose image is missing');
+    assert.match(missing.error_message ?? '', /resolved from the images folder .*bench \(--images; default: the dataset file's folder\)/);
+    assert.doesNotMatch(missing.error_message ?? '', /relative paths are resolved from/);
+  });
+
   it('report.html is self-contained, escapes model text, and links every record', async () => {
     const html = await readFile(join(work, 'full', 'report.html'), 'utf8');
     assert.ok(!html.includes('<script'), 'model text must not become markup');

@@ -4,9 +4,10 @@
  * JSON object with --json) and writes the run record.
  */
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { ChatError } from '../../core/chat.js';
 import { ImageInputError, inspectImage } from '../../core/image.js';
+import { isConfigToolFailure, watchToolServer } from '../../core/toolClient.js';
 import { runQuery } from '../../core/pipeline.js';
 import { ProgramRunner, RunnerSetupError } from '../../core/runner.js';
 import { DEFAULT_RUNS_DIR, writeRunRecord } from '../../core/runStore.js';
@@ -34,12 +35,15 @@ Options:
                      models/ folder beside the .vprog document or in the working folder,
                      else ~/.cache/valor-studio/models from 'valor models pull')
 
-Exit codes: 0 answered; 1 the program failed or timed out; 2 bad usage or configuration.
+Exit codes: 0 answered; 1 the program failed or timed out; 2 bad usage or configuration
+(including a tool server that cannot be reached, refuses the token or has no models).
 `;
 
 interface RunInput {
   query: string;
   imagePath: string;
+  /** Where a relative image path came from, for the not-found message. */
+  imageOrigin?: string;
   reply?: string;
   document: string | null;
 }
@@ -59,12 +63,13 @@ async function readInput(values: Record<string, unknown>, positionals: string[],
     const doc = parseVprog(text);
     if (!doc.image) throw new UsageError(`${file} has no '# image: <path>' header line: add one naming the image`);
     if (!doc.query) throw new UsageError(`${file} has no '# query: <question>' header line: add one with the question`);
-    return { query: doc.query, imagePath: resolveImagePath(docPath, doc.image), reply: doc.reply, document: docPath };
+    const imageOrigin = `named by the '# image: ${doc.image}' header of ${file}, resolved from the document's folder ${dirname(docPath)}`;
+    return { query: doc.query, imagePath: resolveImagePath(docPath, doc.image), imageOrigin, reply: doc.reply, document: docPath };
   }
   if (!values.image || !values.query) {
     throw new UsageError(`give a .vprog file, or both --image and --query\n\n${usage}`);
   }
-  return { query: String(values.query), imagePath: resolve(io.cwd, String(values.image)), document: null };
+  return { query: String(values.query), imagePath: String(values.image), document: null };
 }
 
 /** The --json shape (stable: scripts depend on it). */
@@ -141,7 +146,7 @@ export const runCommand: CliCommand = {
 
     let image;
     try {
-      image = await inspectImage(input.imagePath, io.cwd);
+      image = await inspectImage(input.imagePath, io.cwd, input.imageOrigin);
     } catch (err) {
       if (err instanceof ImageInputError) throw new UsageError(err.message);
       throw err;
@@ -163,6 +168,7 @@ export const runCommand: CliCommand = {
       },
       io.signal,
     );
+    const watched = watchToolServer(tools.tools);
     const runner = new ProgramRunner();
     let record: RunRecord;
     try {
@@ -173,7 +179,7 @@ export const runCommand: CliCommand = {
         reply: input.reply,
         generator,
         regenerate: values.regenerate,
-        tools: tools.tools,
+        tools: watched.tools,
         toolsUrl: tools.url,
         runner,
         timeoutMs: timeoutSec * 1000,
@@ -195,6 +201,15 @@ export const runCommand: CliCommand = {
     const recordPath = values['no-record'] ? null : await writeRunRecord(resolve(io.cwd, values.out ?? DEFAULT_RUNS_DIR), record);
     if (values.json) io.stdout.write(`${JSON.stringify(runJson(record, recordPath))}\n`);
     else printHuman(record, recordPath, io.stdout);
-    return record.error ? EXIT.failed : EXIT.ok;
+    if (!record.error) return EXIT.ok;
+    // The program failed because the tool server could not answer: say so apart from the trace,
+    // and exit 2 when only the person's set-up can fix it (token, URL, models).
+    const infra = watched.failure();
+    if (infra) {
+      const config = isConfigToolFailure(infra);
+      io.stderr.write(`valor run: ${config ? 'configuration' : 'the tool server failed'}: ${infra.message}\n`);
+      return config ? EXIT.usage : EXIT.failed;
+    }
+    return EXIT.failed;
   },
 };

@@ -353,7 +353,7 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
       let p = imageCache.get(imagePath);
       if (!p) {
         if (imageCache.size > 256) imageCache.clear();
-        p = inspectImage(imagePath);
+        p = inspectImage(imagePath, undefined, isAbsolute(q.image) ? undefined : `'${q.image}' of question ${q.id}, resolved from the images folder ${imagesDir} (--images; default: the dataset file's folder)`);
         imageCache.set(imagePath, p);
       }
       image = await p;
