@@ -40,7 +40,7 @@ export function cacheDir(env: NodeJS.ProcessEnv): string | false {
 export function endpointFromEnv(
   role: EndpointRole,
   env: NodeJS.ProcessEnv,
-  flags: { baseUrl?: string; model?: string; timeoutMs?: number } = {},
+  flags: { baseUrl?: string; model?: string; timeoutMs?: number; noCache?: boolean } = {},
 ): ChatClient {
   const baseUrl = flags.baseUrl ?? env[`VALOR_${role}_BASE_URL`];
   const model = flags.model ?? env[`VALOR_${role}_MODEL`];
@@ -56,7 +56,7 @@ export function endpointFromEnv(
   if (timeoutSec !== undefined && !(timeoutSec > 0)) {
     throw new UsageError(`VALOR_${role}_TIMEOUT must be a positive number of seconds, got '${timeoutEnv}'`);
   }
-  const dir = cacheDir(env);
+  const dir = flags.noCache ? false : cacheDir(env);
   return createChatClient({
     baseUrl: baseUrl as string,
     model: model as string,

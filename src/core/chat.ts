@@ -47,8 +47,15 @@ export interface ChatRequest {
   response_format?: JsonSchemaFormat;
   /** Per-call timeout in ms (overrides the client's default). */
   timeoutMs?: number;
-  /** Skip the on-disk response cache for this call. */
+  /** Skip the on-disk response cache for this call (neither read nor written). */
   noCache?: boolean;
+  /** Ask the endpoint even when a reply is cached, and cache the new reply (when accepted). */
+  refresh?: boolean;
+  /**
+   * Whether a reply is a usable result and may be cached. A reply the caller cannot use (an
+   * unparseable verdict) must not be replayed on the next run; without this, every reply is kept.
+   */
+  accept?: (text: string) => boolean;
 }
 
 export interface ChatResponse {

@@ -30,6 +30,11 @@ Options:
   --base-url URL       judge endpoint (else VALOR_JUDGE_BASE_URL)
   --model NAME         judge model (else VALOR_JUDGE_MODEL); key: VALOR_JUDGE_API_KEY or OPENAI_API_KEY
   --syntax-timeout SEC time limit of the placeholder run (default 10)
+  --refresh            ask every judge again, even when its verdict is cached (new verdicts are cached)
+  --no-cache           neither read nor write the reply cache (else VALOR_NO_CACHE=1)
+
+Only validated verdicts are cached: a judge that failed or gave an unreadable reply is asked
+again on the next run.
 
 Exit codes: 0 scored; 1 a judge failed (the total is incomplete); 2 bad usage or configuration.
 `;
@@ -78,6 +83,8 @@ export const scoreCommand: CliCommand = {
         'base-url': { type: 'string' },
         model: { type: 'string' },
         'syntax-timeout': { type: 'string' },
+        refresh: { type: 'boolean' },
+        'no-cache': { type: 'boolean' },
       },
     });
     const { values, positionals } = parsed;
@@ -101,7 +108,7 @@ export const scoreCommand: CliCommand = {
     }
     const syntaxSec = values['syntax-timeout'] === undefined ? 10 : Number(values['syntax-timeout']);
     if (!(syntaxSec > 0)) throw new UsageError(`--syntax-timeout must be a positive number of seconds, got '${values['syntax-timeout']}'`);
-    const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model });
+    const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model, noCache: values['no-cache'] });
     const overrides = await loadOverrides(values, io);
     const runner = new ProgramRunner();
     let result: ScoredReply;
@@ -116,6 +123,7 @@ export const scoreCommand: CliCommand = {
         overrides,
         visionJudge: values['vision-judge'],
         syntaxTimeoutMs: syntaxSec * 1000,
+        refresh: values.refresh,
         signal: io.signal,
       });
     } finally {
@@ -126,6 +134,11 @@ export const scoreCommand: CliCommand = {
     } else {
       printScore(positionals[0]!, result, io.stdout);
     }
-    return result.incomplete ? EXIT.failed : EXIT.ok;
+    if (result.incomplete) {
+      const failed = result.verdicts.filter((v) => v.state === 'error').map((v) => v.reward);
+      io.stderr.write(`valor score: ${failed.join(', ')} failed; nothing of ${failed.length === 1 ? 'it' : 'them'} was cached: run the same command again to ask again (--refresh also re-asks the judges that answered)\n`);
+      return EXIT.failed;
+    }
+    return EXIT.ok;
   },
 };

@@ -6,7 +6,9 @@
  *
  * Identical requests (same endpoint, model, messages, format) share one verdict through a
  * `VerdictCache`, in flight included, so concurrent scorings of the same reply make one call.
- * Errors are not cached: the next scoring tries again.
+ * Only validated verdicts are cached, here and in the client's reply cache on disk: a failed
+ * call or an unparseable reply is never stored, so the next scoring asks again. `refresh` asks
+ * again even when a verdict is cached.
  */
 import { createHash } from 'node:crypto';
 import { ChatError, type ChatClient, type ChatMessage, type ChatRequest, type ChatResponse } from '../chat.js';
@@ -101,8 +103,13 @@ export interface JudgeCallOptions {
   /** Bounds judge requests in flight across everything sharing it. */
   semaphore?: Semaphore;
   timeoutMs?: number;
+  /** Ask the judge even when a verdict or reply is cached (the new one is cached). */
+  refresh?: boolean;
   signal?: AbortSignal;
 }
+
+/** The sentence every failed verdict ends with: nothing was kept, so running again retries. */
+export const JUDGE_RETRY_HINT = 'nothing of this failure was cached: score again to ask the judge again';
 
 function cacheKey(client: ChatClient, messages: ChatMessage[], mode: VerdictMode, imageDataUrl: string | undefined): string {
   const h = createHash('sha256');
@@ -120,7 +127,7 @@ export async function runJudge(opts: JudgeCallOptions): Promise<Verdict> {
   const messages = judgeMessages(reward, mode, opts.material, opts.imageDataUrl);
   const key = cacheKey(client, messages, mode, opts.imageDataUrl);
 
-  const hit = cache.get(key);
+  const hit = opts.refresh ? undefined : cache.get(key);
   if (hit) {
     try {
       const v = await hit;
@@ -158,7 +165,9 @@ async function judgeUncached(opts: JudgeCallOptions, initialMode: VerdictMode, i
   let allCached = true;
 
   const call = async (msgs: ChatMessage[]): Promise<ChatResponse> => {
-    const req: ChatRequest = { messages: msgs, sampling: { ...JUDGE_SAMPLING } };
+    // Only a reply that reads as a verdict may be cached (and replayed on the next scoring).
+    const req: ChatRequest = { messages: msgs, sampling: { ...JUDGE_SAMPLING }, accept: (text) => parseJudgeReply(text).ok };
+    if (opts.refresh) req.refresh = true;
     if (mode === 'json_schema') req.response_format = VERDICT_RESPONSE_FORMAT;
     if (opts.timeoutMs !== undefined) req.timeoutMs = opts.timeoutMs;
     const doCall = (): Promise<ChatResponse> => client.complete(req, signal);
@@ -176,7 +185,7 @@ async function judgeUncached(opts: JudgeCallOptions, initialMode: VerdictMode, i
     state: 'error',
     value: null,
     rationale: '',
-    error: message,
+    error: `${message}; ${JUDGE_RETRY_HINT}`,
     raw_reply: lastReply?.text,
     ms: Math.round(performance.now() - started),
     cached: false,

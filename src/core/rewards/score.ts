@@ -46,6 +46,8 @@ export interface ScoreOptions {
   judgeSemaphore?: Semaphore;
   judgeTimeoutMs?: number;
   syntaxTimeoutMs?: number;
+  /** Ask every judge again even when its verdict is cached (`--refresh`). */
+  refresh?: boolean;
   signal?: AbortSignal;
 }
 
@@ -119,6 +121,7 @@ export async function scoreReply(o: ScoreOptions): Promise<ScoredReply> {
       cache: o.cache,
       semaphore: o.judgeSemaphore,
       timeoutMs: o.judgeTimeoutMs,
+      refresh: o.refresh,
       signal: o.signal,
     });
   });
