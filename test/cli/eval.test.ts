@@ -114,10 +114,49 @@ describe('valor eval (CLI)', () => {
     assert.match(r.stderr, /eval: 18\/18 done/);
     assert.ok(!r.stderr.includes('\r'));
     assert.match(r.stdout, /overall: 44\.4%/);
+    assert.doesNotMatch(r.stdout, /incomplete/);
     assert.match(r.stdout, /report: .*report\.html/);
+    // The program's own answer is kept next to the option it was mapped to.
+    const mc3 = whole.results.find((x) => x.id === 'mc-3');
+    assert.equal(mc3?.answer, 'green mug');
+    assert.notEqual(mc3?.prediction, 'green mug');
     const html = await readFile(join(out, 'report.html'), 'utf8');
+    assert.ok(html.includes('(program answered &quot;green mug&quot;)'), 'the report shows what the program answered');
     assert.ok(html.startsWith('<!doctype html>'));
     assert.ok(!html.includes('<script'));
+  });
+
+  it('the generator down: incomplete, exit 1, N questions not evaluated, the exact --resume command', async () => {
+    const down = await startOpenAIServer({ handler: () => ({ status: 503 }) });
+    try {
+      const out = join(work, 'down');
+      const r = await run(['eval', file, '--images', join(work, 'bench'), '--out', out, '--limit', '4'], env(down.url));
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const s = await readSummary(out);
+      assert.equal(s.complete, false);
+      assert.equal(s.counts.not_evaluated, 4);
+      assert.equal(s.metrics.overall.score, null, 'nothing evaluated: no accuracy, not 0%');
+      const resume = `valor eval ${file} --images ${join(work, 'bench')} --out ${out} --limit 4 --resume`;
+      assert.equal(s.resume_command, resume);
+      assert.ok(r.stdout.includes(`incomplete: 4 questions not evaluated (endpoint_outage 4); run them with: ${resume}`), r.stdout);
+      assert.match(r.stdout, /^overall over the 0 evaluated questions: -/m);
+      assert.doesNotMatch(r.stdout, /0\.0%/);
+      assert.ok(r.stderr.includes(`run them again with: ${resume}`), r.stderr);
+      const html = await readFile(join(out, 'report.html'), 'utf8');
+      assert.match(html, /incomplete: 4 questions not evaluated \(endpoint_outage 4\)/);
+      assert.ok(html.includes(resume.replace(/'/g, '&#39;')));
+      assert.match(html, /<h2>Metrics over the 0 evaluated questions<\/h2>/);
+
+      // The generator back: --resume evaluates them; the run is complete.
+      const again = await run(['eval', file, '--images', join(work, 'bench'), '--out', out, '--limit', '4', '--resume']);
+      assert.equal(again.code, 0, again.stderr);
+      const s2 = await readSummary(out);
+      assert.equal(s2.complete, true);
+      assert.equal(s2.counts.not_evaluated, 0);
+      assert.equal(s2.resume_command, undefined);
+    } finally {
+      await down.close();
+    }
   });
 
   it('shard 0/2 + shard 1/2, merged, equal the unsharded run', async () => {

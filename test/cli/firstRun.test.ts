@@ -61,6 +61,7 @@ describe('first run on a fresh copy (README main job)', { skip: hasGit ? false :
     assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
     assert.match(r.stdout, /^answer: "(yes|no)"$/m);
     assert.match(r.stdout, /gd_detect\(prompt="red box"\) -> \d+ box/);
+    assert.match(r.stdout, /box_depth = depth\(bbox=\[[\d,]+\]\) -> \d+(\.\d+)? m {2}\(/, 'depth carries its unit');
     assert.match(r.stderr, /using the models in .*examples[/\\]models \(the models\/ folder beside the document\)/);
     assert.ok(existsSync(join(copy, '.valor', 'runs')), 'the run record is written under the working folder');
   });

@@ -155,12 +155,17 @@ describe('eval loop', () => {
         { dataset: await loadDataset(f), imagesDir: dir, outDir: join(dir, 'out'), concurrency: 2, toolRetries: 1, toolRetryDelayMs: 5 },
         deps({ generator: createChatClient({ baseUrl: llm2.url, model: 'm', cacheDir: false, maxRetries: 1, retryBaseMs: 5 }) }),
       );
-      assert.equal(o1.status, 'complete');
+      // Outages are not results about the model: the run is incomplete, the metrics leave them out.
+      assert.equal(o1.status, 'incomplete');
+      assert.equal(o1.summary.complete, false);
+      assert.equal(o1.summary.counts.not_evaluated, 4);
+      assert.equal(o1.summary.counts.evaluated, 0);
       const kinds = Object.fromEntries(o1.summary.results.map((r) => [r.id, r.error_kind]));
       assert.deepEqual(kinds, { 'q-0': 'tool_outage', 'q-1': 'endpoint_outage', 'q-2': 'tool_outage', 'q-3': 'tool_outage' });
       assert.equal(o1.summary.errors.by_kind.tool_outage, 3);
       assert.equal(o1.summary.errors.by_kind.endpoint_outage, 1);
-      assert.equal(o1.summary.metrics.overall.score, 0);
+      assert.equal(o1.summary.metrics.overall.score, null, 'no evaluated question: no accuracy, never 0%');
+      assert.equal(o1.summary.metrics.overall.n, 0);
       const rec = await readRunRecord(join(dir, 'out', 'runs', `${recordName('q-1')}.json`));
       assert.equal(rec.error?.type, 'ChatError:server');
 
@@ -175,6 +180,8 @@ describe('eval loop', () => {
       assert.equal(o2.ran, 4);
       assert.equal(llm2.chatRequests().length - before, 4);
       assert.equal(o2.summary.counts.failed, 0);
+      assert.equal(o2.status, 'complete');
+      assert.equal(o2.summary.counts.not_evaluated, 0);
       assert.equal(o2.summary.counts.correct, qs.filter((q) => q.line.answer === 'yes').length);
     } finally {
       toolServer.down = false;

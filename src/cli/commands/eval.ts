@@ -9,7 +9,7 @@ import { loadDataset } from '../../core/eval/dataset.js';
 import { EvalSetupError, runEval, type EvalDeps } from '../../core/eval/loop.js';
 import { createProgress } from '../../core/eval/progress.js';
 import { parseShard } from '../../core/eval/shard.js';
-import { summaryLines } from '../../core/eval/summary.js';
+import { incompleteLine, summaryLines } from '../../core/eval/summary.js';
 import { scoreReply } from '../../core/rewards/score.js';
 import { ProgramRunner } from '../../core/runner.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
@@ -44,8 +44,10 @@ Options:
   --tools-token TOK  tool server token (else VALOR_TOOLS_TOKEN)
   --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR)
 
-Exit codes: 0 every selected question has a result (wrong answers and program errors included);
-1 interrupted or stopped early (resume with --resume); 2 bad usage or configuration.
+Exit codes: 0 every selected question was evaluated (wrong answers and program errors included);
+1 incomplete: interrupted, stopped early, or questions not evaluated because the generator, the
+tool server or our own parts failed (the summary says how many; run them again with the printed
+--resume command); 2 bad usage or configuration.
 `;
 
 /** Quotes an argument for a POSIX shell when it needs it, so the printed resume command can be pasted. */
@@ -159,6 +161,7 @@ export const evalCommand: CliCommand = {
         : {}),
     };
     const progress = createProgress({ out: io.stderr, tty: io.isTTY });
+    const resumeCmd = `valor eval ${argv.filter((a) => a !== '--resume').map(shellQuote).join(' ')} --resume`;
     let outcome;
     try {
       outcome = await runEval(
@@ -174,6 +177,7 @@ export const evalCommand: CliCommand = {
           toolRetries,
           regenerate: values.regenerate,
           report: !values['no-report'],
+          resumeCommand: resumeCmd,
           signal: io.signal,
           onEvent: (e) => progress.onEvent(e),
         },
@@ -197,9 +201,13 @@ export const evalCommand: CliCommand = {
     if (outcome.reportPath) io.stdout.write(`report: ${outcome.reportPath}\n`);
 
     if (outcome.status === 'complete') return EXIT.ok;
-    const resumeCmd = `valor eval ${argv.filter((a) => a !== '--resume').map(shellQuote).join(' ')} --resume`;
     if (outcome.status === 'fatal') {
       io.stderr.write(`valor eval: stopped: ${outcome.fatal}\nFix the cause, then continue with: ${resumeCmd}\n`);
+      return EXIT.failed;
+    }
+    const inc = incompleteLine(s);
+    if (outcome.status === 'incomplete' && inc && s.counts.pending === 0) {
+      io.stderr.write(`valor eval: ${inc}: the metrics above are over the ${s.counts.evaluated} evaluated questions only. Fix the cause, then run them again with: ${resumeCmd}\n`);
       return EXIT.failed;
     }
     io.stderr.write(

@@ -60,6 +60,8 @@ export interface EvalDeps {
 
 export interface EvalOptions {
   dataset: LoadedDataset;
+  /** The exact command that continues this run, printed in the summary and report when it is incomplete. */
+  resumeCommand?: string;
   /** Folder that image paths in the file are relative to. */
   imagesDir: string;
   outDir: string;
@@ -479,7 +481,8 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
     version: 1,
     kind: 'valor-eval-summary',
     created: new Date().toISOString(),
-    complete: computed.counts.pending === 0,
+    complete: computed.counts.pending === 0 && computed.counts.not_evaluated === 0,
+    ...(opts.resumeCommand && (computed.counts.pending > 0 || computed.counts.not_evaluated > 0) ? { resume_command: opts.resumeCommand } : {}),
     interrupted,
     input: {
       path: ds.path,

@@ -6,7 +6,7 @@
  * output above all) is HTML-escaped.
  */
 import type { RunRecord } from '../../protocol/run.js';
-import type { EvalResult, EvalSummary } from './summary.js';
+import { type EvalResult, type EvalSummary, incompleteLine, metricsScope, rewardTotalText } from './summary.js';
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(s: string): string {
@@ -49,12 +49,18 @@ function status(r: EvalResult): { cls: string; text: string } {
   return { cls: 'bad', text: r.invalid ? `wrong (${r.invalid})` : 'wrong' };
 }
 
+/** The compared prediction, with the program's own answer beside it when they differ ("a", answered "tv"). */
+function predictionCell(r: EvalResult): string {
+  const p = r.prediction === null ? '<span class="muted">none</span>' : e(clip(r.prediction, 200));
+  return r.answer !== undefined ? `${p} <span class="muted">(program answered ${e(JSON.stringify(r.answer))})</span>` : p;
+}
+
 function resultsTable(rows: readonly EvalResult[]): string {
   const shown = rows.slice(0, MAX_TABLE_ROWS);
   const body = shown
     .map((r) => {
       const st = status(r);
-      return `<tr class="${st.cls}"><td class="n">${r.line}</td><td>${e(r.id)}</td><td>${e(clip(r.question, 300))}</td><td>${e(r.ground_truth)}</td><td>${r.prediction === null ? '<span class="muted">none</span>' : e(clip(r.prediction, 200))}</td><td class="n">${r.score.toFixed(2)}</td><td class="st">${e(st.text)}</td><td><a href="${href(r.record)}">record</a></td></tr>`;
+      return `<tr class="${st.cls}"><td class="n">${r.line}</td><td>${e(r.id)}</td><td>${e(clip(r.question, 300))}</td><td>${e(r.ground_truth)}</td><td>${predictionCell(r)}</td><td class="n">${r.score.toFixed(2)}</td><td class="st">${e(st.text)}</td><td><a href="${href(r.record)}">record</a></td></tr>`;
     })
     .join('\n');
   const more = rows.length > shown.length ? `<p class="muted">${rows.length - shown.length} more rows: see summary.json.</p>` : '';
@@ -85,7 +91,7 @@ function failureDetail(r: EvalResult, rec: RunRecord | undefined): string {
     ['question', e(r.question)],
     ['image', e(r.image)],
     ['ground truth', e(r.ground_truth)],
-    ['prediction', r.prediction === null ? '<span class="muted">none</span>' : e(r.prediction)],
+    ['prediction', predictionCell(r)],
     ['score', r.score.toFixed(2)],
     ['record', `<a href="${href(r.record)}">${e(r.record)}</a>`],
   ]);
@@ -115,10 +121,13 @@ export async function renderReport(s: EvalSummary, loadRecord: (relPath: string)
   const title = `VALOR eval: ${s.input.path.split(/[\\/]/).pop() ?? s.input.path}`;
   out.push(`<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title><style>${CSS}</style></head><body>`);
   out.push(`<h1>${escapeHtml(title)}</h1>`);
-  const state = s.complete ? 'complete' : s.interrupted ? `interrupted: ${s.counts.pending} questions pending (resume with --resume)` : `${s.counts.pending} questions pending`;
+  const inc = incompleteLine(s);
+  const pending = s.counts.pending > 0 ? (s.interrupted ? `interrupted: ${s.counts.pending} questions pending` : `${s.counts.pending} questions pending`) : '';
+  const state = [inc, pending].filter(Boolean).join('; ');
+  const resume = s.resume_command ? ` Run them with: <code>${e(s.resume_command)}</code>` : ' Run them with --resume.';
   out.push(
     kv([
-      ['status', s.complete ? 'complete' : `<span class="warn">${escapeHtml(state)}</span>`],
+      ['status', s.complete ? 'complete' : `<span class="warn">${escapeHtml(state || 'incomplete')}.</span>${resume}`],
       ['input', `${e(s.input.path)} <span class="muted">sha256 ${e(s.input.sha256)}</span>`],
       ['images', e(s.images)],
       ['shard', s.shard ? `${s.shard.index}/${s.shard.count}` : s.merged_from ? `merged from ${s.merged_from.length} outputs` : 'whole file'],
@@ -130,7 +139,7 @@ export async function renderReport(s: EvalSummary, loadRecord: (relPath: string)
     ]),
   );
 
-  out.push('<h2>Metrics</h2>');
+  out.push(`<h2>Metrics${escapeHtml(metricsScope(s))}</h2>`);
   const rows = [...Object.entries(s.metrics.by_type), ['overall', s.metrics.overall] as const];
   out.push(
     `<table><thead><tr><th>answer type</th><th>questions</th><th>correct</th><th>score</th><th>failed</th><th>unreadable answers</th></tr></thead><tbody>${rows
@@ -140,7 +149,10 @@ export async function renderReport(s: EvalSummary, loadRecord: (relPath: string)
       )
       .join('')}</tbody></table>`,
   );
-  out.push(`<p class="muted">Macro average over answer types: ${pct(s.metrics.macro)}. Questions done: ${s.counts.done} of ${s.counts.selected}.</p>`);
+  out.push(
+    `<p class="muted">Macro average over answer types: ${pct(s.metrics.macro)}. Questions done: ${s.counts.done} of ${s.counts.selected}` +
+      `${(s.counts.not_evaluated ?? 0) > 0 ? `; ${s.counts.not_evaluated} not evaluated (infrastructure failures, left out of the metrics)` : ''}.</p>`,
+  );
 
   out.push('<h2>Errors</h2>');
   const kinds = Object.entries(s.errors.by_kind).filter(([, n]) => n > 0);
@@ -169,7 +181,7 @@ export async function renderReport(s: EvalSummary, loadRecord: (relPath: string)
     out.push(
       `<h2>Rewards</h2><table><thead><tr><th>reward</th><th>mean</th><th>judge failures</th></tr></thead><tbody>${Object.entries(r.means)
         .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td class="n">${v === null ? '–' : v.toFixed(3)}</td><td class="n">${r.errors[k as keyof typeof r.errors] ?? 0}</td></tr>`)
-        .join('')}<tr><td>total</td><td class="n">${r.total_mean === null ? '–' : r.total_mean.toFixed(3)}</td><td class="n">${r.incomplete} incomplete</td></tr></tbody></table>`,
+        .join('')}<tr><td>total</td><td class="n">${r.total_mean === null ? 'incomplete' : r.total_mean.toFixed(3)}</td><td class="n">${r.incomplete} incomplete</td></tr></tbody></table><p class="muted">${escapeHtml(rewardTotalText(r))}.</p>`,
     );
   }
 
