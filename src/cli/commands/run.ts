@@ -3,11 +3,14 @@
  * program already in a `.vprog` document. Prints the plan, each tool call and the answer (or one
  * JSON object with --json) and writes the run record.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ChatError } from '../../core/chat.js';
 import { ImageInputError, inspectImage } from '../../core/image.js';
-import { isConfigToolFailure, watchToolServer } from '../../core/toolClient.js';
+import { isConfigToolFailure, type ToolClient, watchToolServer } from '../../core/toolClient.js';
+import { annotateRun } from '../../core/runAnnotation.js';
+import { buildStandaloneRunView } from '../../core/runViewPage.js';
+import type { DepthMapData } from '../../protocol/webview.js';
 import { runQuery } from '../../core/pipeline.js';
 import { ProgramRunner, RunnerSetupError } from '../../core/runner.js';
 import { DEFAULT_RUNS_DIR, writeRunRecord } from '../../core/runStore.js';
@@ -31,6 +34,9 @@ Options:
   --regenerate       ask the generator again instead of using the response cache
   --tools-url URL    tool server (else VALOR_TOOLS_URL; unset: start one on the CPU)
   --tools-token TOK  tool server token (else VALOR_TOOLS_TOKEN)
+  --html FILE        also write the run view as one self-contained HTML file (opens offline, no VS Code)
+  --annotated FILE   also write the image with the run drawn on it, as PNG: boxes in call colours
+                     with labels and scores, the depth region and value, the VQA crop
   --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR, else a
                      models/ folder beside the .vprog document or in the working folder,
                      else ~/.cache/valor-studio/models from 'valor models pull')
@@ -117,6 +123,22 @@ export function printHuman(record: RunRecord, recordPath: string | null, out: No
   if (recordPath) out.write(`record: ${recordPath}\n`);
 }
 
+/** Writes the HTML run view and the annotated image when asked (atomically: whole files or none). */
+async function writeViews(record: RunRecord, depthMap: DepthMapData | null, want: { html?: string; annotated?: string }, io: CliIO): Promise<{ html?: string; annotated?: string }> {
+  const out: { html?: string; annotated?: string } = {};
+  const put = async (file: string, data: string | Buffer): Promise<string> => {
+    const path = resolve(io.cwd, file);
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+    return path;
+  };
+  if (want.html) out.html = await put(want.html, await buildStandaloneRunView(record, depthMap));
+  if (want.annotated) out.annotated = await put(want.annotated, await annotateRun(record));
+  return out;
+}
+
 export const runCommand: CliCommand = {
   name: 'run',
   summary: 'generate and run a program for one image and question, or run a .vprog document',
@@ -137,6 +159,8 @@ export const runCommand: CliCommand = {
         'tools-url': { type: 'string' },
         'tools-token': { type: 'string' },
         models: { type: 'string' },
+        html: { type: 'string' },
+        annotated: { type: 'string' },
       },
     });
     const { values, positionals } = parsed;
@@ -171,6 +195,7 @@ export const runCommand: CliCommand = {
     const watched = watchToolServer(tools.tools);
     const runner = new ProgramRunner();
     let record: RunRecord;
+    let depthMap: DepthMapData | null = null;
     try {
       record = await runQuery({
         query: input.query,
@@ -186,6 +211,11 @@ export const runCommand: CliCommand = {
         document: input.document,
         signal: io.signal,
       });
+      // The HTML view shows the depth map the run sampled from; fetch it while the server is up.
+      const client = tools.tools as Partial<ToolClient>;
+      if (values.html && record.trace.some((t) => t.tool === 'depth' && !t.error) && typeof client.depthMap === 'function') {
+        depthMap = await client.depthMap(image.path, 512, io.signal).catch(() => null);
+      }
     } catch (err) {
       if (err instanceof RunnerSetupError) throw new UsageError(err.message);
       if (err instanceof ChatError) {
@@ -199,8 +229,13 @@ export const runCommand: CliCommand = {
     }
 
     const recordPath = values['no-record'] ? null : await writeRunRecord(resolve(io.cwd, values.out ?? DEFAULT_RUNS_DIR), record);
-    if (values.json) io.stdout.write(`${JSON.stringify(runJson(record, recordPath))}\n`);
-    else printHuman(record, recordPath, io.stdout);
+    const views = await writeViews(record, depthMap, { html: values.html, annotated: values.annotated }, io);
+    if (values.json) io.stdout.write(`${JSON.stringify({ ...runJson(record, recordPath), ...views })}\n`);
+    else {
+      printHuman(record, recordPath, io.stdout);
+      if (views.html) io.stdout.write(`html: ${views.html}\n`);
+      if (views.annotated) io.stdout.write(`annotated: ${views.annotated}\n`);
+    }
     if (!record.error) return EXIT.ok;
     // The program failed because the tool server could not answer: say so apart from the trace,
     // and exit 2 when only the person's set-up can fix it (token, URL, models).
