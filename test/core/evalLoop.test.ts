@@ -20,6 +20,7 @@ import { scoreReply } from '../../src/core/rewards/score.js';
 import { createToolClient } from '../../src/core/toolClient.js';
 import { BAD_LINES, benchHandler, comparable, EXPECTED, HOSTILE_ERROR, HOSTILE_PLAN, manyQuestions, QUESTIONS, SCENE, vqaAnswer, writeBenchmark } from '../helpers/evalBench.js';
 import { judgeOf, jsonVerdict } from '../helpers/judgeReplies.js';
+import { reportData, scriptTags } from '../helpers/reportData.js';
 import { lastUserText, startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
 import { startProtocolToolServer, type ProtocolToolServer } from '../helpers/protocolToolServer.js';
 
@@ -118,18 +119,29 @@ describe('eval loop', () => {
     assert.doesNotMatch(missing.error_message ?? '', /relative paths are resolved from/);
   });
 
-  it('report.html is self-contained, escapes model text, and links every record', async () => {
+  it('report.html is self-contained, keeps model text out of markup, and links every record', async () => {
     const html = await readFile(join(work, 'full', 'report.html'), 'utf8');
-    assert.ok(!html.includes('<script'), 'model text must not become markup');
-    assert.ok(html.includes('&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp; look'));
-    assert.ok(html.includes('&lt;b&gt;bold&lt;/b&gt; &amp; co'));
+    // Model text lives in the JSON data block, where no '<' survives; the page has only our two scripts.
+    assert.equal(scriptTags(html), 2, 'model text must not become markup');
     assert.ok(!html.includes(HOSTILE_PLAN) && !html.includes(HOSTILE_ERROR));
-    assert.ok(html.includes('Is &lt;it&gt; &amp; &quot;that&quot; there?'));
+    assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'nonce-[\w-]+'; script-src 'nonce-[\w-]+'">/);
     assert.ok(!/(src|href)="(https?:)?\/\//.test(html), 'no external resources');
-    for (const q of QUESTIONS) assert.ok(html.includes(`href="runs/${recordName(q.id)}.json"`), `link to ${q.id}`);
-    // The failure of cnt-4 shows its program and its error.
-    assert.ok(html.includes('ZeroDivisionError'));
-    assert.ok(html.includes('final_answer = 1 / x'));
+    const data = reportData(html);
+    const byId = new Map(data.rows.map((r) => [r.id, r]));
+    for (const q of QUESTIONS) assert.equal(byId.get(q.id)?.rec, `runs/${recordName(q.id)}.json`, `link to ${q.id}`);
+    assert.ok(data.rows.some((r) => r.plan === HOSTILE_PLAN), 'hostile text is carried as data, to be set as text');
+    assert.ok(data.rows.some((r) => r.q === 'Is <it> & "that" there? [esc-1]'));
+    // The failure of cnt-4 shows its program, the line that raised, and its error.
+    const cnt4 = byId.get('cnt-4');
+    assert.match(cnt4?.err ?? '', /ZeroDivisionError/);
+    assert.match(cnt4?.prog ?? '', /final_answer = 1 \/ x/);
+    assert.equal(cnt4?.errLine, 2);
+    assert.equal(cnt4?.st, 'failed');
+    assert.equal(cnt4?.kind, 'program');
+    // One thumbnail per distinct image, and detections to draw on it.
+    assert.ok(data.thumbs.length > 0 && data.thumbs.every((t) => t.startsWith('data:image/jpeg;base64,')));
+    assert.ok(data.thumbs.length < data.rows.length, 'questions sharing an image share its thumbnail');
+    assert.ok(data.rows.some((r) => r.boxes.length > 0 && r.img >= 0 && r.w > 0));
   });
 
   it('gives the same summary at concurrency 1', async () => {

@@ -67,6 +67,7 @@ export function resultFromRecord(q: EvalQuestion, record: RunRecord, relPath: st
     line: q.line,
     type: q.type,
     ...(q.category !== undefined ? { category: q.category } : {}),
+    ...(q.benchmark !== undefined ? { benchmark: q.benchmark } : {}),
     question: q.question,
     image: q.image,
     ground_truth: q.answer,

@@ -52,6 +52,7 @@ export interface EvalResult {
   line: number;
   type: AnswerType;
   category?: string;
+  benchmark?: string;
   question: string;
   image: string;
   ground_truth: string | number | boolean;
