@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -66,9 +66,20 @@ describe('first run on a fresh copy (README main job)', { skip: hasGit ? false :
     assert.ok(existsSync(join(copy, '.valor', 'runs')), 'the run record is written under the working folder');
   });
 
-  it('a models/ folder in the working folder is used for a document elsewhere', async () => {
-    const r = await runCli(['run', join(copy, 'examples', 'desk.vprog'), '--no-record'], { cwd: join(copy, 'examples'), env: freshEnv(), timeoutMs: 180_000 });
-    assert.equal(r.code, 0, r.stderr);
+  it('a models/ folder in the working folder is used for a document elsewhere; --html carries the real depth map', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'valor-doc-'));
+    try {
+      cpSync(join(copy, 'examples', 'desk.vprog'), join(elsewhere, 'desk.vprog'));
+      cpSync(join(copy, 'examples', 'desk.png'), join(elsewhere, 'desk.png'));
+      const html = join(elsewhere, 'view.html');
+      const r = await runCli(['run', join(elsewhere, 'desk.vprog'), '--no-record', '--html', html], { cwd: join(copy, 'examples'), env: freshEnv(), timeoutMs: 180_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /the models\/ folder in the working folder/);
+      // The depth map of the real (tiny) depth model, at the image's size, travels in the page.
+      assert.match(readFileSync(html, 'utf8'), /"depthMap":\{"width":320,"height":240,/);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it('without any models, the error names every way out, including the example models', async () => {
