@@ -160,6 +160,15 @@ describe('valor eval (CLI)', () => {
     }
   });
 
+  it('a tool server that refuses the token stops the run as a configuration error (exit 2)', async () => {
+    const out = join(work, 'badtoken');
+    const e = { ...env(), VALOR_TOOLS_TOKEN: 'not-the-right-token' };
+    const r = await run(['eval', file, '--images', join(work, 'bench'), '--out', out, '--limit', '3'], e);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /valor eval: stopped: the tool server refused the token/);
+    assert.match(r.stderr, /continue with: valor eval .* --resume/);
+  });
+
   it('shard 0/2 + shard 1/2, merged, equal the unsharded run', async () => {
     const [a, b] = await Promise.all([
       run(['eval', file, '--images', join(work, 'bench'), '--out', join(work, 's0'), '--shard', '0/2', '--concurrency', '2']),
@@ -259,7 +268,7 @@ describe('valor eval (CLI)', () => {
     try {
       const out = join(work, 'locked');
       const r = await run(['eval', file, '--images', join(work, 'bench'), '--out', out, '--concurrency', '2'], { ...env(locked.url), VALOR_LLM_API_KEY: 'wrong' });
-      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.code, 2, r.stderr); // a refused key is configuration, as for valor run
       assert.match(r.stderr, /stopped: the generator endpoint refused the request/);
       assert.match(r.stderr, /--resume/);
       assert.ok(locked.requests.length <= 4, `requests after the refusal: ${locked.requests.length}`);

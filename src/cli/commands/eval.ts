@@ -47,7 +47,8 @@ Options:
 Exit codes: 0 every selected question was evaluated (wrong answers and program errors included);
 1 incomplete: interrupted, stopped early, or questions not evaluated because the generator, the
 tool server or our own parts failed (the summary says how many; run them again with the printed
---resume command); 2 bad usage or configuration.
+--resume command); 2 bad usage or configuration (also when the generator refuses the key or
+the tool server the token: the run stops, its records are kept).
 `;
 
 /** Quotes an argument for a POSIX shell when it needs it, so the printed resume command can be pasted. */
@@ -203,7 +204,7 @@ export const evalCommand: CliCommand = {
     if (outcome.status === 'complete') return EXIT.ok;
     if (outcome.status === 'fatal') {
       io.stderr.write(`valor eval: stopped: ${outcome.fatal}\nFix the cause, then continue with: ${resumeCmd}\n`);
-      return EXIT.failed;
+      return outcome.fatalConfig ? EXIT.usage : EXIT.failed;
     }
     const inc = incompleteLine(s);
     if (outcome.status === 'incomplete' && inc && s.counts.pending === 0) {

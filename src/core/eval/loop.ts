@@ -101,6 +101,8 @@ export interface EvalOutcome {
   /** Questions whose records were reused (resume). */
   reused: number;
   fatal?: string;
+  /** The stop was a configuration problem (a refused key or token, no python3): the CLI exits 2. */
+  fatalConfig?: boolean;
 }
 
 /** The output folder cannot be used as asked (a usage problem: exit code 2). */
@@ -342,6 +344,7 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
   if (opts.signal?.aborted) ctl.abort();
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   let fatal: string | undefined;
+  let fatalIsConfig = false;
   let correct = [...results.values()].filter((r) => r.correct).length;
   let failed = [...results.values()].filter((r) => r.error_kind).length;
   const imageCache = new Map<string, Promise<ImageInfo>>();
@@ -446,12 +449,14 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
       } catch (err) {
         if (isAbort(err, ctl.signal)) continue;
         // Not a question's failure (those are records): a full disk, a bug. Stop cleanly with the reason.
+        if (fatal === undefined) fatalIsConfig = false;
         fatal ??= `question ${q.id} (line ${q.line}): ${(err as Error).message}`;
         ctl.abort();
         return;
       }
       if ('cancelled' in out) continue;
       if ('fatal' in out) {
+        if (fatal === undefined) fatalIsConfig = true;
         fatal ??= out.fatal;
         ctl.abort();
         return;
@@ -528,7 +533,7 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
   };
   const { summaryPath, reportPath } = await writeEvalOutputs(outDir, summary, opts.report !== false);
   const status: EvalOutcome['status'] = fatal ? 'fatal' : interrupted ? 'interrupted' : summary.complete ? 'complete' : 'incomplete';
-  return { summary, summaryPath, reportPath, status, ran: sessionDone, reused, ...(fatal ? { fatal } : {}) };
+  return { summary, summaryPath, reportPath, status, ran: sessionDone, reused, ...(fatal ? { fatal, fatalConfig: fatalIsConfig } : {}) };
 }
 
 /** Writes summary.json (and report.html) into `outDir`, atomically. */
