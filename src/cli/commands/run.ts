@@ -152,6 +152,8 @@ export const runCommand: CliCommand = {
         out: { type: 'string' },
         'no-record': { type: 'boolean' },
         json: { type: 'boolean' },
+        html: { type: 'string' },
+        annotated: { type: 'string' },
         timeout: { type: 'string' },
         'base-url': { type: 'string' },
         model: { type: 'string' },
@@ -159,8 +161,6 @@ export const runCommand: CliCommand = {
         'tools-url': { type: 'string' },
         'tools-token': { type: 'string' },
         models: { type: 'string' },
-        html: { type: 'string' },
-        annotated: { type: 'string' },
       },
     });
     const { values, positionals } = parsed;
