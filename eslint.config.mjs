@@ -1,5 +1,5 @@
 // Lint config. The one architectural rule that matters most: src/core, src/protocol and
-// src/server never import `vscode` (design.md: domain code is plain Node, testable with node --test).
+// src/server never import `vscode` (docs/architecture.md: domain code is plain Node, testable with node --test).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 

@@ -1,4 +1,4 @@
-// One build for the four bundles (design.md): extension (node/cjs, `vscode` external), the `valor`
+// One build for the four bundles (docs/architecture.md): extension (node/cjs, `vscode` external), the `valor`
 // CLI, the tool server entry, and the webview (browser). Native and heavy runtime packages stay
 // external: they are resolved from node_modules at run time (and shipped in the VSIX).
 import * as esbuild from 'esbuild';

@@ -558,7 +558,8 @@ export class App {
               },
             },
             [
-              h('span', { class: 'gbox-index', text: `#${b.index}` }),
+              // Numbered from 1, as the verifier saw them (drawn labels, its lists and replies).
+              h('span', { class: 'gbox-index', text: `#${b.index + 1}` }),
               h('span', { class: 'gbox-label', text: `${b.label} ${b.score.toFixed(2)}` }),
               h('span', { class: `badge ${b.kept ? 'badge-pass' : 'badge-fail'}`, text: b.kept ? 'kept' : 'dropped' }),
               h('span', { class: 'gbox-fate', text: fate }),

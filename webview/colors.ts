@@ -1,28 +1,8 @@
 /**
- * Per-call colours. Saturated mid-to-light hues so a 2-pixel box edge stands out on photographs
- * and the swatches stay visible on light, dark and high-contrast panel backgrounds (each swatch
- * also gets a border in the theme's foreground colour). Neighbouring entries differ in hue so
- * consecutive detection calls are easy to tell apart.
+ * Colour helpers of the run view. The per-call palette lives in src/protocol/callColors.ts, shared
+ * with the annotated images the CLI writes, so a call has one colour everywhere.
  */
-export const PALETTE: readonly string[] = [
-  '#e6194b', // red
-  '#3cb44b', // green
-  '#4363d8', // blue
-  '#f58231', // orange
-  '#911eb4', // purple
-  '#42d4f4', // cyan
-  '#f032e6', // magenta
-  '#bfef45', // lime
-  '#469990', // teal
-  '#ffe119', // yellow
-  '#9a6324', // brown
-  '#dcbeff', // lavender
-];
-
-/** Colour of the n-th detection call (cycles past the palette's end). */
-export function callColor(ordinal: number): string {
-  return PALETTE[((ordinal % PALETTE.length) + PALETTE.length) % PALETTE.length] ?? '#e6194b';
-}
+export { callColor, OVERLAY, PALETTE } from '../src/protocol/callColors.js';
 
 /** `#rrggbb` -> [r, g, b] in 0..255. */
 export function hexToRgb(hex: string): [number, number, number] {
@@ -42,12 +22,3 @@ export function textOn(hex: string): '#000000' | '#ffffff' {
   // Contrast with black is (l+0.05)/0.05, with white 1.05/(l+0.05); equal at l ~ 0.179.
   return l > 0.179 ? '#000000' : '#ffffff';
 }
-
-/** Overlay colours that are not per call. */
-export const OVERLAY = {
-  depth: '#ffffff',
-  crop: '#ffe119',
-  kept: '#3cb44b',
-  dropped: '#e6194b',
-  halo: 'rgba(0,0,0,0.75)',
-} as const;

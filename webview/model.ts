@@ -9,7 +9,7 @@ import type { BoxFate, BoxStage, GroundingResult, ToolName, TraceEntry } from '.
 import type { ViewRunRecord } from '../src/protocol/webview.js';
 import { callColor } from './colors.js';
 
-/** The detector's default box threshold (valor.md §2), used when a call does not record its own. */
+/** The detector's default box threshold (docs/valor.md §2), used when a call does not record its own. */
 export const DEFAULT_BOX_THRESHOLD = 0.35;
 
 export interface ViewBox {

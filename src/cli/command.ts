@@ -5,6 +5,7 @@
  *   0 success, 1 the work failed (program error, timeout, judge failure), 2 bad usage or configuration.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { closest } from '../core/suggest.js';
 
 type ParsedResults<T extends ParseArgsConfig> = ReturnType<typeof parseArgs<T>>;
 
@@ -29,9 +30,15 @@ export interface CliCommand {
   run(argv: string[], io: CliIO): Promise<number>;
 }
 
-/** A usage or configuration error: printed without a stack trace, exit code 2. */
+/**
+ * A usage or configuration error: printed without a stack trace, exit code 2. `showUsage`: the
+ * command line itself was malformed, so the command's usage follows the message.
+ */
 export class UsageError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly showUsage = false,
+  ) {
     super(message);
     this.name = 'UsageError';
   }
@@ -40,13 +47,32 @@ export class UsageError extends Error {
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 /**
- * `node:util` parseArgs for a subcommand's argv, with its errors (unknown flag, missing value)
- * turned into a UsageError so they print without a stack trace and exit 2.
+ * `node:util` parseArgs for a subcommand's argv, with its errors (unknown flag, missing value,
+ * stray argument) turned into a UsageError in our words, with a "did you mean" for a near miss,
+ * so they print with the command's usage and exit 2.
  */
 export function parseCliArgs<T extends Omit<ParseArgsConfig, 'args'>>(argv: string[], config: T): ParsedResults<T & { args: string[] }> {
   try {
     return parseArgs({ ...config, args: argv });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(describeParseError(err as Error & { code?: string }, Object.keys(config.options ?? {})), true);
   }
+}
+
+function describeParseError(err: Error & { code?: string }, options: string[]): string {
+  const quoted = /'([^']+)'/.exec(err.message)?.[1] ?? '';
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const typed = quoted.replace(/=.*$/, '');
+    const name = typed.replace(/^-+/, '');
+    const guess = closest(name, options);
+    return `unknown option '${typed}'${guess ? ` (did you mean '--${guess}'?)` : ''}`;
+  }
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const flag = quoted.split(' ')[0] ?? quoted;
+    if (/argument missing/.test(err.message)) return `${flag} needs a value`;
+    if (/does not take an argument/.test(err.message)) return `${flag} is a switch and takes no value`;
+    return err.message;
+  }
+  if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `unexpected argument '${quoted}'`;
+  return err.message;
 }

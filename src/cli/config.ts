@@ -14,6 +14,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ChatClient } from '../core/chat.js';
 import { createChatClient } from '../core/llmClient.js';
+import { findModelsDir, modelsDirNote } from '../core/modelsDir.js';
 import { createToolClient } from '../core/toolClient.js';
 import { startToolServer } from '../core/toolServerProcess.js';
 import type { Tools } from '../core/tools.js';
@@ -39,7 +40,7 @@ export function cacheDir(env: NodeJS.ProcessEnv): string | false {
 export function endpointFromEnv(
   role: EndpointRole,
   env: NodeJS.ProcessEnv,
-  flags: { baseUrl?: string; model?: string; timeoutMs?: number } = {},
+  flags: { baseUrl?: string; model?: string; timeoutMs?: number; noCache?: boolean } = {},
 ): ChatClient {
   const baseUrl = flags.baseUrl ?? env[`VALOR_${role}_BASE_URL`];
   const model = flags.model ?? env[`VALOR_${role}_MODEL`];
@@ -55,7 +56,7 @@ export function endpointFromEnv(
   if (timeoutSec !== undefined && !(timeoutSec > 0)) {
     throw new UsageError(`VALOR_${role}_TIMEOUT must be a positive number of seconds, got '${timeoutEnv}'`);
   }
-  const dir = cacheDir(env);
+  const dir = flags.noCache ? false : cacheDir(env);
   return createChatClient({
     baseUrl: baseUrl as string,
     model: model as string,
@@ -76,11 +77,12 @@ export interface ToolsHandle {
 
 /**
  * The tools for a run: the server at VALOR_TOOLS_URL (or `--tools-url`), else an embedded one
- * started on the CPU for the duration of the command.
+ * started on the CPU for the duration of the command, with the model folder `findModelsDir`
+ * picks (`--models`, VALOR_MODELS_DIR, a models/ folder beside `document` or in `cwd`).
  */
 export async function toolsFromEnv(
   env: NodeJS.ProcessEnv,
-  flags: { url?: string; token?: string; models?: string; device?: string } = {},
+  flags: { url?: string; token?: string; models?: string; device?: string; cwd?: string; document?: string | null; note?: (line: string) => void } = {},
   signal?: AbortSignal,
 ): Promise<ToolsHandle> {
   const url = flags.url ?? env.VALOR_TOOLS_URL;
@@ -88,8 +90,11 @@ export async function toolsFromEnv(
     const token = flags.token ?? env.VALOR_TOOLS_TOKEN ?? '';
     return { tools: createToolClient({ url, token }), url, close: async () => {} };
   }
+  const models = findModelsDir({ flag: flags.models, env, cwd: flags.cwd ?? process.cwd(), document: flags.document });
+  const note = modelsDirNote(models);
+  if (note) flags.note?.(note);
   const server = await startToolServer({
-    models: flags.models ?? env.VALOR_MODELS_DIR,
+    models: models.dir,
     device: flags.device ?? env.VALOR_DEVICE ?? 'cpu',
     env,
     signal,

@@ -18,6 +18,9 @@ export function formatTraceEntry(t: TraceEntry): string {
   else if (t.tool === 'gd_detect' && Array.isArray(t.result)) {
     const boxes = t.result as { label?: string; score?: number; bbox?: number[] }[];
     result = `${boxes.length} box${boxes.length === 1 ? '' : 'es'}${boxes.length ? `: ${boxes.slice(0, 4).map((b) => `${b.label}@[${b.bbox?.join(',')}]${typeof b.score === 'number' ? ` ${b.score.toFixed(2)}` : ''}`).join('; ')}${boxes.length > 4 ? '; …' : ''}` : ''}`;
+  } else if (t.tool === 'depth' && typeof t.result === 'number') {
+    // Metric depth in metres (docs/valor.md §2): the unit travels with the number.
+    result = `${Number(t.result.toFixed(3))} m`;
   } else result = short(t.result);
   const line = t.line === null ? 'L?' : `L${t.line}`;
   return `${line.padEnd(4)} ${lhs}${t.tool}(${args}) -> ${result}  (${Math.round(t.ms)} ms)`;

@@ -2,6 +2,8 @@
  * `valor`: the headless front end. Dispatches to the subcommands listed below; each is one file
  * in src/cli/commands/. Add a command by importing it and adding it to COMMANDS.
  */
+import { closest } from '../core/suggest.js';
+import { isConfigToolFailure } from '../core/toolClient.js';
 import { type CliCommand, type CliIO, EXIT, UsageError } from './command.js';
 import { runCommand } from './commands/run.js';
 import { evalCommand } from './commands/eval.js';
@@ -67,7 +69,18 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
   const found = resolveCommand(argv);
   if (!found) {
-    io.stderr.write(`valor: unknown command '${argv[0]}'. Run 'valor --help' for the list.\n`);
+    // A command group (`valor audit`, `valor export`): list its commands.
+    const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
+    if (group.length > 0) {
+      const asked = argv.includes('--help') || argv.includes('-h');
+      const width = Math.max(...group.map((c) => c.name.length));
+      const extra = argv[1] && !argv[1].startsWith('-') ? `unknown command '${argv[0]} ${argv[1]}'.\n` : asked ? '' : `'valor ${argv[0]}' needs a subcommand.\n`;
+      const out = asked && !extra ? io.stdout : io.stderr;
+      out.write(`${extra}Usage: valor ${argv[0]} <command> [options]\n\nCommands:\n${group.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}\n\nRun 'valor ${argv[0]} <command> --help' for its options.\n`);
+      return asked && !extra ? EXIT.ok : EXIT.usage;
+    }
+    const guess = closest(argv[0] as string, [...new Set(COMMANDS.map((c) => c.name.split(' ')[0] as string))]);
+    io.stderr.write(`valor: unknown command '${argv[0]}'${guess ? ` (did you mean '${guess}'?)` : ''}. Run 'valor --help' for the list.\n`);
     return EXIT.usage;
   }
   if (found.rest.includes('--help') || found.rest.includes('-h')) {
@@ -77,8 +90,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   try {
     return await found.command.run(found.rest, io);
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`valor ${found.command.name}: ${err.message}\n`);
+    if (err instanceof UsageError || isConfigToolFailure(err)) {
+      io.stderr.write(`valor ${found.command.name}: ${(err as Error).message}\n`);
+      if (err instanceof UsageError && err.showUsage) io.stderr.write(`\n${found.command.usage.trimEnd()}\n`);
       return EXIT.usage;
     }
     const e = err as Error;

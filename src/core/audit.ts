@@ -1,5 +1,5 @@
 /**
- * Human overrides and the audit log (design.md "Audits").
+ * Human overrides and the audit log (docs/architecture.md "Audits").
  *
  * The log is JSONL, one `Override` a line, append-only and never rewritten. Each append opens the
  * file for appending, writes one whole line in a single write call and fsyncs before returning,

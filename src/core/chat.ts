@@ -26,7 +26,7 @@ export interface Sampling {
   extra_body?: Record<string, unknown>;
 }
 
-/** VALOR's reference generation settings for the Qwen3-8B policy (valor.md §1). */
+/** VALOR's reference generation settings for the Qwen3-8B policy (docs/valor.md §1). */
 export const VALOR_SAMPLING: Readonly<Sampling> = Object.freeze({
   temperature: 0.7,
   top_p: 0.8,
@@ -47,8 +47,15 @@ export interface ChatRequest {
   response_format?: JsonSchemaFormat;
   /** Per-call timeout in ms (overrides the client's default). */
   timeoutMs?: number;
-  /** Skip the on-disk response cache for this call. */
+  /** Skip the on-disk response cache for this call (neither read nor written). */
   noCache?: boolean;
+  /** Ask the endpoint even when a reply is cached, and cache the new reply (when accepted). */
+  refresh?: boolean;
+  /**
+   * Whether a reply is a usable result and may be cached. A reply the caller cannot use (an
+   * unparseable verdict) must not be replayed on the next run; without this, every reply is kept.
+   */
+  accept?: (text: string) => boolean;
 }
 
 export interface ChatResponse {

@@ -4,7 +4,7 @@
  * of a confusing error deep inside a tool call.
  */
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { sha256File } from './contentHash.js';
 
 export interface ImageInfo {
@@ -24,14 +24,19 @@ export class ImageInputError extends Error {
   }
 }
 
-/** Checks that `path` is a readable image and returns its hash and size. */
-export async function inspectImage(path: string, cwd = process.cwd()): Promise<ImageInfo> {
+/**
+ * Checks that `path` is a readable image and returns its hash and size. `origin` says where the
+ * path came from and how it was resolved (a `.vprog` header, `--images`), for the message when
+ * it is missing; without it, a relative `path` is said to be resolved from `cwd`.
+ */
+export async function inspectImage(path: string, cwd = process.cwd(), origin?: string): Promise<ImageInfo> {
   const abs = resolve(cwd, path);
   let st;
   try {
     st = await stat(abs);
   } catch {
-    throw new ImageInputError(`image not found: ${abs}. Check the path (relative paths are resolved from ${cwd}).`);
+    const where = origin ? ` (${origin})` : isAbsolute(path) ? '' : ` (a relative path is resolved from the working folder ${cwd})`;
+    throw new ImageInputError(`image not found: ${abs}${where}. Check the path.`);
   }
   if (!st.isFile()) throw new ImageInputError(`image path is not a file: ${abs}`);
   let meta: { width?: number; height?: number; format?: string; orientation?: number };

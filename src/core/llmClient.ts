@@ -353,7 +353,16 @@ export function createChatClient(config: ChatClientOptions): ChatClient {
   const cacheLookup = async (req: ChatRequest): Promise<{ key?: string; hit?: CachedReply }> => {
     if (!cache || req.noCache) return {};
     const key = llmCacheKey(baseUrl, model, req);
-    return { key, hit: await cache.get(key) };
+    if (req.refresh) return { key };
+    const hit = await cache.get(key);
+    // A reply cached before its caller validated replies, and that the caller rejects, is not replayed.
+    if (hit && req.accept && !req.accept(hit.text)) return { key };
+    return { key, hit };
+  };
+  const store = async (key: string | undefined, req: ChatRequest, result: CachedReply): Promise<void> => {
+    if (!key || !cache) return;
+    if (req.accept && !req.accept(result.text)) return;
+    await cache.set(key, result);
   };
 
   const complete = async (req: ChatRequest, signal?: AbortSignal): Promise<ChatResponse> => {
@@ -370,7 +379,7 @@ export function createChatClient(config: ChatClientOptions): ChatClient {
       if (c.usage) reply.usage = { prompt_tokens: c.usage.prompt_tokens, completion_tokens: c.usage.completion_tokens };
       return reply;
     });
-    if (ck && cache) await cache.set(ck, result);
+    await store(ck, req, result);
     return { ...result, cached: false, ms: performance.now() - t0 };
   };
 
@@ -414,7 +423,7 @@ export function createChatClient(config: ChatClientOptions): ChatClient {
       },
       () => !delivered,
     );
-    if (ck && cache) await cache.set(ck, result);
+    await store(ck, req, result);
     return { ...result, cached: false, ms: performance.now() - t0 };
   };
 

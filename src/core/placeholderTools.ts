@@ -1,5 +1,5 @@
 /**
- * Stand-in tools for VALOR's syntax reward (valor.md §3): the program runs to the end with these
+ * Stand-in tools for VALOR's syntax reward (docs/valor.md §3): the program runs to the end with these
  * instead of the vision models. They go through the same runner and the same Python tool
  * functions as real runs, so a program that passes here called the tools exactly as the real
  * API requires (the reference code's placeholders took other keyword names; §7).

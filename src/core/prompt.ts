@@ -1,13 +1,13 @@
 /**
  * The generation prompt: what the policy model reads before it writes a plan and a program.
  *
- * Written in our own words from VALOR's published facts (valor.md §1-§3). The tool section states
+ * Written in our own words from VALOR's published facts (docs/valor.md §1-§3). The tool section states
  * exactly the signatures and return shapes the runner provides (src/core/pythonWorker.ts
  * TOOL_PARAMS), and the conventions are the ones the judges check, so a model that follows this
  * prompt is scored on what it was asked to do. The worked examples are real programs: a test
  * parses each with `parseReply` and checks every tool call against the signatures.
  *
- * VALOR sends the system prompt and the question as ONE user message (valor.md §1); we do the same
+ * VALOR sends the system prompt and the question as ONE user message (docs/valor.md §1); we do the same
  * so a checkpoint trained that way sees the layout it was trained on.
  */
 import { VALOR_SAMPLING, type ChatMessage, type Sampling } from './chat.js';
@@ -200,7 +200,7 @@ export const GENERATION_SYSTEM_PROMPT = [
   `Now write the plan and the program for the question below.`,
 ].join('\n\n');
 
-/** VALOR's sampling for generation (valor.md §1): temperature 0.7, top_p 0.8, top_k 20, min_p 0, no thinking. */
+/** VALOR's sampling for generation (docs/valor.md §1): temperature 0.7, top_p 0.8, top_k 20, min_p 0, no thinking. */
 export const GENERATION_DEFAULTS: Readonly<Sampling> = VALOR_SAMPLING;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Reading a model reply: the plan, the program and VALOR's format score (valor.md §1, §3).
+ * Reading a model reply: the plan, the program and VALOR's format score (docs/valor.md §1, §3).
  *
  * Score: a block is an opening tag with the first matching closing tag after it (the same pairing
  * a non-greedy `<plan>(.*?)</plan>` search makes). Exactly one `<plan>` block and one `<answer>`

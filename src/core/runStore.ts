@@ -1,5 +1,5 @@
 /**
- * Run records on disk: one JSON file per run (design.md), written atomically so a crash or a
+ * Run records on disk: one JSON file per run (docs/architecture.md "Run records"), written atomically so a crash or a
  * full disk never leaves a half-written record that a later reader trips over.
  */
 import { randomBytes } from 'node:crypto';

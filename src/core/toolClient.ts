@@ -76,6 +76,38 @@ export class ToolServerError extends Error {
   }
 }
 
+/**
+ * Whether a tool-server failure is a configuration problem (exit 2: a wrong token, no server at
+ * the URL, a model or the vision model not set up) rather than a failure of the work (exit 1:
+ * a timeout, a 500). Only the person can fix the former, and retrying never helps.
+ */
+export function isConfigToolFailure(err: unknown): err is ToolServerError {
+  if (!(err instanceof ToolServerError)) return false;
+  return err.status === 401 || err.code === 'unreachable' || (err.status === 503 && PERMANENT_503.has(err.code ?? ''));
+}
+
+/**
+ * Tools that remember the first `ToolServerError` any call raised. The program sees the failure
+ * as a Python exception; the caller uses `failure()` to tell an outage or a configuration
+ * problem from a failure of the program itself.
+ */
+export function watchToolServer(tools: Tools): { tools: Tools; failure(): ToolServerError | undefined } {
+  let first: ToolServerError | undefined;
+  const seen = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((err: unknown) => {
+      if (err instanceof ToolServerError) first ??= err;
+      throw err;
+    });
+  return {
+    failure: () => first,
+    tools: {
+      gd_detect: (img, prompt, signal) => seen(tools.gd_detect(img, prompt, signal)),
+      depth: (img, bbox, signal) => seen(tools.depth(img, bbox, signal)),
+      vqa: (img, bbox, prompt, signal) => seen(tools.vqa(img, bbox, prompt, signal)),
+    },
+  };
+}
+
 /** Python exception type a program sees for a 4xx refusal. */
 function pythonType(status: number): string {
   if (status === 404) return 'FileNotFoundError';
@@ -83,7 +115,7 @@ function pythonType(status: number): string {
   return 'ValueError';
 }
 
-/** VALOR's detection thresholds (valor.md §2), sent explicitly so the trace states them. */
+/** VALOR's detection thresholds (docs/valor.md §2), sent explicitly so the trace states them. */
 const BOX_THRESHOLD = 0.35;
 const TEXT_THRESHOLD = 0.25;
 
@@ -117,6 +149,8 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
   const unreachable = (err: unknown): ToolServerError =>
     new ToolServerError(
       `cannot reach the tool server at ${base} (${describeNetworkError(err)}): start one with 'valor serve' and set VALOR_TOOLS_URL (and VALOR_TOOLS_TOKEN) to the URL and token it prints, or unset VALOR_TOOLS_URL to let valor start its own`,
+      undefined,
+      'unreachable',
     );
 
   async function send(method: string, route: string, body: Buffer | object | undefined, signal?: AbortSignal): Promise<Reply> {
@@ -137,7 +171,7 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
         });
       } catch (err) {
         if (signal?.aborted) throw abortError();
-        if (deadline.aborted) throw new ToolServerError(`the tool server at ${base} did not answer ${method} ${route} within ${Math.round(timeoutMs / 1000)} s; it may be overloaded or stuck: check its log, or raise the client's timeout`);
+        if (deadline.aborted) throw new ToolServerError(`the tool server at ${base} did not answer ${method} ${route} within ${Math.round(timeoutMs / 1000)} s; it may be overloaded or stuck: check its log, or raise the client's timeout`, undefined, 'timeout');
         if (attempt < maxRetries && isRetryableNetwork(err)) {
           await sleep(retryBaseMs * 2 ** attempt, signal);
           continue;

@@ -3,7 +3,7 @@
  * (src/core/runner); implementations are the HTTP client of the tool server
  * (src/core/toolClient.ts), the syntax reward's placeholders, and tests' own.
  *
- * Parameter names are VALOR's (valor.md §2): `gd_detect(img_pth, prompt)`, `depth(img_pth, bbox)`,
+ * Parameter names are VALOR's (docs/valor.md §2): `gd_detect(img_pth, prompt)`, `depth(img_pth, bbox)`,
  * `vqa(img_pth, bbox, prompt)`. The Python side defines the functions with exactly these
  * signatures once, for real runs and placeholder runs alike.
  */

@@ -1,5 +1,5 @@
 /**
- * The `.vprog` document (design.md): a few `# key: value` header lines naming the image and the
+ * The `.vprog` document (docs/architecture.md "The .vprog document"): a few `# key: value` header lines naming the image and the
  * question, a blank line, then the model's reply in VALOR's format.
  *
  *     # image: images/kitchen.jpg

@@ -15,7 +15,7 @@ const weight = z.number().min(0).max(1);
 export const REWARD_WEIGHT_KEYS = ['logic', 'syntax', 'attribute', 'spatial', 'adherence'] as const;
 export type WeightedReward = (typeof REWARD_WEIGHT_KEYS)[number];
 
-/** VALOR's reference weights (valor.md §3). */
+/** VALOR's reference weights (docs/valor.md §3). */
 export const DEFAULT_WEIGHTS: Readonly<Record<WeightedReward, number>> = Object.freeze({
   logic: 0.3,
   syntax: 0.1,

@@ -4,6 +4,7 @@
  * together; the language-model client, the runner, the rewards and the verifier load on first use.
  */
 import { join } from 'node:path';
+import { findModelsDir } from '../core/modelsDir.js';
 import * as vscode from 'vscode';
 import { Actions, registerCommands, type CommandDeps } from './commands.js';
 import { LANGUAGE_ID, OUTPUT_CHANNEL_NAME, RUNS_VIEW_ID, RUN_VIEW_TYPE } from './commandIds.js';
@@ -145,7 +146,10 @@ function loadConfig(log: ExtensionLog): ValorConfig {
 export async function embeddedServerCommand(context: vscode.ExtensionContext, cfg: ValorConfig, keys: ApiKeys): Promise<ServerCommand> {
   const script = join(context.extensionPath, 'dist', 'server.js');
   const args = [script, '--exit-with-stdin', '--port', '0', '--device', cfg.toolServer.device];
-  if (cfg.toolServer.modelsPath) args.push('--models', cfg.toolServer.modelsPath);
+  // An empty setting: VALOR_MODELS_DIR, else a models/ folder in the workspace, else the pull cache.
+  const root = workspaceRoots()[0];
+  const models = cfg.toolServer.modelsPath ? { dir: cfg.toolServer.modelsPath } : root ? findModelsDir({ env: process.env, cwd: root }) : { dir: undefined };
+  if (models.dir) args.push('--models', models.dir);
   for (const root of workspaceRoots()) args.push('--allow-root', root);
   if (cfg.vision.baseUrl) args.push('--vlm-base-url', cfg.vision.baseUrl);
   if (cfg.vision.model) args.push('--vlm-model', cfg.vision.model);

@@ -27,7 +27,7 @@ export interface LineBadges {
   badges: Badge[];
 }
 
-/** Which rewards sit on which line (design.md "Scores appear inline"). */
+/** Which rewards sit on which line (docs/architecture.md "Scores appear inline"). */
 export const ANCHORS: ReadonlyArray<{ anchor: LineBadges['anchor']; rewards: RewardName[] }> = [
   { anchor: 'header', rewards: ['format'] },
   { anchor: 'plan', rewards: ['spatial', 'attribute', 'logic'] },

@@ -1,5 +1,5 @@
 /**
- * Run records: what one run of a VALOR program leaves behind (design.md "Run records"), and the
+ * Run records: what one run of a VALOR program leaves behind (docs/architecture.md "Run records"), and the
  * pieces it is made of (trace entries, format result, reward verdicts, grounding results).
  * Written as JSON under `.valor/runs/` (or a chosen folder) and read by the CLI, the extension
  * and the webview, so the schema lives here and is validated when a record is read back.
@@ -58,7 +58,7 @@ export const TextDiagnostic = z.object({
 });
 export type TextDiagnostic = z.infer<typeof TextDiagnostic>;
 
-/** VALOR's format reward: 1 both tags once, 0.5 one repeated, 0 one missing (valor.md §3). */
+/** VALOR's format reward: 1 both tags once, 0.5 one repeated, 0 one missing (docs/valor.md §3). */
 export const FormatResult = z.object({
   score: z.union([z.literal(0), z.literal(0.5), z.literal(1)]),
   diagnostics: z.array(TextDiagnostic),

@@ -28,7 +28,7 @@ export type ImageRef = z.infer<typeof ImageRef>;
 export const ImageUploadResponse = z.object({ sha256: z.string(), width: z.number().int(), height: z.number().int() });
 export type ImageUploadResponse = z.infer<typeof ImageUploadResponse>;
 
-/** One detection as programs see it (valor.md §2), plus the detector's confidence. */
+/** One detection as programs see it (docs/valor.md §2), plus the detector's confidence. */
 export const Detection = z.object({ bbox: BBox, label: z.string(), score: z.number() });
 export type Detection = z.infer<typeof Detection>;
 

@@ -60,7 +60,7 @@ export function pixelBox(box: BBox, width: number, height: number): BBox {
   return [x1, y1, x2, y2];
 }
 
-/** VALOR's VQA crop: the box padded by `pad` of its width/height on each side, clamped (valor.md §2). */
+/** VALOR's VQA crop: the box padded by `pad` of its width/height on each side, clamped (docs/valor.md §2). */
 export function paddedCrop(box: BBox, width: number, height: number, pad = 0.25): BBox {
   const [x1, y1, x2, y2] = box;
   const pw = (x2 - x1) * pad;

@@ -4,7 +4,7 @@
  * `post_process_grounded_object_detection`); the session is our own onnxruntime-node session so
  * the device, the run count and the bare model time are ours to control and measure.
  *
- * VALOR's semantics (valor.md §2) on top: the prompt's comma-separated phrases make the caption;
+ * VALOR's semantics (docs/valor.md §2) on top: the prompt's comma-separated phrases make the caption;
  * a box is kept only when the phrase its tokens spell is one of the asked phrases, and its label
  * is that phrase as the program wrote it; boxes are integer pixels clipped to the image; unlike
  * the reference, every box keeps its score.

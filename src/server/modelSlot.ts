@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { modelsWaysOut } from '../core/modelsDir.js';
 import { HttpError } from './errors.js';
 import type { CountedSession } from './onnx.js';
 import { ModelQueue } from './queue.js';
@@ -48,7 +49,7 @@ export class ModelSlot<M extends LoadedModel> {
 
   private checkFiles(): string | undefined {
     if (!this.dir || !existsSync(this.dir)) {
-      return `no ${this.label} model folder at ${this.dir ?? '(none given)'}: run 'valor models pull', or start the server with ${this.flagHint}`;
+      return `no ${this.label} model folder at ${this.dir ?? '(none given)'}: ${modelsWaysOut()}; or start the server with ${this.flagHint}`;
     }
     const missing = this.requiredFiles.filter((f) => !existsSync(join(this.dir as string, f)));
     if (missing.length > 0) {

@@ -32,7 +32,8 @@ function runtimeLibDir(): string | undefined {
 
 /**
  * Whether the installed onnxruntime-node can use CUDA. The npm package ships CPU binaries only;
- * `npm ci --onnxruntime-node-install=cuda12` adds `libonnxruntime_providers_cuda.so` beside them.
+ * `npm run install:cuda` (onnxruntime-node's own installer, `--onnxruntime-node-install=cuda12`)
+ * adds `libonnxruntime_providers_cuda.so` beside them.
  */
 export function chooseDevice(requested: Device): DeviceChoice {
   if (requested === 'cpu') return { device: 'cpu' };
@@ -41,7 +42,7 @@ export function chooseDevice(requested: Device): DeviceChoice {
   if (hasCuda) return { device: 'cuda' };
   return {
     device: 'cpu',
-    warning: `--device cuda: the installed onnxruntime-node has no CUDA provider (no libonnxruntime_providers_cuda in ${dir ?? 'node_modules/onnxruntime-node'}); using the CPU. Reinstall with 'npm ci --onnxruntime-node-install=cuda12' on a machine with CUDA 12 and cuDNN 9.`,
+    warning: `--device cuda: the installed onnxruntime-node has no CUDA provider (no libonnxruntime_providers_cuda in ${dir ?? 'node_modules/onnxruntime-node'}); using the CPU. Add it with 'npm run install:cuda' (onnxruntime-node's installer with --onnxruntime-node-install=cuda12) on a machine with CUDA 12 and cuDNN 9.`,
   };
 }
 

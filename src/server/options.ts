@@ -2,6 +2,7 @@
  * The tool server's settings, from `valor serve` flags and the environment. Shared by the server
  * entry (dist/server.js, what the extension and the CLI spawn) and the `valor serve` command.
  */
+import { closest } from '../core/suggest.js';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Device } from './onnx.js';
@@ -112,7 +113,10 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: stri
     const arg = argv[i] as string;
     const eq = arg.indexOf('=');
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    if (!VALUE_FLAGS.has(flag)) throw new OptionsError(`unknown option '${arg}'. Run 'valor serve --help' for the list.`);
+    if (!VALUE_FLAGS.has(flag)) {
+      const guess = flag.startsWith('--') ? closest(flag.slice(2), [...VALUE_FLAGS].map((f) => f.slice(2))) : undefined;
+      throw new OptionsError(`unknown option '${arg}'${guess ? ` (did you mean '--${guess}'?)` : ''}. Run 'valor serve --help' for the list.`);
+    }
     let value: string | undefined;
     if (eq > 0) value = arg.slice(eq + 1);
     else {

@@ -1,5 +1,5 @@
 /**
- * The tool server: `gd_detect`, `depth` and `vqa` (valor.md §2) over loopback HTTP, with the
+ * The tool server: `gd_detect`, `depth` and `vqa` (docs/valor.md §2) over loopback HTTP, with the
  * models on onnxruntime-node and VQA forwarded to an OpenAI-compatible vision model.
  *
  * Every route needs the bearer token. Every failure a client can cause is a JSON error with a

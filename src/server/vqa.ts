@@ -10,7 +10,7 @@ import type { BBox } from '../protocol/tools.js';
 import { checkBox, paddedCrop } from './boxes.js';
 import type { DecodedImage } from './images.js';
 
-/** Our instruction (valor.md §2 lists what it must say; the words are ours). */
+/** Our instruction (docs/valor.md §2 lists what it must say; the words are ours). */
 export const VQA_INSTRUCTION = [
   'Look at the image and answer the question that follows.',
   'Reply with the answer only: a single word or a short phrase, no sentence and no explanation.',

@@ -15,6 +15,7 @@ import type { EvalSummary } from '../../src/core/eval/summary.js';
 import { cleanEnv, type CliResult } from '../helpers/cli.js';
 import { benchHandler, comparable, EXPECTED, manyQuestions, QUESTIONS, SCENE, vqaAnswer, writeBenchmark } from '../helpers/evalBench.js';
 import { freshCli } from '../helpers/freshCli.js';
+import { reportData, scriptTags } from '../helpers/reportData.js';
 import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
 import { startProtocolToolServer, type ProtocolToolServer } from '../helpers/protocolToolServer.js';
 
@@ -114,10 +115,58 @@ describe('valor eval (CLI)', () => {
     assert.match(r.stderr, /eval: 18\/18 done/);
     assert.ok(!r.stderr.includes('\r'));
     assert.match(r.stdout, /overall: 44\.4%/);
+    assert.doesNotMatch(r.stdout, /incomplete/);
     assert.match(r.stdout, /report: .*report\.html/);
+    // The program's own answer is kept next to the option it was mapped to.
+    const mc3 = whole.results.find((x) => x.id === 'mc-3');
+    assert.equal(mc3?.answer, 'green mug');
+    assert.notEqual(mc3?.prediction, 'green mug');
     const html = await readFile(join(out, 'report.html'), 'utf8');
+    assert.equal(reportData(html).rows.find((x) => x.id === 'mc-3')?.ans, 'green mug', 'the report carries what the program answered');
     assert.ok(html.startsWith('<!doctype html>'));
-    assert.ok(!html.includes('<script'));
+    assert.equal(scriptTags(html), 2);
+  });
+
+  it('the generator down: incomplete, exit 1, N questions not evaluated, the exact --resume command', async () => {
+    const down = await startOpenAIServer({ handler: () => ({ status: 503 }) });
+    try {
+      const out = join(work, 'down');
+      const r = await run(['eval', file, '--images', join(work, 'bench'), '--out', out, '--limit', '4'], env(down.url));
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const s = await readSummary(out);
+      assert.equal(s.complete, false);
+      assert.equal(s.counts.not_evaluated, 4);
+      assert.equal(s.metrics.overall.score, null, 'nothing evaluated: no accuracy, not 0%');
+      const resume = `valor eval ${file} --images ${join(work, 'bench')} --out ${out} --limit 4 --resume`;
+      assert.equal(s.resume_command, resume);
+      assert.ok(r.stdout.includes(`incomplete: 4 questions not evaluated (endpoint_outage 4); run them with: ${resume}`), r.stdout);
+      assert.match(r.stdout, /^overall over the 0 evaluated questions: -/m);
+      assert.doesNotMatch(r.stdout, /0\.0%/);
+      assert.ok(r.stderr.includes(`run them again with: ${resume}`), r.stderr);
+      const html = await readFile(join(out, 'report.html'), 'utf8');
+      assert.match(html, /incomplete: 4 questions not evaluated \(endpoint_outage 4\)/);
+      assert.ok(html.includes(resume.replace(/'/g, '&#39;')));
+      assert.match(html, /<h2>Metrics over the 0 evaluated questions<\/h2>/);
+
+      // The generator back: --resume evaluates them; the run is complete.
+      const again = await run(['eval', file, '--images', join(work, 'bench'), '--out', out, '--limit', '4', '--resume']);
+      assert.equal(again.code, 0, again.stderr);
+      const s2 = await readSummary(out);
+      assert.equal(s2.complete, true);
+      assert.equal(s2.counts.not_evaluated, 0);
+      assert.equal(s2.resume_command, undefined);
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('a tool server that refuses the token stops the run as a configuration error (exit 2)', async () => {
+    const out = join(work, 'badtoken');
+    const e = { ...env(), VALOR_TOOLS_TOKEN: 'not-the-right-token' };
+    const r = await run(['eval', file, '--images', join(work, 'bench'), '--out', out, '--limit', '3'], e);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /valor eval: stopped: the tool server refused the token/);
+    assert.match(r.stderr, /continue with: valor eval .* --resume/);
   });
 
   it('shard 0/2 + shard 1/2, merged, equal the unsharded run', async () => {
@@ -141,7 +190,7 @@ describe('valor eval (CLI)', () => {
     const first = merged.results[0];
     assert.ok(first && /^\.\.\/s[01]\/runs\//.test(first.record), first?.record);
     const html = await readFile(join(work, 'merged', 'report.html'), 'utf8');
-    assert.ok(html.includes(`href="${first.record}"`));
+    assert.ok(reportData(html).rows.some((x) => x.rec === first.record), 'the merged report links the shard records');
 
     // A missing shard is refused unless asked for.
     const partial = await run(['eval', 'merge', join(work, 's0'), '--out', join(work, 'merged-partial')]);
@@ -219,7 +268,7 @@ describe('valor eval (CLI)', () => {
     try {
       const out = join(work, 'locked');
       const r = await run(['eval', file, '--images', join(work, 'bench'), '--out', out, '--concurrency', '2'], { ...env(locked.url), VALOR_LLM_API_KEY: 'wrong' });
-      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.code, 2, r.stderr); // a refused key is configuration, as for valor run
       assert.match(r.stderr, /stopped: the generator endpoint refused the request/);
       assert.match(r.stderr, /--resume/);
       assert.ok(locked.requests.length <= 4, `requests after the refusal: ${locked.requests.length}`);

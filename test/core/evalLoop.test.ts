@@ -20,6 +20,7 @@ import { scoreReply } from '../../src/core/rewards/score.js';
 import { createToolClient } from '../../src/core/toolClient.js';
 import { BAD_LINES, benchHandler, comparable, EXPECTED, HOSTILE_ERROR, HOSTILE_PLAN, manyQuestions, QUESTIONS, SCENE, vqaAnswer, writeBenchmark } from '../helpers/evalBench.js';
 import { judgeOf, jsonVerdict } from '../helpers/judgeReplies.js';
+import { reportData, scriptTags } from '../helpers/reportData.js';
 import { lastUserText, startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
 import { startProtocolToolServer, type ProtocolToolServer } from '../helpers/protocolToolServer.js';
 
@@ -111,18 +112,36 @@ describe('eval loop', () => {
     assert.equal(err.eval?.error_kind, 'program');
   });
 
-  it('report.html is self-contained, escapes model text, and links every record', async () => {
+  it('a missing image says it was resolved from the images folder (--images), not the working folder', () => {
+    const missing = full.results.find((r) => r.error_kind === 'image');
+    assert.ok(missing, 'the benchmark has a question whose image is missing');
+    assert.match(missing.error_message ?? '', /resolved from the images folder .*bench \(--images; default: the dataset file's folder\)/);
+    assert.doesNotMatch(missing.error_message ?? '', /relative paths are resolved from/);
+  });
+
+  it('report.html is self-contained, keeps model text out of markup, and links every record', async () => {
     const html = await readFile(join(work, 'full', 'report.html'), 'utf8');
-    assert.ok(!html.includes('<script'), 'model text must not become markup');
-    assert.ok(html.includes('&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp; look'));
-    assert.ok(html.includes('&lt;b&gt;bold&lt;/b&gt; &amp; co'));
+    // Model text lives in the JSON data block, where no '<' survives; the page has only our two scripts.
+    assert.equal(scriptTags(html), 2, 'model text must not become markup');
     assert.ok(!html.includes(HOSTILE_PLAN) && !html.includes(HOSTILE_ERROR));
-    assert.ok(html.includes('Is &lt;it&gt; &amp; &quot;that&quot; there?'));
+    assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'nonce-[\w-]+'; script-src 'nonce-[\w-]+'">/);
     assert.ok(!/(src|href)="(https?:)?\/\//.test(html), 'no external resources');
-    for (const q of QUESTIONS) assert.ok(html.includes(`href="runs/${recordName(q.id)}.json"`), `link to ${q.id}`);
-    // The failure of cnt-4 shows its program and its error.
-    assert.ok(html.includes('ZeroDivisionError'));
-    assert.ok(html.includes('final_answer = 1 / x'));
+    const data = reportData(html);
+    const byId = new Map(data.rows.map((r) => [r.id, r]));
+    for (const q of QUESTIONS) assert.equal(byId.get(q.id)?.rec, `runs/${recordName(q.id)}.json`, `link to ${q.id}`);
+    assert.ok(data.rows.some((r) => r.plan === HOSTILE_PLAN), 'hostile text is carried as data, to be set as text');
+    assert.ok(data.rows.some((r) => r.q === 'Is <it> & "that" there? [esc-1]'));
+    // The failure of cnt-4 shows its program, the line that raised, and its error.
+    const cnt4 = byId.get('cnt-4');
+    assert.match(cnt4?.err ?? '', /ZeroDivisionError/);
+    assert.match(cnt4?.prog ?? '', /final_answer = 1 \/ x/);
+    assert.equal(cnt4?.errLine, 2);
+    assert.equal(cnt4?.st, 'failed');
+    assert.equal(cnt4?.kind, 'program');
+    // One thumbnail per distinct image, and detections to draw on it.
+    assert.ok(data.thumbs.length > 0 && data.thumbs.every((t) => t.startsWith('data:image/jpeg;base64,')));
+    assert.ok(data.thumbs.length < data.rows.length, 'questions sharing an image share its thumbnail');
+    assert.ok(data.rows.some((r) => r.boxes.length > 0 && r.img >= 0 && r.w > 0));
   });
 
   it('gives the same summary at concurrency 1', async () => {
@@ -148,12 +167,17 @@ describe('eval loop', () => {
         { dataset: await loadDataset(f), imagesDir: dir, outDir: join(dir, 'out'), concurrency: 2, toolRetries: 1, toolRetryDelayMs: 5 },
         deps({ generator: createChatClient({ baseUrl: llm2.url, model: 'm', cacheDir: false, maxRetries: 1, retryBaseMs: 5 }) }),
       );
-      assert.equal(o1.status, 'complete');
+      // Outages are not results about the model: the run is incomplete, the metrics leave them out.
+      assert.equal(o1.status, 'incomplete');
+      assert.equal(o1.summary.complete, false);
+      assert.equal(o1.summary.counts.not_evaluated, 4);
+      assert.equal(o1.summary.counts.evaluated, 0);
       const kinds = Object.fromEntries(o1.summary.results.map((r) => [r.id, r.error_kind]));
       assert.deepEqual(kinds, { 'q-0': 'tool_outage', 'q-1': 'endpoint_outage', 'q-2': 'tool_outage', 'q-3': 'tool_outage' });
       assert.equal(o1.summary.errors.by_kind.tool_outage, 3);
       assert.equal(o1.summary.errors.by_kind.endpoint_outage, 1);
-      assert.equal(o1.summary.metrics.overall.score, 0);
+      assert.equal(o1.summary.metrics.overall.score, null, 'no evaluated question: no accuracy, never 0%');
+      assert.equal(o1.summary.metrics.overall.n, 0);
       const rec = await readRunRecord(join(dir, 'out', 'runs', `${recordName('q-1')}.json`));
       assert.equal(rec.error?.type, 'ChatError:server');
 
@@ -168,6 +192,8 @@ describe('eval loop', () => {
       assert.equal(o2.ran, 4);
       assert.equal(llm2.chatRequests().length - before, 4);
       assert.equal(o2.summary.counts.failed, 0);
+      assert.equal(o2.status, 'complete');
+      assert.equal(o2.summary.counts.not_evaluated, 0);
       assert.equal(o2.summary.counts.correct, qs.filter((q) => q.line.answer === 'yes').length);
     } finally {
       toolServer.down = false;

@@ -1,6 +1,6 @@
 /**
  * Benchmark metrics checked against hand-computed values, including the cases the reference
- * harness gets wrong (valor.md §7): an empty yes/no answer, a missing count, a zero ground truth,
+ * harness gets wrong (docs/valor.md §7): an empty yes/no answer, a missing count, a zero ground truth,
  * and relative errors that sit exactly on a threshold.
  */
 import assert from 'node:assert/strict';

@@ -155,14 +155,14 @@ describe('verifyBoxes', () => {
     ];
     srv.setHandler(async (req) => {
       const s = stageOf(req);
-      if (s === 'coarse') return { text: JSON.stringify({ keep: [0, 1, 3, 4], drop: [{ index: 2, note: 'this is a bowl, not a mug' }] }) };
+      if (s === 'coarse') return { text: JSON.stringify({ keep: [1, 2, 4, 5], drop: [{ index: 3, note: 'this is a bowl, not a mug' }] }) };
       if (s === 'crop') {
         if (++cropArrivals === 4) releaseCrops();
         await allCrops;
         const truncated = cropLabel(req) === 'laptop';
         return { text: JSON.stringify({ keep: !truncated, reason: truncated ? 'cut off at the right edge' : 'clear single object' }) };
       }
-      if (s === 'dedup') return { text: JSON.stringify({ keep: [0], drop: [{ index: 1, duplicate_of: 0, note: 'same mug, looser box' }] }) };
+      if (s === 'dedup') return { text: JSON.stringify({ keep: [1], drop: [{ index: 2, duplicate_of: 1, note: 'same mug, looser box' }] }) };
       return { status: 500 };
     });
     const r = await verifyBoxes({ imagePath: IMG, prompt: 'mug, laptop, keyboard', vlm, detect: async () => candidates });
@@ -178,7 +178,7 @@ describe('verifyBoxes', () => {
     assert.equal(fate(2).dropped_at, 'coarse');
     assert.equal(fate(2).reason, 'this is a bowl, not a mug');
     assert.equal(fate(1).dropped_at, 'dedup');
-    assert.match(fate(1).reason ?? '', /duplicate of box 0: same mug/);
+    assert.match(fate(1).reason ?? '', /duplicate of box 1: same mug/);
     assert.equal(fate(3).dropped_at, 'crop');
     assert.equal(fate(3).reason, 'cut off at the right edge');
     assert.equal(fate(4).kept, true);
@@ -188,7 +188,7 @@ describe('verifyBoxes', () => {
     // What the coarse stage saw: the clean image, the annotated one, the full numbered list, a schema.
     const coarse = srv.chatRequests().find((q) => stageOf(q) === 'coarse')!;
     assert.equal(coarse.json.response_format.json_schema.name, 'coarse_partition');
-    assert.deepEqual(listedNumbers(coarse), [0, 1, 2, 3, 4]);
+    assert.deepEqual(listedNumbers(coarse), [1, 2, 3, 4, 5], 'boxes are numbered from 1');
     assert.deepEqual(await imageSizes(coarse), [{ width: 640, height: 480 }, { width: 640, height: 480 }]);
     // Crops are 640 px on the long side.
     for (const q of crops) {
@@ -202,8 +202,8 @@ describe('verifyBoxes', () => {
     srv.setHandler((req) => {
       const s = stageOf(req);
       if (s === 'coarse') {
-        if (req.json.messages.length === 2) return { text: JSON.stringify({ keep: [0], drop: [] }) };
-        return { text: JSON.stringify({ keep: [0], drop: [{ index: 1, note: 'background' }] }) };
+        if (req.json.messages.length === 2) return { text: JSON.stringify({ keep: [1], drop: [] }) };
+        return { text: JSON.stringify({ keep: [1], drop: [{ index: 2, note: 'background' }] }) };
       }
       return { text: JSON.stringify({ keep: true, reason: 'ok' }) };
     });
@@ -212,7 +212,7 @@ describe('verifyBoxes', () => {
     assert.equal(coarse.length, 2);
     const reask = coarse[1]!.json.messages as Array<{ role: string; content: unknown }>;
     assert.equal(reask[2]!.role, 'assistant');
-    assert.match(String(reask[3]!.content), /box 1 is missing.*exactly: 0, 1/);
+    assert.match(String(reask[3]!.content), /box 2 is missing.*exactly: 1, 2/);
     assert.equal(r.boxes[1]!.dropped_at, 'coarse');
     assert.equal(r.boxes[0]!.kept, true);
   });
@@ -221,29 +221,41 @@ describe('verifyBoxes', () => {
     const { srv, vlm } = await vlmServer(t);
     srv.setHandler((req) =>
       req.json.messages.length === 2
-        ? { text: JSON.stringify({ keep: [0, 0], drop: [{ index: 1, note: 'x' }] }) }
-        : { text: JSON.stringify({ keep: [0], drop: [{ index: 1, note: 'x' }, { index: 7, note: 'y' }] }) },
+        ? { text: JSON.stringify({ keep: [1, 1], drop: [{ index: 2, note: 'x' }] }) }
+        : { text: JSON.stringify({ keep: [1], drop: [{ index: 2, note: 'x' }, { index: 7, note: 'y' }] }) },
     );
     await assert.rejects(
       verifyBoxes({ imagePath: IMG, prompt: 'cup', vlm, detect: async () => [det([10, 10, 50, 50], 'cup'), det([300, 300, 400, 400], 'cup')] }),
-      (e: Error) => e instanceof GroundingError && /box 0 appears more than once/.test(e.message) && /7 is not in the list/.test(e.message) && e.stage === 'coarse',
+      (e: Error) => e instanceof GroundingError && /box 1 appears more than once/.test(e.message) && /7 is not in the list/.test(e.message) && e.stage === 'coarse',
     );
     assert.equal(srv.chatRequests().length, 2);
+  });
+
+  test('numbers start at 1: a reply counting from 0 is re-asked, then refused, never shifted', async (t) => {
+    const { srv, vlm } = await vlmServer(t);
+    srv.setHandler(() => ({ text: JSON.stringify({ keep: [0, 1], drop: [] }) }));
+    await assert.rejects(
+      verifyBoxes({ imagePath: IMG, prompt: 'cup', vlm, detect: async () => [det([10, 10, 50, 50], 'cup'), det([300, 300, 400, 400], 'cup')] }),
+      (e: Error) => e instanceof GroundingError && /0 is not in the list/.test(e.message) && /box 2 is missing/.test(e.message),
+    );
+    const first = srv.chatRequests()[0]!;
+    assert.match(first.json.messages[0].content as string, /numbered from 1/);
+    assert.deepEqual(listedNumbers(first), [1, 2]);
   });
 
   test('dedup: duplicate_of must name a kept box', async (t) => {
     const { srv, vlm } = await vlmServer(t);
     srv.setHandler((req) => {
       const s = stageOf(req);
-      if (s === 'coarse') return { text: JSON.stringify({ keep: [0, 1], drop: [] }) };
+      if (s === 'coarse') return { text: JSON.stringify({ keep: [1, 2], drop: [] }) };
       if (s === 'crop') return { text: '{"keep": true, "reason": "fine"}' };
-      if (req.json.messages.length === 2) return { text: JSON.stringify({ keep: [0], drop: [{ index: 1, duplicate_of: 1, note: 'same' }] }) };
-      return { text: JSON.stringify({ keep: [1], drop: [{ index: 0, duplicate_of: 1, note: 'same, tighter' }] }) };
+      if (req.json.messages.length === 2) return { text: JSON.stringify({ keep: [1], drop: [{ index: 2, duplicate_of: 2, note: 'same' }] }) };
+      return { text: JSON.stringify({ keep: [2], drop: [{ index: 1, duplicate_of: 2, note: 'same, tighter' }] }) };
     });
     const r = await verifyBoxes({ imagePath: IMG, prompt: 'cup', vlm, detect: async () => [det([10, 10, 50, 50], 'cup'), det([11, 10, 50, 52], 'cup')] });
     const dedup = srv.chatRequests().filter((q) => stageOf(q) === 'dedup');
     assert.equal(dedup.length, 2);
-    assert.match(String(dedup[1]!.json.messages[3].content), /duplicate_of must name a kept box \(wrong for 1→1\)/);
+    assert.match(String(dedup[1]!.json.messages[3].content), /duplicate_of must name a kept box \(wrong for 2→2\)/);
     assert.equal(r.boxes[0]!.dropped_at, 'dedup');
     assert.equal(r.boxes[1]!.kept, true);
   });
@@ -255,7 +267,7 @@ describe('verifyBoxes', () => {
       const s = stageOf(req);
       if (s === 'coarse') {
         const ns = listedNumbers(req);
-        return { text: JSON.stringify({ keep: ns.filter((n) => n % 100 === 0), drop: ns.filter((n) => n % 100 !== 0).map((index) => ({ index, note: 'background' })) }) };
+        return { text: JSON.stringify({ keep: ns.filter((n) => n % 100 === 1), drop: ns.filter((n) => n % 100 !== 1).map((index) => ({ index, note: 'background' })) }) };
       }
       return { text: JSON.stringify({ keep: true, reason: 'ok' }) };
     });
@@ -264,7 +276,7 @@ describe('verifyBoxes', () => {
     assert.equal(coarse.length, 8);
     const listed = coarse.flatMap(listedNumbers);
     assert.ok(coarse.every((q) => listedNumbers(q).length <= 40));
-    assert.deepEqual([...listed].sort((a, b) => a - b), cands.map((_, i) => i));
+    assert.deepEqual([...listed].sort((a, b) => a - b), cands.map((_, i) => i + 1));
     assert.deepEqual(r.boxes.filter((b) => b.kept).map((b) => b.index), [0, 100, 200]);
     assert.equal(r.boxes.filter((b) => b.dropped_at === 'coarse').length, 297);
     assert.equal(srv.chatRequests().filter((q) => stageOf(q) === 'crop').length, 3);
@@ -281,7 +293,7 @@ describe('verifyBoxes', () => {
         return { status: 400, body: { error: { message: `Image dimensions exceed the maximum of ${LIMIT} pixels`, type: 'invalid_request_error' } } };
       }
       const s = stageOf(req);
-      if (s === 'coarse') return { text: JSON.stringify({ keep: [0], drop: [] }) };
+      if (s === 'coarse') return { text: JSON.stringify({ keep: [1], drop: [] }) };
       return { text: JSON.stringify({ keep: true, reason: 'ok' }) };
     });
     const r = await verifyBoxes({ imagePath: big, prompt: 'box', vlm, detect: async () => [det([100, 100, 2500, 1800], 'box')] });

@@ -58,7 +58,7 @@ describe('verify-boxes -> override -> export odvg', () => {
     const result = GroundingResult.parse(JSON.parse(io.out.text));
     assert.deepEqual(result.boxes.map((b) => [b.bbox, b.label, b.score]), expected.map((d) => [d.bbox, d.label, d.score]));
     const coarse = vlm.chatRequests().find((r) => String(r.json.messages[0].content).startsWith('You review'));
-    assert.deepEqual(listed(coarse!), expected.map((_, i) => i));
+    assert.deepEqual(listed(coarse!), expected.map((_, i) => i + 1), 'the verifier sees boxes numbered from 1');
     // Per label, exactly one survivor remains after deduplication.
     const labels = [...new Set(expected.map((d) => d.label))];
     for (const l of labels) assert.equal(result.boxes.filter((b) => b.label === l && b.kept).length, 1, l);

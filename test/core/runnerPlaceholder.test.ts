@@ -1,6 +1,6 @@
 // The syntax reward's placeholder tools: their answers, and that a program calling the tools is
 // accepted or refused the same way with placeholders and with real (here: scripted) tools,
-// because both go through the same Python functions (valor.md §7: the reference's placeholders
+// because both go through the same Python functions (docs/valor.md §7: the reference's placeholders
 // took other keyword names than the real tools).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

@@ -92,6 +92,8 @@ test('grounding: the list filters by stage; a/r and the buttons post flipBox for
   const g = groundingResult();
   const rows = view.page.locator('li.gbox');
   assert.equal(await rows.count(), g.boxes.length);
+  // Boxes are numbered from 1, as the grounding verifier numbers them.
+  assert.deepEqual(await rows.locator('.gbox-index').allTextContents(), g.boxes.map((b) => `#${b.index + 1}`));
   for (const stage of ['kept', 'coarse', 'crop', 'dedup'] as const) {
     await view.page.locator('select.grounding-filter').selectOption(stage);
     const want = g.boxes.filter((b) => (stage === 'kept' ? b.kept : !b.kept && b.dropped_at === stage)).map((b) => String(b.index));

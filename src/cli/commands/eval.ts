@@ -9,7 +9,7 @@ import { loadDataset } from '../../core/eval/dataset.js';
 import { EvalSetupError, runEval, type EvalDeps } from '../../core/eval/loop.js';
 import { createProgress } from '../../core/eval/progress.js';
 import { parseShard } from '../../core/eval/shard.js';
-import { summaryLines } from '../../core/eval/summary.js';
+import { incompleteLine, summaryLines } from '../../core/eval/summary.js';
 import { scoreReply } from '../../core/rewards/score.js';
 import { ProgramRunner } from '../../core/runner.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
@@ -50,8 +50,11 @@ ${PROMPT_USAGE}
 ${JUDGE_PROMPT_USAGE.split('\n')[0]}
 ${JUDGE_PROMPT_USAGE.split('\n')[1]}
 
-Exit codes: 0 every selected question has a result (wrong answers and program errors included);
-1 interrupted or stopped early (resume with --resume); 2 bad usage or configuration.
+Exit codes: 0 every selected question was evaluated (wrong answers and program errors included);
+1 incomplete: interrupted, stopped early, or questions not evaluated because the generator, the
+tool server or our own parts failed (the summary says how many; run them again with the printed
+--resume command); 2 bad usage or configuration (also when the generator refuses the key or
+the tool server the token: the run stops, its records are kept).
 `;
 
 /** Quotes an argument for a POSIX shell when it needs it, so the printed resume command can be pasted. */
@@ -148,7 +151,11 @@ export const evalCommand: CliCommand = {
     io.stderr.write(`valor eval: generation prompt: ${describePrompt(prompt)}\n`);
     if (judge) io.stderr.write(`valor eval: judges: ${describeJudgeSet(judgeSetRef(judgeSet))}\n`);
 
-    const tools = await toolsFromEnv(io.env, { url: values['tools-url'], token: values['tools-token'], models: values.models }, io.signal);
+    const tools = await toolsFromEnv(
+      io.env,
+      { url: values['tools-url'], token: values['tools-token'], models: values.models, cwd: io.cwd, document: input, note: (line) => io.stderr.write(`valor eval: ${line}\n`) },
+      io.signal,
+    );
     // The tool server's model ids belong in the summary (which detector and depth model scored this).
     const toolModels = await toolModelIds(tools.tools, io.signal);
     const runner = new ProgramRunner();
@@ -167,6 +174,7 @@ export const evalCommand: CliCommand = {
         : {}),
     };
     const progress = createProgress({ out: io.stderr, tty: io.isTTY });
+    const resumeCmd = `valor eval ${argv.filter((a) => a !== '--resume').map(shellQuote).join(' ')} --resume`;
     let outcome;
     try {
       outcome = await runEval(
@@ -183,6 +191,7 @@ export const evalCommand: CliCommand = {
           regenerate: values.regenerate,
           prompt,
           report: !values['no-report'],
+          resumeCommand: resumeCmd,
           signal: io.signal,
           onEvent: (e) => progress.onEvent(e),
         },
@@ -206,9 +215,13 @@ export const evalCommand: CliCommand = {
     if (outcome.reportPath) io.stdout.write(`report: ${outcome.reportPath}\n`);
 
     if (outcome.status === 'complete') return EXIT.ok;
-    const resumeCmd = `valor eval ${argv.filter((a) => a !== '--resume').map(shellQuote).join(' ')} --resume`;
     if (outcome.status === 'fatal') {
       io.stderr.write(`valor eval: stopped: ${outcome.fatal}\nFix the cause, then continue with: ${resumeCmd}\n`);
+      return outcome.fatalConfig ? EXIT.usage : EXIT.failed;
+    }
+    const inc = incompleteLine(s);
+    if (outcome.status === 'incomplete' && inc && s.counts.pending === 0) {
+      io.stderr.write(`valor eval: ${inc}: the metrics above are over the ${s.counts.evaluated} evaluated questions only. Fix the cause, then run them again with: ${resumeCmd}\n`);
       return EXIT.failed;
     }
     io.stderr.write(

@@ -3,10 +3,14 @@
  * program already in a `.vprog` document. Prints the plan, each tool call and the answer (or one
  * JSON object with --json) and writes the run record.
  */
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { ChatError } from '../../core/chat.js';
 import { ImageInputError, inspectImage } from '../../core/image.js';
+import { isConfigToolFailure, type ToolClient, watchToolServer } from '../../core/toolClient.js';
+import { annotateRun } from '../../core/runAnnotation.js';
+import { buildStandaloneRunView } from '../../core/runViewPage.js';
+import type { DepthMapData } from '../../protocol/webview.js';
 import { runQuery } from '../../core/pipeline.js';
 import { ProgramRunner, RunnerSetupError } from '../../core/runner.js';
 import { DEFAULT_RUNS_DIR, writeRunRecord } from '../../core/runStore.js';
@@ -33,14 +37,22 @@ Options:
 ${PROMPT_USAGE}
   --tools-url URL    tool server (else VALOR_TOOLS_URL; unset: start one on the CPU)
   --tools-token TOK  tool server token (else VALOR_TOOLS_TOKEN)
-  --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR)
+  --html FILE        also write the run view as one self-contained HTML file (opens offline, no VS Code)
+  --annotated FILE   also write the image with the run drawn on it, as PNG: boxes in call colours
+                     with labels and scores, the depth region and value, the VQA crop
+  --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR, else a
+                     models/ folder beside the .vprog document or in the working folder,
+                     else ~/.cache/valor-studio/models from 'valor models pull')
 
-Exit codes: 0 answered; 1 the program failed or timed out; 2 bad usage or configuration.
+Exit codes: 0 answered; 1 the program failed or timed out; 2 bad usage or configuration
+(including a tool server that cannot be reached, refuses the token or has no models).
 `;
 
 interface RunInput {
   query: string;
   imagePath: string;
+  /** Where a relative image path came from, for the not-found message. */
+  imageOrigin?: string;
   reply?: string;
   document: string | null;
 }
@@ -60,12 +72,13 @@ async function readInput(values: Record<string, unknown>, positionals: string[],
     const doc = parseVprog(text);
     if (!doc.image) throw new UsageError(`${file} has no '# image: <path>' header line: add one naming the image`);
     if (!doc.query) throw new UsageError(`${file} has no '# query: <question>' header line: add one with the question`);
-    return { query: doc.query, imagePath: resolveImagePath(docPath, doc.image), reply: doc.reply, document: docPath };
+    const imageOrigin = `named by the '# image: ${doc.image}' header of ${file}, resolved from the document's folder ${dirname(docPath)}`;
+    return { query: doc.query, imagePath: resolveImagePath(docPath, doc.image), imageOrigin, reply: doc.reply, document: docPath };
   }
   if (!values.image || !values.query) {
     throw new UsageError(`give a .vprog file, or both --image and --query\n\n${usage}`);
   }
-  return { query: String(values.query), imagePath: resolve(io.cwd, String(values.image)), document: null };
+  return { query: String(values.query), imagePath: String(values.image), document: null };
 }
 
 /** The --json shape (stable: scripts depend on it). */
@@ -114,6 +127,22 @@ export function printHuman(record: RunRecord, recordPath: string | null, out: No
   if (recordPath) out.write(`record: ${recordPath}\n`);
 }
 
+/** Writes the HTML run view and the annotated image when asked (atomically: whole files or none). */
+async function writeViews(record: RunRecord, depthMap: DepthMapData | null, want: { html?: string; annotated?: string }, io: CliIO): Promise<{ html?: string; annotated?: string }> {
+  const out: { html?: string; annotated?: string } = {};
+  const put = async (file: string, data: string | Buffer): Promise<string> => {
+    const path = resolve(io.cwd, file);
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+    return path;
+  };
+  if (want.html) out.html = await put(want.html, await buildStandaloneRunView(record, depthMap));
+  if (want.annotated) out.annotated = await put(want.annotated, await annotateRun(record));
+  return out;
+}
+
 export const runCommand: CliCommand = {
   name: 'run',
   summary: 'generate and run a program for one image and question, or run a .vprog document',
@@ -127,6 +156,8 @@ export const runCommand: CliCommand = {
         out: { type: 'string' },
         'no-record': { type: 'boolean' },
         json: { type: 'boolean' },
+        html: { type: 'string' },
+        annotated: { type: 'string' },
         timeout: { type: 'string' },
         'base-url': { type: 'string' },
         model: { type: 'string' },
@@ -144,7 +175,7 @@ export const runCommand: CliCommand = {
 
     let image;
     try {
-      image = await inspectImage(input.imagePath, io.cwd);
+      image = await inspectImage(input.imagePath, io.cwd, input.imageOrigin);
     } catch (err) {
       if (err instanceof ImageInputError) throw new UsageError(err.message);
       throw err;
@@ -155,9 +186,22 @@ export const runCommand: CliCommand = {
       : undefined;
     const prompt = generator ? await generationPromptFrom(values, io) : undefined;
 
-    const tools = await toolsFromEnv(io.env, { url: values['tools-url'], token: values['tools-token'], models: values.models }, io.signal);
+    const tools = await toolsFromEnv(
+      io.env,
+      {
+        url: values['tools-url'],
+        token: values['tools-token'],
+        models: values.models,
+        cwd: io.cwd,
+        document: input.document,
+        note: (line) => io.stderr.write(`valor run: ${line}\n`),
+      },
+      io.signal,
+    );
+    const watched = watchToolServer(tools.tools);
     const runner = new ProgramRunner();
     let record: RunRecord;
+    let depthMap: DepthMapData | null = null;
     try {
       record = await runQuery({
         query: input.query,
@@ -167,13 +211,18 @@ export const runCommand: CliCommand = {
         generator,
         prompt,
         regenerate: values.regenerate,
-        tools: tools.tools,
+        tools: watched.tools,
         toolsUrl: tools.url,
         runner,
         timeoutMs: timeoutSec * 1000,
         document: input.document,
         signal: io.signal,
       });
+      // The HTML view shows the depth map the run sampled from; fetch it while the server is up.
+      const client = tools.tools as Partial<ToolClient>;
+      if (values.html && record.trace.some((t) => t.tool === 'depth' && !t.error) && typeof client.depthMap === 'function') {
+        depthMap = await client.depthMap(image.path, 512, io.signal).catch(() => null);
+      }
     } catch (err) {
       if (err instanceof RunnerSetupError) throw new UsageError(err.message);
       if (err instanceof ChatError) {
@@ -187,8 +236,22 @@ export const runCommand: CliCommand = {
     }
 
     const recordPath = values['no-record'] ? null : await writeRunRecord(resolve(io.cwd, values.out ?? DEFAULT_RUNS_DIR), record);
-    if (values.json) io.stdout.write(`${JSON.stringify(runJson(record, recordPath))}\n`);
-    else printHuman(record, recordPath, io.stdout);
-    return record.error ? EXIT.failed : EXIT.ok;
+    const views = await writeViews(record, depthMap, { html: values.html, annotated: values.annotated }, io);
+    if (values.json) io.stdout.write(`${JSON.stringify({ ...runJson(record, recordPath), ...views })}\n`);
+    else {
+      printHuman(record, recordPath, io.stdout);
+      if (views.html) io.stdout.write(`html: ${views.html}\n`);
+      if (views.annotated) io.stdout.write(`annotated: ${views.annotated}\n`);
+    }
+    if (!record.error) return EXIT.ok;
+    // The program failed because the tool server could not answer: say so apart from the trace,
+    // and exit 2 when only the person's set-up can fix it (token, URL, models).
+    const infra = watched.failure();
+    if (infra) {
+      const config = isConfigToolFailure(infra);
+      io.stderr.write(`valor run: ${config ? 'configuration' : 'the tool server failed'}: ${infra.message}\n`);
+      return config ? EXIT.usage : EXIT.failed;
+    }
+    return EXIT.failed;
   },
 };

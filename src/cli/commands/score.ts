@@ -36,6 +36,11 @@ Options:
                        (VALOR's code: format only as a zero / non-zero gate)
   --judge-gated        call the judges even when format is 0 (for audits; the total is 0 either way)
 ${JUDGE_PROMPT_USAGE}
+  --refresh            ask every judge again, even when its verdict is cached (new verdicts are cached)
+  --no-cache           neither read nor write the reply cache (else VALOR_NO_CACHE=1)
+
+Only validated verdicts are cached: a judge that failed or gave an unreadable reply is asked
+again on the next run.
 
 Exit codes: 0 scored; 1 a judge failed (the total is incomplete); 2 bad usage or configuration.
 `;
@@ -89,6 +94,8 @@ export const scoreCommand: CliCommand = {
         'total-rule': { type: 'string' },
         'judge-gated': { type: 'boolean' },
         ...JUDGE_PROMPT_OPTIONS,
+        refresh: { type: 'boolean' },
+        'no-cache': { type: 'boolean' },
       },
     });
     const { values, positionals } = parsed;
@@ -114,7 +121,7 @@ export const scoreCommand: CliCommand = {
     if (!(syntaxSec > 0)) throw new UsageError(`--syntax-timeout must be a positive number of seconds, got '${values['syntax-timeout']}'`);
     const totalRule = values['total-rule'] ?? 'product';
     if (totalRule !== 'product' && totalRule !== 'gate') throw new UsageError(`--total-rule must be 'product' or 'gate', got '${totalRule}'`);
-    const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model });
+    const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model, noCache: values['no-cache'] });
     const judgeSet = await judgeSetFrom(values, io);
     const overrides = await loadOverrides(values, io);
     const runner = new ProgramRunner();
@@ -133,6 +140,7 @@ export const scoreCommand: CliCommand = {
         judgeWhenGated: values['judge-gated'],
         totalRule,
         syntaxTimeoutMs: syntaxSec * 1000,
+        refresh: values.refresh,
         signal: io.signal,
       });
     } finally {
@@ -143,6 +151,11 @@ export const scoreCommand: CliCommand = {
     } else {
       printScore(positionals[0]!, result, io.stdout);
     }
-    return result.incomplete ? EXIT.failed : EXIT.ok;
+    if (result.incomplete) {
+      const failed = result.verdicts.filter((v) => v.state === 'error').map((v) => v.reward);
+      io.stderr.write(`valor score: ${failed.join(', ')} failed; nothing of ${failed.length === 1 ? 'it' : 'them'} was cached: run the same command again to ask again (--refresh also re-asks the judges that answered)\n`);
+      return EXIT.failed;
+    }
+    return EXIT.ok;
   },
 };

@@ -8,8 +8,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { applyBoxOverrides, DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audit.js';
 import { ImageInputError, inspectImage } from '../../core/image.js';
-import { GroundingError, verifyBoxes, VERIFIER_THRESHOLDS } from '../../core/grounding/verifier.js';
+import { boxNumber, GroundingError, verifyBoxes, VERIFIER_THRESHOLDS } from '../../core/grounding/verifier.js';
 import { createToolClient, type ToolClient } from '../../core/toolClient.js';
+import { findModelsDir, modelsDirNote } from '../../core/modelsDir.js';
 import { startToolServer } from '../../core/toolServerProcess.js';
 import { GroundingResult } from '../../protocol/run.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
@@ -33,6 +34,14 @@ Options:
   --vlm-base-url URL   verifier endpoint (else VALOR_VLM_BASE_URL)
   --vlm-model NAME     verifier model (else VALOR_VLM_MODEL); key: VALOR_VLM_API_KEY or OPENAI_API_KEY
   --audit FILE         apply box overrides from this audit log (default .valor/audits.jsonl when present)
+  --refresh            ask the verifier again even when its replies are cached (new ones are cached)
+  --no-cache           neither read nor write the reply cache (else VALOR_NO_CACHE=1)
+
+Boxes are numbered from 1, as the verifier sees them; records and 'valor audit override
+--kind box --target' use the 0-based index (number - 1). Only valid verifier replies are
+cached: a failed stage asks again on the next run. With --out FILE, each image drawn for the
+verifier is saved next to FILE: FILE's name + .coarse-N.png / .dedup-N.png, N the first box
+number drawn on it.
 
 Exit codes: 0 verified; 1 the verifier or the tool server failed; 2 bad usage or configuration.
 `;
@@ -64,6 +73,8 @@ export const verifyBoxesCommand: CliCommand = {
         'vlm-base-url': { type: 'string' },
         'vlm-model': { type: 'string' },
         audit: { type: 'string' },
+        refresh: { type: 'boolean' },
+        'no-cache': { type: 'boolean' },
       },
     });
     const { values } = parsed;
@@ -81,7 +92,8 @@ export const verifyBoxesCommand: CliCommand = {
       box_threshold: threshold('box-threshold', values['box-threshold'], VERIFIER_THRESHOLDS.box_threshold),
       text_threshold: threshold('text-threshold', values['text-threshold'], VERIFIER_THRESHOLDS.text_threshold),
     };
-    const vlm = endpointFromEnv('VLM', io.env, { baseUrl: values['vlm-base-url'], model: values['vlm-model'] });
+    const vlm = endpointFromEnv('VLM', io.env, { baseUrl: values['vlm-base-url'], model: values['vlm-model'], noCache: values['no-cache'] });
+    const annotated: { stage: 'coarse' | 'dedup'; numbers: number[]; png: Buffer }[] = [];
 
     const url = values['tools-url'] ?? io.env.VALOR_TOOLS_URL;
     let tools: ToolClient;
@@ -89,7 +101,10 @@ export const verifyBoxesCommand: CliCommand = {
     if (url) {
       tools = createToolClient({ url, token: values['tools-token'] ?? io.env.VALOR_TOOLS_TOKEN ?? '' });
     } else {
-      const server = await startToolServer({ models: values.models ?? io.env.VALOR_MODELS_DIR, device: io.env.VALOR_DEVICE ?? 'cpu', env: io.env, signal: io.signal });
+      const models = findModelsDir({ flag: values.models, env: io.env, cwd: io.cwd, document: image.path });
+      const note = modelsDirNote(models);
+      if (note) io.stderr.write(`valor verify-boxes: ${note}\n`);
+      const server = await startToolServer({ models: models.dir, device: io.env.VALOR_DEVICE ?? 'cpu', env: io.env, signal: io.signal });
       tools = createToolClient({ url: server.url, token: server.token });
       stop = () => server.stop();
     }
@@ -102,6 +117,8 @@ export const verifyBoxesCommand: CliCommand = {
         concurrency,
         thresholds,
         detect: async (th, signal) => (await tools.detect(image.path, values.prompt!, th, signal)).detections,
+        refresh: values.refresh,
+        onAnnotated: (a) => annotated.push(a),
         signal: io.signal,
         onStage: (stage, info) => {
           if (io.isTTY && stage !== 'done') io.stderr.write(`${stage}${info.remaining ? ` (${info.remaining} boxes)` : ''}...\n`);
@@ -123,10 +140,19 @@ export const verifyBoxesCommand: CliCommand = {
       for (const w of log.warnings) io.stderr.write(`warning: ${w.message}\n`);
       final = applyBoxOverrides(final, new OverrideIndex(log.overrides));
     }
+    const saved: string[] = [];
     if (values.out) {
       const outPath = resolve(io.cwd, values.out);
       await mkdir(dirname(outPath), { recursive: true });
       await writeFile(outPath, `${JSON.stringify(final, null, 2)}\n`);
+      // The images the verifier judged, next to the JSON: one per coarse batch and dedup group.
+      const stem = outPath.replace(/\.json$/i, '');
+      for (const a of annotated.sort((x, y) => (x.stage < y.stage ? -1 : x.stage > y.stage ? 1 : (x.numbers[0] ?? 0) - (y.numbers[0] ?? 0)))) {
+        // Named by the stage and the first box number drawn: stable across runs.
+        const p = `${stem}.${a.stage}-${a.numbers[0]}.png`;
+        await writeFile(p, a.png);
+        saved.push(p);
+      }
     }
     if (values.json) {
       io.stdout.write(`${JSON.stringify(final)}\n`);
@@ -137,9 +163,10 @@ export const verifyBoxesCommand: CliCommand = {
     io.stdout.write(`${final.boxes.length} candidate${final.boxes.length === 1 ? '' : 's'} at box ${thresholds.box_threshold} / text ${thresholds.text_threshold}; ${kept} kept\n`);
     for (const b of final.boxes) {
       const fate = b.kept ? 'kept' : `dropped${b.dropped_at ? ` at ${b.dropped_at}` : ''}`;
-      io.stdout.write(`  ${String(b.index).padStart(3)} ${b.label} [${b.bbox.map((x) => Math.round(x)).join(', ')}] ${b.score.toFixed(2)}  ${fate}${b.reason ? `: ${b.reason}` : ''}${b.overridden ? ' (override)' : ''}\n`);
+      io.stdout.write(`  #${String(boxNumber(b.index)).padEnd(3)} ${b.label} [${b.bbox.map((x) => Math.round(x)).join(', ')}] ${b.score.toFixed(2)}  ${fate}${b.reason ? `: ${b.reason}` : ''}${b.overridden ? ' (override)' : ''}\n`);
     }
     if (values.out) io.stdout.write(`written: ${resolve(io.cwd, values.out)}\n`);
+    for (const p of saved) io.stdout.write(`image: ${p}\n`);
     return EXIT.ok;
   },
 };

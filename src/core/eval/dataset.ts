@@ -9,6 +9,7 @@
  *   type       answer_type | type | question_type | category   (optional)
  *   id         id | question_id | qid | idx | index            (optional; default `line-N`)
  *   options    options | choices                                (optional; list, or {"A": text, ...})
+ *   benchmark  benchmark | dataset | source                     (optional; the report filters by it)
  *
  * A line that cannot be understood (not JSON, a missing field, an unknown `answer_type`, a ground
  * truth that does not fit its type, a duplicate id) is an input problem reported with its line
@@ -33,6 +34,8 @@ export interface EvalQuestion {
   options?: string[];
   /** The benchmark's own category, when its `type`/`category` field is not an answer type. */
   category?: string;
+  /** Which benchmark the question comes from, for files that mix several (BLINK, VSR, ...). */
+  benchmark?: string;
 }
 
 export interface InputProblem {
@@ -146,6 +149,9 @@ export function parseEntry(raw: unknown, line: number): EvalQuestion | string {
   const bad = groundTruthProblem(type, ans.value, options);
   if (bad) return `${bad} (answer type ${type}${typeSource === 'inferred' ? ', inferred' : ''})`;
 
+  const bf = pick(obj, ['benchmark', 'dataset', 'source']);
+  const benchmark = bf && typeof bf.value === 'string' && bf.value.trim() ? bf.value.trim() : undefined;
+
   const idf = pick(obj, FIELDS.id);
   let id = `line-${line}`;
   if (idf) {
@@ -164,6 +170,7 @@ export function parseEntry(raw: unknown, line: number): EvalQuestion | string {
     typeSource,
     ...(options ? { options } : {}),
     ...(category !== undefined ? { category } : {}),
+    ...(benchmark !== undefined ? { benchmark } : {}),
   };
 }
 

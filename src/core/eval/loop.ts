@@ -62,6 +62,8 @@ export interface EvalDeps {
 
 export interface EvalOptions {
   dataset: LoadedDataset;
+  /** The exact command that continues this run, printed in the summary and report when it is incomplete. */
+  resumeCommand?: string;
   /** Folder that image paths in the file are relative to. */
   imagesDir: string;
   outDir: string;
@@ -103,6 +105,8 @@ export interface EvalOutcome {
   /** Questions whose records were reused (resume). */
   reused: number;
   fatal?: string;
+  /** The stop was a configuration problem (a refused key or token, no python3): the CLI exits 2. */
+  fatalConfig?: boolean;
 }
 
 /** The output folder cannot be used as asked (a usage problem: exit code 2). */
@@ -349,6 +353,7 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
   if (opts.signal?.aborted) ctl.abort();
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   let fatal: string | undefined;
+  let fatalIsConfig = false;
   let correct = [...results.values()].filter((r) => r.correct).length;
   let failed = [...results.values()].filter((r) => r.error_kind).length;
   const imageCache = new Map<string, Promise<ImageInfo>>();
@@ -362,7 +367,7 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
       let p = imageCache.get(imagePath);
       if (!p) {
         if (imageCache.size > 256) imageCache.clear();
-        p = inspectImage(imagePath);
+        p = inspectImage(imagePath, undefined, isAbsolute(q.image) ? undefined : `'${q.image}' of question ${q.id}, resolved from the images folder ${imagesDir} (--images; default: the dataset file's folder)`);
         imageCache.set(imagePath, p);
       }
       image = await p;
@@ -454,12 +459,14 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
       } catch (err) {
         if (isAbort(err, ctl.signal)) continue;
         // Not a question's failure (those are records): a full disk, a bug. Stop cleanly with the reason.
+        if (fatal === undefined) fatalIsConfig = false;
         fatal ??= `question ${q.id} (line ${q.line}): ${(err as Error).message}`;
         ctl.abort();
         return;
       }
       if ('cancelled' in out) continue;
       if ('fatal' in out) {
+        if (fatal === undefined) fatalIsConfig = true;
         fatal ??= out.fatal;
         ctl.abort();
         return;
@@ -489,7 +496,8 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
     version: 1,
     kind: 'valor-eval-summary',
     created: new Date().toISOString(),
-    complete: computed.counts.pending === 0,
+    complete: computed.counts.pending === 0 && computed.counts.not_evaluated === 0,
+    ...(opts.resumeCommand && (computed.counts.pending > 0 || computed.counts.not_evaluated > 0) ? { resume_command: opts.resumeCommand } : {}),
     interrupted,
     input: {
       path: ds.path,
@@ -536,7 +544,7 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
   };
   const { summaryPath, reportPath } = await writeEvalOutputs(outDir, summary, opts.report !== false);
   const status: EvalOutcome['status'] = fatal ? 'fatal' : interrupted ? 'interrupted' : summary.complete ? 'complete' : 'incomplete';
-  return { summary, summaryPath, reportPath, status, ran: sessionDone, reused, ...(fatal ? { fatal } : {}) };
+  return { summary, summaryPath, reportPath, status, ran: sessionDone, reused, ...(fatal ? { fatal, fatalConfig: fatalIsConfig } : {}) };
 }
 
 /** Writes summary.json (and report.html) into `outDir`, atomically. */

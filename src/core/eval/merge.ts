@@ -100,7 +100,7 @@ export async function mergeEvalOutputs(o: MergeOptions): Promise<MergeOutcome> {
     version: 1,
     kind: 'valor-eval-summary',
     created: new Date().toISOString(),
-    complete: missing.length === 0 && computed.counts.pending === 0,
+    complete: missing.length === 0 && computed.counts.pending === 0 && computed.counts.not_evaluated === 0,
     interrupted: summaries.some((s) => s.interrupted),
     input: first.input,
     images: first.images,

@@ -1,6 +1,6 @@
 /**
- * Benchmark metrics for `valor eval` (valor.md §6), written to avoid the reference harness's
- * mistakes (valor.md §7): answers are normalised and matched exactly (never by substring, so an
+ * Benchmark metrics for `valor eval` (docs/valor.md §6), written to avoid the reference harness's
+ * mistakes (docs/valor.md §7): answers are normalised and matched exactly (never by substring, so an
  * empty answer is wrong), a missing count is wrong (never 0), and a zero ground truth for a
  * metric quantity is handled explicitly instead of dividing by zero.
  *

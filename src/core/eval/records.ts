@@ -60,11 +60,14 @@ export function resultFromRecord(q: EvalQuestion, record: RunRecord, relPath: st
   const kind = record.eval && isErrorKind(record.eval.error_kind) ? record.eval.error_kind : record.error ? (record.error.type === 'NoProgram' ? 'no_program' : 'program') : null;
   const s = kind ? { score: 0, correct: false, prediction: null, invalid: undefined } : scoreAnswer(q.type, record.final_answer, q.answer, q.options);
   const rw = record.rewards;
+  // The program's own answer, when the compared prediction is something else (an option it was mapped to).
+  const own = kind || record.final_answer === null || record.final_answer === undefined ? null : typeof record.final_answer === 'string' ? record.final_answer : JSON.stringify(record.final_answer);
   return {
     id: q.id,
     line: q.line,
     type: q.type,
     ...(q.category !== undefined ? { category: q.category } : {}),
+    ...(q.benchmark !== undefined ? { benchmark: q.benchmark } : {}),
     question: q.question,
     image: q.image,
     ground_truth: q.answer,
@@ -75,6 +78,7 @@ export function resultFromRecord(q: EvalQuestion, record: RunRecord, relPath: st
     error_kind: kind,
     error_type: record.error?.type ?? null,
     error_message: record.error ? clip(record.error.message) : null,
+    ...(own !== null && own !== s.prediction ? { answer: clip(own, 200) } : {}),
     record: relPath,
     ms: {
       ...(record.timings.generate_ms !== undefined ? { generate: Math.round(record.timings.generate_ms) } : {}),

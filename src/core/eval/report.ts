@@ -1,12 +1,21 @@
 /**
- * `report.html` of an eval run: one self-contained page (inline CSS, no scripts, no external
- * resources) that opens from disk or a CI artifact. Metrics per answer type, errors by kind, a
- * table of questions per answer type, and every failure with its plan, program, tool trace and
- * error, each linking to its run record by relative path. Everything taken from the run (model
- * output above all) is HTML-escaped.
+ * `report.html` of an eval run: one self-contained page (inline CSS and one script of ours, both
+ * under a nonce Content-Security-Policy, images only as `data:`, no external resources) that
+ * opens from disk or a CI artifact. Metrics per answer type, errors by kind and rewards are
+ * rendered here; the questions are a browser (src/core/eval/reportApp.ts) over JSON: per
+ * question a thumbnail with its detections, the answer against the ground truth, the failure
+ * kind, and on opening the program with the lines that ran, the calls and the plan; filters by
+ * benchmark, outcome and failure kind. Thumbnails are one small JPEG per distinct image.
+ * Everything taken from the run is HTML-escaped here and set as text by the script; the JSON
+ * cannot close its element (`<` is written as \u003c).
  */
+import { randomBytes } from 'node:crypto';
 import type { RunRecord } from '../../protocol/run.js';
-import type { EvalResult, EvalSummary } from './summary.js';
+import { PALETTE } from '../../protocol/callColors.js';
+import { mapLimit } from '../concurrency.js';
+import { REPORT_APP_CSS, REPORT_APP_JS, type ReportData, type ReportRow } from './reportApp.js';
+import { thumbnailDataUrl } from './reportThumbs.js';
+import { type EvalResult, type EvalSummary, incompleteLine, metricsScope, notEvaluated, rewardTotalText } from './summary.js';
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(s: string): string {
@@ -16,13 +25,6 @@ export function escapeHtml(s: string): string {
 const e = (v: unknown): string => escapeHtml(typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v) ?? String(v));
 const clip = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n)}… (${s.length - n} more characters in the record)` : s);
 const pct = (x: number | null): string => (x === null ? '–' : `${(x * 100).toFixed(1)}%`);
-/** A relative link to a record: each path segment URI-encoded, then escaped for the attribute. */
-const href = (rel: string): string => escapeHtml(rel.split('/').map(encodeURIComponent).join('/'));
-
-/** Most failures shown in full; the rest are listed in the tables with links to their records. */
-export const MAX_DETAILED_FAILURES = 300;
-/** Most rows per answer-type table. */
-export const MAX_TABLE_ROWS = 5000;
 
 const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#1b1f24;background:#fff}
@@ -42,67 +44,70 @@ function kv(rows: [string, string][]): string {
   return `<dl>${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
 }
 
-function status(r: EvalResult): { cls: string; text: string } {
-  if (r.error_kind) return { cls: 'err', text: `${r.error_kind}${r.error_type ? `: ${r.error_type}` : ''}` };
-  if (r.correct) return { cls: 'ok', text: 'correct' };
-  if (r.type === 'float' && r.score > 0) return { cls: 'bad', text: 'partly' };
-  return { cls: 'bad', text: r.invalid ? `wrong (${r.invalid})` : 'wrong' };
+/** A question's outcome for the browser: correct, partly, wrong, failed (no answer) or not evaluated (outage). */
+function outcome(r: EvalResult): string {
+  if (notEvaluated(r)) return 'not_evaluated';
+  if (r.error_kind) return 'failed';
+  if (r.correct) return 'correct';
+  return r.type === 'float' && r.score > 0 ? 'partly' : 'wrong';
 }
 
-function resultsTable(rows: readonly EvalResult[]): string {
-  const shown = rows.slice(0, MAX_TABLE_ROWS);
-  const body = shown
-    .map((r) => {
-      const st = status(r);
-      return `<tr class="${st.cls}"><td class="n">${r.line}</td><td>${e(r.id)}</td><td>${e(clip(r.question, 300))}</td><td>${e(r.ground_truth)}</td><td>${r.prediction === null ? '<span class="muted">none</span>' : e(clip(r.prediction, 200))}</td><td class="n">${r.score.toFixed(2)}</td><td class="st">${e(st.text)}</td><td><a href="${href(r.record)}">record</a></td></tr>`;
-    })
-    .join('\n');
-  const more = rows.length > shown.length ? `<p class="muted">${rows.length - shown.length} more rows: see summary.json.</p>` : '';
-  return `<table><thead><tr><th>line</th><th>id</th><th>question</th><th>ground truth</th><th>prediction</th><th>score</th><th>status</th><th></th></tr></thead><tbody>\n${body}\n</tbody></table>${more}`;
-}
+const short = (v: unknown, n: number): string => clip(typeof v === 'string' ? v : (JSON.stringify(v) ?? 'null'), n);
 
-function numbered(program: string): string {
-  const lines = program.split('\n');
-  const w = String(lines.length).length;
-  return lines.map((l, i) => `${String(i + 1).padStart(w)}  ${l}`).join('\n');
-}
-
-function traceTable(rec: RunRecord): string {
-  if (rec.trace.length === 0) return '<p class="muted">No tool calls.</p>';
-  const rows = rec.trace
-    .map(
-      (t) =>
-        `<tr><td class="n">${t.index}</td><td>${e(t.tool)}</td><td class="n">${t.line ?? ''}</td><td>${e(clip(JSON.stringify(t.args), 400))}</td><td>${t.error ? `<span class="warn">${e(`${t.error.type}: ${t.error.message}`)}</span>` : e(clip(JSON.stringify(t.result) ?? 'null', 600))}</td><td class="n">${Math.round(t.ms)}</td></tr>`,
-    )
-    .join('\n');
-  return `<table><thead><tr><th>#</th><th>tool</th><th>line</th><th>arguments</th><th>result</th><th>ms</th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
-}
-
-function failureDetail(r: EvalResult, rec: RunRecord | undefined): string {
-  const st = status(r);
-  const head = `line ${r.line} · ${r.id} · ${st.text}`;
-  const facts = kv([
-    ['question', e(r.question)],
-    ['image', e(r.image)],
-    ['ground truth', e(r.ground_truth)],
-    ['prediction', r.prediction === null ? '<span class="muted">none</span>' : e(r.prediction)],
-    ['score', r.score.toFixed(2)],
-    ['record', `<a href="${href(r.record)}">${e(r.record)}</a>`],
-  ]);
-  if (!rec) return `<details><summary>${e(head)}</summary>${facts}<p class="warn">The run record could not be read.</p></details>`;
-  const parts = [facts];
-  if (rec.error) {
-    parts.push(
-      `<h3>Error</h3><pre>${e(`${rec.error.type}${rec.error.line ? ` (program line ${rec.error.line})` : ''}: ${rec.error.message}`)}${rec.error.traceback ? `\n\n${e(clip(rec.error.traceback, 6000))}` : ''}</pre>`,
-    );
+/** The browser's row for a question, from its result and (when readable) its run record. */
+export function reportRow(r: EvalResult, rec: RunRecord | undefined, img: number): ReportRow {
+  const boxes: ReportRow['boxes'] = [];
+  let ordinal = 0;
+  for (const t of rec?.trace ?? []) {
+    if (t.tool !== 'gd_detect') continue;
+    const k = ordinal++;
+    if (!Array.isArray(t.result)) continue;
+    for (const d of t.result as { bbox?: unknown; label?: unknown }[]) {
+      const b = d?.bbox;
+      if (Array.isArray(b) && b.length === 4 && b.every((x) => typeof x === 'number')) {
+        const [x1, y1, x2, y2] = b as number[];
+        boxes.push([x1 as number, y1 as number, x2 as number, y2 as number, k, String(d.label ?? '')]);
+      }
+    }
   }
-  parts.push(`<h3>Plan</h3>${rec.plan ? `<pre>${e(clip(rec.plan, 8000))}</pre>` : '<p class="muted">No plan.</p>'}`);
-  parts.push(`<h3>Program</h3>${rec.program ? `<pre>${e(clip(numbered(rec.program), 12000))}</pre>` : '<p class="muted">No program.</p>'}`);
-  if (!rec.plan && !rec.program && rec.reply) parts.push(`<h3>Reply</h3><pre>${e(clip(rec.reply, 8000))}</pre>`);
-  parts.push(`<h3>Tool calls</h3>${traceTable(rec)}`);
-  if (rec.stdout) parts.push(`<h3>Output</h3><pre>${e(clip(rec.stdout, 4000))}</pre>`);
-  parts.push(`<p class="muted">Final answer: ${e(JSON.stringify(rec.final_answer ?? null) ?? 'null')}</p>`);
-  return `<details><summary>${e(head)}</summary>${parts.join('\n')}</details>`;
+  const ran = [...new Set((rec?.trace ?? []).flatMap((t) => (t.line !== null && !t.error ? [t.line] : [])))].sort((a, b) => a - b);
+  const err = rec?.error ? `${rec.error.type}${rec.error.line ? ` (program line ${rec.error.line})` : ''}: ${rec.error.message}${rec.error.traceback ? `\n\n${clip(rec.error.traceback, 4000)}` : ''}` : r.error_message ? `${r.error_type ?? 'error'}: ${r.error_message}` : undefined;
+  return {
+    id: r.id,
+    line: r.line,
+    type: r.type,
+    bench: r.benchmark ?? r.category ?? '',
+    q: clip(r.question, 1000),
+    gt: typeof r.ground_truth === 'string' ? r.ground_truth : JSON.stringify(r.ground_truth),
+    pred: r.prediction === null ? null : clip(r.prediction, 300),
+    ...(r.answer !== undefined ? { ans: r.answer } : {}),
+    score: r.score,
+    st: outcome(r),
+    kind: r.error_kind,
+    ...(err ? { err } : {}),
+    rec: r.record.split('/').map(encodeURIComponent).join('/'),
+    img,
+    w: rec?.image.width ?? 0,
+    h: rec?.image.height ?? 0,
+    boxes,
+    ...(rec?.program ? { prog: clip(rec.program, 8000) } : {}),
+    ran,
+    ...(rec?.error?.line ? { errLine: rec.error.line } : {}),
+    ...(rec?.plan ? { plan: clip(rec.plan, 3000) } : {}),
+    calls: (rec?.trace ?? []).map((t) => [t.tool, t.line, short(t.args, 200), t.error ? `${t.error.type}: ${t.error.message}` : short(t.result, 300)]),
+  };
+}
+
+/** JSON safe inside `<script type="application/json">`. */
+function inlineJson(v: unknown): string {
+  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+export interface ReportOptions {
+  /** A thumbnail data URL for an image path (default: sharp, 128 px JPEG); undefined for none. */
+  thumbnail?: (imagePath: string) => Promise<string | undefined>;
+  /** Records and thumbnails read at once (default 8). */
+  concurrency?: number;
 }
 
 /**
@@ -110,15 +115,22 @@ function failureDetail(r: EvalResult, rec: RunRecord | undefined): string {
  * folder (undefined when it cannot), so the report shows plans and programs without holding
  * every record in memory.
  */
-export async function renderReport(s: EvalSummary, loadRecord: (relPath: string) => Promise<RunRecord | undefined>): Promise<string> {
+export async function renderReport(s: EvalSummary, loadRecord: (relPath: string) => Promise<RunRecord | undefined>, opts: ReportOptions = {}): Promise<string> {
   const out: string[] = [];
+  const nonce = randomBytes(16).toString('base64url');
+  const csp = `default-src 'none'; img-src data:; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'`;
   const title = `VALOR eval: ${s.input.path.split(/[\\/]/).pop() ?? s.input.path}`;
-  out.push(`<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title><style>${CSS}</style></head><body>`);
+  out.push(
+    `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${csp}"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title><style nonce="${nonce}">${CSS}${REPORT_APP_CSS}</style></head><body>`,
+  );
   out.push(`<h1>${escapeHtml(title)}</h1>`);
-  const state = s.complete ? 'complete' : s.interrupted ? `interrupted: ${s.counts.pending} questions pending (resume with --resume)` : `${s.counts.pending} questions pending`;
+  const inc = incompleteLine(s);
+  const pending = s.counts.pending > 0 ? (s.interrupted ? `interrupted: ${s.counts.pending} questions pending` : `${s.counts.pending} questions pending`) : '';
+  const state = [inc, pending].filter(Boolean).join('; ');
+  const resume = s.resume_command ? ` Run them with: <code>${e(s.resume_command)}</code>` : ' Run them with --resume.';
   out.push(
     kv([
-      ['status', s.complete ? 'complete' : `<span class="warn">${escapeHtml(state)}</span>`],
+      ['status', s.complete ? 'complete' : `<span class="warn">${escapeHtml(state || 'incomplete')}.</span>${resume}`],
       ['input', `${e(s.input.path)} <span class="muted">sha256 ${e(s.input.sha256)}</span>`],
       ['images', e(s.images)],
       ['shard', s.shard ? `${s.shard.index}/${s.shard.count}` : s.merged_from ? `merged from ${s.merged_from.length} outputs` : 'whole file'],
@@ -130,7 +142,7 @@ export async function renderReport(s: EvalSummary, loadRecord: (relPath: string)
     ]),
   );
 
-  out.push('<h2>Metrics</h2>');
+  out.push(`<h2>Metrics${escapeHtml(metricsScope(s))}</h2>`);
   const rows = [...Object.entries(s.metrics.by_type), ['overall', s.metrics.overall] as const];
   out.push(
     `<table><thead><tr><th>answer type</th><th>questions</th><th>correct</th><th>score</th><th>failed</th><th>unreadable answers</th></tr></thead><tbody>${rows
@@ -140,7 +152,10 @@ export async function renderReport(s: EvalSummary, loadRecord: (relPath: string)
       )
       .join('')}</tbody></table>`,
   );
-  out.push(`<p class="muted">Macro average over answer types: ${pct(s.metrics.macro)}. Questions done: ${s.counts.done} of ${s.counts.selected}.</p>`);
+  out.push(
+    `<p class="muted">Macro average over answer types: ${pct(s.metrics.macro)}. Questions done: ${s.counts.done} of ${s.counts.selected}` +
+      `${(s.counts.not_evaluated ?? 0) > 0 ? `; ${s.counts.not_evaluated} not evaluated (infrastructure failures, left out of the metrics)` : ''}.</p>`,
+  );
 
   out.push('<h2>Errors</h2>');
   const kinds = Object.entries(s.errors.by_kind).filter(([, n]) => n > 0);
@@ -169,26 +184,33 @@ export async function renderReport(s: EvalSummary, loadRecord: (relPath: string)
     out.push(
       `<h2>Rewards</h2><table><thead><tr><th>reward</th><th>mean</th><th>judge failures</th></tr></thead><tbody>${Object.entries(r.means)
         .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td class="n">${v === null ? '–' : v.toFixed(3)}</td><td class="n">${r.errors[k as keyof typeof r.errors] ?? 0}</td></tr>`)
-        .join('')}<tr><td>total</td><td class="n">${r.total_mean === null ? '–' : r.total_mean.toFixed(3)}</td><td class="n">${r.incomplete} incomplete</td></tr></tbody></table>`,
+        .join('')}<tr><td>total</td><td class="n">${r.total_mean === null ? 'incomplete' : r.total_mean.toFixed(3)}</td><td class="n">${r.incomplete} incomplete</td></tr></tbody></table><p class="muted">${escapeHtml(rewardTotalText(r))}.</p>`,
     );
   }
 
-  out.push('<h2>Questions by answer type</h2>');
-  for (const t of Object.keys(s.metrics.by_type)) {
-    const list = s.results.filter((r) => r.type === t);
-    out.push(`<h3>${escapeHtml(t)} (${list.length}, score ${pct(s.metrics.by_type[t as keyof typeof s.metrics.by_type]?.score ?? null)})</h3>`);
-    out.push(resultsTable(list));
-  }
-
-  const failures = s.results.filter((r) => !r.correct);
-  // Errors first (something broke), then wrong answers; input order within each.
-  failures.sort((a, b) => Number(!a.error_kind) - Number(!b.error_kind) || a.line - b.line);
-  out.push(`<h2>Failures (${failures.length})</h2>`);
-  if (failures.length === 0) out.push('<p>Every answer was correct.</p>');
-  for (const r of failures.slice(0, MAX_DETAILED_FAILURES)) out.push(failureDetail(r, await loadRecord(r.record)));
-  if (failures.length > MAX_DETAILED_FAILURES) {
-    out.push(`<p class="muted">${failures.length - MAX_DETAILED_FAILURES} more failures: follow the record links in the tables above.</p>`);
-  }
+  // The question browser: rows from results and records, one thumbnail per distinct image.
+  const thumb = opts.thumbnail ?? thumbnailDataUrl;
+  const records = await mapLimit(s.results, opts.concurrency ?? 8, (r) => loadRecord(r.record));
+  const thumbIndex = new Map<string, Promise<number>>();
+  const thumbs: string[] = [];
+  const imageOf = (rec: RunRecord | undefined): Promise<number> => {
+    const p = rec?.image.path;
+    if (!p) return Promise.resolve(-1);
+    let got = thumbIndex.get(p);
+    if (!got) {
+      got = thumb(p).then((url) => (url ? thumbs.push(url) - 1 : -1));
+      thumbIndex.set(p, got);
+    }
+    return got;
+  };
+  const imgs = await mapLimit(records, opts.concurrency ?? 8, (rec) => imageOf(rec));
+  const data: ReportData = { palette: PALETTE, thumbs, rows: s.results.map((r, i) => reportRow(r, records[i], imgs[i] ?? -1)) };
+  const unreadable = records.filter((x) => !x).length;
+  out.push(`<h2>Questions (${s.results.length})</h2>`);
+  if (unreadable) out.push(`<p class="warn">${unreadable} run record${unreadable === 1 ? '' : 's'} could not be read: those questions show no program or detections.</p>`);
+  out.push('<div id="questions"><noscript>The question browser needs JavaScript; every result is also in summary.json.</noscript></div>');
+  out.push(`<script type="application/json" id="report-data">${inlineJson(data)}</script>`);
+  out.push(`<script nonce="${nonce}">${REPORT_APP_JS.replace(/<\/(script)/gi, '<\\/$1')}</script>`);
   out.push('</body></html>\n');
   return out.join('\n');
 }

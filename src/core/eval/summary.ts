@@ -32,6 +32,15 @@ export const ERROR_KINDS: readonly ErrorKind[] = ['program', 'no_program', 'tool
 /** Kinds that say nothing about the model (the infrastructure failed): `--resume` tries them again. */
 export const RETRYABLE_KINDS: readonly ErrorKind[] = ['tool_outage', 'endpoint_outage', 'internal'];
 
+/**
+ * A question that failed for an infrastructure reason (an outage, our own failure) was not
+ * evaluated: it says nothing about the model, so it is left out of the metrics and makes the
+ * run incomplete until `--resume` runs it again.
+ */
+export function notEvaluated(r: Pick<EvalResult, 'error_kind'>): boolean {
+  return r.error_kind !== null && RETRYABLE_KINDS.includes(r.error_kind);
+}
+
 export interface ResultRewards {
   /** The weighted total, null when a verdict needed for it is in error. */
   total: number | null;
@@ -45,6 +54,7 @@ export interface EvalResult {
   line: number;
   type: AnswerType;
   category?: string;
+  benchmark?: string;
   question: string;
   image: string;
   ground_truth: string | number | boolean;
@@ -58,6 +68,8 @@ export interface EvalResult {
   error_type: string | null;
   /** First 300 characters of the error message. */
   error_message: string | null;
+  /** The program's own final answer as text, when it differs from `prediction` (an option it was mapped to). */
+  answer?: string;
   /** The run record, relative to the folder holding the summary (forward slashes). */
   record: string;
   ms: { generate?: number; run?: number; total: number };
@@ -101,7 +113,12 @@ export interface Computed {
     failed: number;
     /** Answers that could not be read as their type. */
     invalid: number;
+    /** Results the metrics are computed over: done, minus `not_evaluated`. */
+    evaluated: number;
+    /** Results that failed for an infrastructure reason (outage, our own failure): not in the metrics; `--resume` runs them again. */
+    not_evaluated: number;
   };
+  /** Over the evaluated questions only (see `counts.evaluated`). */
   metrics: Metrics;
   errors: { by_kind: Record<ErrorKind, number>; program_types: Record<string, number> };
   rewards: RewardSummary | null;
@@ -131,8 +148,10 @@ export interface EvalSummary extends Computed {
   version: 1;
   kind: 'valor-eval-summary';
   created: string;
-  /** Every selected question has a result. */
+  /** Every selected question has a result, and none failed for an infrastructure reason. */
   complete: boolean;
+  /** The command that continues this run (`valor eval ... --resume`), when the CLI knows it. */
+  resume_command?: string;
   /** This run was interrupted (cancelled) before it finished. */
   interrupted: boolean;
   input: {
@@ -190,7 +209,9 @@ export function summarize(results: readonly EvalResult[], selected: number): Com
   let correct = 0;
   let failed = 0;
   let invalid = 0;
+  let notEval = 0;
   for (const r of results) {
+    if (notEvaluated(r)) notEval++;
     if (r.correct) correct++;
     if (r.error_kind) {
       failed++;
@@ -241,8 +262,10 @@ export function summarize(results: readonly EvalResult[], selected: number): Com
       answered: results.length - failed,
       failed,
       invalid,
+      evaluated: results.length - notEval,
+      not_evaluated: notEval,
     },
-    metrics: aggregate(results.map((r) => ({ type: r.type, score: r.score, correct: r.correct, error_kind: r.error_kind, invalid: r.invalid }))),
+    metrics: aggregate(results.filter((r) => !notEvaluated(r)).map((r) => ({ type: r.type, score: r.score, correct: r.correct, error_kind: r.error_kind, invalid: r.invalid }))),
     errors: { by_kind, program_types: Object.fromEntries(Object.entries(program_types).sort(([a], [b]) => (a < b ? -1 : 1))) },
     rewards,
     per_question_ms: {
@@ -253,14 +276,37 @@ export function summarize(results: readonly EvalResult[], selected: number): Com
   };
 }
 
+/** "incomplete: 3 questions not evaluated (tool_outage 2, endpoint_outage 1)", or undefined. */
+export function incompleteLine(s: Pick<EvalSummary, 'counts' | 'errors'>): string | undefined {
+  const n = s.counts.not_evaluated ?? 0;
+  if (n === 0) return undefined;
+  const why = RETRYABLE_KINDS.filter((k) => s.errors.by_kind[k] > 0).map((k) => `${k} ${s.errors.by_kind[k]}`).join(', ');
+  return `incomplete: ${n} question${n === 1 ? '' : 's'} not evaluated (${why})`;
+}
+
+/** How the metrics are qualified: over every question, or over the evaluated ones only. */
+export function metricsScope(s: Pick<EvalSummary, 'counts'>): string {
+  return (s.counts.not_evaluated ?? 0) > 0 || s.counts.pending > 0 ? ` over the ${s.counts.evaluated ?? s.counts.done} evaluated questions` : '';
+}
+
+/** The mean total reward as a person should read it: never a bare number when totals are missing. */
+export function rewardTotalText(r: RewardSummary): string {
+  if (r.total_mean === null) return `total incomplete (no question has a complete total; ${r.incomplete} with a failed judge)`;
+  if (r.incomplete > 0) return `total ${r.total_mean.toFixed(3)} over ${r.n - r.incomplete} questions, incomplete for ${r.incomplete} (a judge failed)`;
+  return `total ${r.total_mean.toFixed(3)}`;
+}
+
 /** Short human lines for the end of a run (stdout). */
 export function summaryLines(s: EvalSummary): string[] {
   const pct = (x: number | null): string => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);
-  const lines = [
+  const lines: string[] = [];
+  const inc = incompleteLine(s);
+  if (inc) lines.push(`${inc}${s.resume_command ? `; run them with: ${s.resume_command}` : '; run them with --resume'}`);
+  lines.push(
     `questions: ${s.counts.done}/${s.counts.selected} done, ${s.counts.correct} correct, ${s.counts.failed} failed, ${s.counts.invalid} unreadable answers` +
       (s.input.problems.length ? `, ${s.input.problems.length} input lines skipped` : ''),
-    `overall: ${pct(s.metrics.overall.score)} (macro over types ${pct(s.metrics.macro)})`,
-  ];
+    `overall${metricsScope(s)}: ${pct(s.metrics.overall.score)} (macro over types ${pct(s.metrics.macro)})`,
+  );
   for (const [type, g] of Object.entries(s.metrics.by_type)) {
     lines.push(`  ${type.padEnd(6)} ${pct(g.score).padStart(6)}  n=${g.n} correct=${g.correct} failed=${g.failed}${type === 'float' ? ' (mean relative accuracy)' : ''}`);
   }
@@ -268,7 +314,7 @@ export function summaryLines(s: EvalSummary): string[] {
   if (kinds.length) lines.push(`errors: ${kinds.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   if (s.rewards) {
     lines.push(
-      `rewards (n=${s.rewards.n}): total ${s.rewards.total_mean === null ? '-' : s.rewards.total_mean.toFixed(3)}; ` +
+      `rewards (n=${s.rewards.n}): ${rewardTotalText(s.rewards)}; ` +
         Object.entries(s.rewards.means).map(([k, v]) => `${k} ${v === null ? '-' : v.toFixed(3)}`).join(', '),
     );
   }

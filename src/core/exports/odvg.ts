@@ -1,5 +1,5 @@
 /**
- * ODVG export (valor.md §5): the boxes the grounding verifier kept, after human overrides, as
+ * ODVG export (docs/valor.md §5): the boxes the grounding verifier kept, after human overrides, as
  * Open-GroundingDino detection records plus `label_map.json`.
  *
  * Files in the output folder: `odvg.jsonl` (one JSON object per image) and `label_map.json`

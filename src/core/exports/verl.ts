@@ -1,5 +1,5 @@
 /**
- * verl export: the training prompts for GRPO in verl (valor.md §3: VALOR trains with verl on
+ * verl export: the training prompts for GRPO in verl (docs/valor.md §3: VALOR trains with verl on
  * JSONL records whose `problem` holds the question).
  *
  * Each record carries what verl's RL dataset and reward managers read, plus `problem`:

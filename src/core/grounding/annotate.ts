@@ -19,6 +19,12 @@ export interface DrawBox {
   number: number;
   bbox: BBox;
   label: string;
+  /** Box colour (default: picked by `number`). */
+  colour?: string;
+  /** The label text drawn (default: `number label`). */
+  text?: string;
+  /** A dashed outline (regions and crops, as opposed to detections). */
+  dashed?: boolean;
 }
 
 export interface AnnotationStyle {
@@ -46,7 +52,7 @@ export function colourFor(n: number): string {
   return BOX_COLOURS[((n % BOX_COLOURS.length) + BOX_COLOURS.length) % BOX_COLOURS.length] ?? '#ff2d2d';
 }
 
-function textColourOn(hex: string): string {
+export function textColourOn(hex: string): string {
   const r = parseInt(hex.slice(1, 3), 16);
   const g = parseInt(hex.slice(3, 5), 16);
   const b = parseInt(hex.slice(5, 7), 16);
@@ -82,17 +88,18 @@ export function overlaySvg(width: number, height: number, boxes: readonly DrawBo
   const parts: string[] = [];
   for (const b of boxes) {
     const [x1, y1, x2, y2] = b.bbox;
-    const c = colourFor(b.number);
+    const c = b.colour ?? colourFor(b.number);
     const w = Math.max(1, x2 - x1);
     const h = Math.max(1, y2 - y1);
+    const dash = b.dashed ? ` stroke-dasharray="${st.stroke * 3} ${st.stroke * 2}"` : '';
     parts.push(`<rect x="${x1}" y="${y1}" width="${w}" height="${h}" fill="none" stroke="#000000" stroke-opacity="0.55" stroke-width="${st.stroke + 2}"/>`);
-    parts.push(`<rect x="${x1}" y="${y1}" width="${w}" height="${h}" fill="none" stroke="${c}" stroke-width="${st.stroke}"/>`);
+    parts.push(`<rect x="${x1}" y="${y1}" width="${w}" height="${h}" fill="none" stroke="${c}" stroke-width="${st.stroke}"${dash}/>`);
   }
   // Labels after all boxes so no box line crosses a label.
   for (const b of boxes) {
     const [x1, y1] = b.bbox;
-    const c = colourFor(b.number);
-    const text = `${b.number} ${b.label}`;
+    const c = b.colour ?? colourFor(b.number);
+    const text = b.text ?? `${b.number} ${b.label}`;
     const lw = Math.min(width, Math.ceil(text.length * charW + 2 * padX));
     const lh = st.labelHeight;
     const lx = Math.max(0, Math.min(Math.round(x1), width - lw));

@@ -5,7 +5,8 @@
  *   question without it (the prompt already asks for JSON) for the rest of the run.
  * - Replies validated by the caller's check; an invalid reply (a missing, repeated or unknown
  *   index, a wrong type) is re-asked once with the specific problem, then reported as a
- *   `GroundingError`, never guessed.
+ *   `GroundingError`, never guessed. Only a reply that passes the check is cached: a failure is
+ *   never replayed, so running again asks again (`refresh` asks again even after successes).
  * - An endpoint that rejects an image for its size (HTTP 413, or 400 naming the size) gets the
  *   images again at half the size, down to a floor, before giving up.
  */
@@ -32,6 +33,8 @@ export interface CallContext {
   /** False once the endpoint refused `response_format: json_schema`. */
   structured: boolean;
   timeoutMs?: number;
+  /** Ask the verifier even when a reply is cached (`--refresh`). */
+  refresh?: boolean;
   signal?: AbortSignal;
   /** Every request's messages and reply, for records and debugging. */
   transcript: Array<{ stage: string; messages: ChatMessage[]; reply?: string; error?: string; ms: number }>;
@@ -111,6 +114,11 @@ export async function askStructured<T>(o: AskOptions<T>): Promise<T> {
             {
               messages,
               sampling: { temperature: 0, max_tokens: 4096 },
+              accept: (text: string) => {
+                const json = extractJson(text);
+                return json !== undefined && o.check(json).ok;
+              },
+              ...(ctx.refresh ? { refresh: true } : {}),
               ...(ctx.structured ? { response_format: o.format } : {}),
               ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}),
             },
@@ -130,7 +138,7 @@ export async function askStructured<T>(o: AskOptions<T>): Promise<T> {
         ctx.structured = false;
         continue;
       }
-      throw new GroundingError(`${o.what}: the verifier model ${ctx.vlm.model} at ${ctx.vlm.baseUrl} failed: ${(err as Error).message}`, o.stage);
+      throw new GroundingError(`${o.what}: the verifier model ${ctx.vlm.model} at ${ctx.vlm.baseUrl} failed: ${(err as Error).message} (nothing was cached: run it again to retry)`, o.stage);
     }
     ctx.transcript.push({ stage: o.stage, messages, reply: res.text, ms: performance.now() - t0 });
     const json = extractJson(res.text);
@@ -138,7 +146,7 @@ export async function askStructured<T>(o: AskOptions<T>): Promise<T> {
     if (checked.ok) return checked.value;
     if (firstProblem !== undefined) {
       throw new GroundingError(
-        `${o.what}: the verifier model ${ctx.vlm.model} gave no valid answer after one correction (first: ${firstProblem}; then: ${checked.problem}). Nothing was guessed; try again or use a stronger verifier model.`,
+        `${o.what}: the verifier model ${ctx.vlm.model} gave no valid answer after one correction (first: ${firstProblem}; then: ${checked.problem}). Nothing was guessed and nothing of this failure was cached: run it again to ask again, or use a stronger verifier model.`,
         o.stage,
       );
     }

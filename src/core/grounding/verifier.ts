@@ -1,5 +1,5 @@
 /**
- * VALOR's grounding verifier (valor.md §4): detections at a low threshold, then a
+ * VALOR's grounding verifier (docs/valor.md §4): detections at a low threshold, then a
  * vision-language model in three stages, keeping every candidate with its fate.
  *
  * 1. coarse: the clean image, the same image with numbered boxes and labels, and the numbered
@@ -10,8 +10,11 @@
  * 3. dedup: per label, the survivors drawn and numbered again; exactly one box kept per
  *    physical object, each other box naming the kept box it duplicates.
  *
- * Numbers shown to the model are the candidates' indices in the detection list, so a box has
- * one number across stages, records and overrides. Prompts are ours.
+ * Boxes are numbered from 1, as in VALOR's reference ("indices are 1-based"; vision models count
+ * from 1 more reliably): box number n is the candidate at index n - 1 of the detection list, in
+ * the drawn labels, the lists, the expected replies and the reasons, across all stages. Records
+ * keep the 0-based `index`; `boxNumber` converts. Replies naming 0 or any unlisted number are
+ * re-asked, never mapped. Prompts are ours.
  */
 import type { BoxFate, GroundingResult } from '../../protocol/run.js';
 import type { Detection } from '../../protocol/tools.js';
@@ -28,7 +31,7 @@ export interface Thresholds {
   text_threshold: number;
 }
 
-/** VALOR's recall-oriented thresholds for the verifier's input (valor.md §4). */
+/** VALOR's recall-oriented thresholds for the verifier's input (docs/valor.md §4). */
 export const VERIFIER_THRESHOLDS: Readonly<Thresholds> = Object.freeze({ box_threshold: 0.1, text_threshold: 0.1 });
 
 export interface VerifyBoxesOptions {
@@ -48,10 +51,17 @@ export interface VerifyBoxesOptions {
   /** Smallest long side tried after size rejections. Default 256. */
   minImageSide?: number;
   timeoutMs?: number;
+  /** Ask the verifier even when replies are cached (`--refresh`). */
+  refresh?: boolean;
   cwd?: string;
   signal?: AbortSignal;
   onStage?: (stage: 'detect' | 'coarse' | 'crop' | 'dedup' | 'done', info: { remaining: number }) => void;
+  /** Each image drawn for the model (numbered boxes), as PNG, for saving beside the result. */
+  onAnnotated?: (image: { stage: 'coarse' | 'dedup'; numbers: number[]; png: Buffer }) => void;
 }
+
+/** The number a person and the model see for the candidate at `index` (from 1). */
+export const boxNumber = (index: number): number => index + 1;
 
 export interface VerifyBoxesResult extends GroundingResult {
   /** Requests made to the verifier, with their messages and replies (images as data URLs). */
@@ -59,7 +69,7 @@ export interface VerifyBoxesResult extends GroundingResult {
 }
 
 const COARSE_SYSTEM = `You review object detections for a detector training set. You see a photo, the same photo with numbered boxes and labels drawn on it, and the list of those boxes (number, label, pixel box [x1, y1, x2, y2], x to the right, y down).
-Sort every listed number into "keep" or "drop".
+The boxes are numbered from 1. Sort every listed number into "keep" or "drop".
 Keep a box when it tightly frames one whole instance of exactly what its label says.
 Drop a box when the label is wrong for what it frames, when it frames background, a fragment, or several objects at once, or when it is badly placed or much too large. When unsure, drop.
 Give a short note for every dropped box saying why.
@@ -69,7 +79,7 @@ const CROP_SYSTEM = `You check one detection for a detector training set. You se
 Answer keep true only when the labelled object is the clear, dominant subject of the crop, it is not cut off by the crop edges in a way that hides a large part of it, and the crop does not frame several such objects as one. Otherwise answer keep false.
 Reply with JSON only: {"keep": true or false, "reason": "one short sentence"}.`;
 
-const DEDUP_SYSTEM = `You remove duplicate detections for a detector training set. You see a photo and the same photo with numbered boxes that were all judged correct, all with the same label. Several boxes may frame the same physical object (overlapping, nested or nearly identical boxes).
+const DEDUP_SYSTEM = `You remove duplicate detections for a detector training set. You see a photo and the same photo with boxes numbered from 1 that were all judged correct, all with the same label. Several boxes may frame the same physical object (overlapping, nested or nearly identical boxes).
 Keep exactly one box per physical object: the one that covers the whole object with the least background. Every other box of that object is dropped as a duplicate of the kept box.
 Reply with JSON only: {"keep": [numbers], "drop": [{"index": number, "duplicate_of": number, "note": "why"}]}. Every listed number must appear exactly once, in keep or in drop; duplicate_of must be a number you keep; use no other numbers.`;
 
@@ -202,7 +212,7 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
 
 function boxLine(i: number, d: Detection): string {
   const b = d.bbox.map((x) => Math.round(x));
-  return `${i}: ${d.label} [${b.join(', ')}]`;
+  return `${boxNumber(i)}: ${d.label} [${b.join(', ')}]`;
 }
 
 export async function verifyBoxes(o: VerifyBoxesOptions): Promise<VerifyBoxesResult> {
@@ -218,6 +228,7 @@ export async function verifyBoxes(o: VerifyBoxesOptions): Promise<VerifyBoxesRes
     minSide: o.minImageSide ?? 256,
     structured: true,
     timeoutMs: o.timeoutMs,
+    refresh: o.refresh,
     signal: o.signal,
     transcript: [],
   };
@@ -243,14 +254,17 @@ export async function verifyBoxes(o: VerifyBoxesOptions): Promise<VerifyBoxesRes
     if (!p) cleanCache.set(side, (p = encodeImage(raw, side).then((e) => e.dataUrl)));
     return p;
   };
-  const drawn = (indices: number[]): ImageSource => {
+  const drawn = (indices: number[], stage: 'coarse' | 'dedup'): ImageSource => {
     let png: Promise<Buffer> | undefined;
     const bySide = new Map<number, Promise<string>>();
     return (side) => {
       png ??= drawBoxes(
         raw,
-        indices.map((i) => ({ number: i, bbox: candidates[i]!.bbox, label: candidates[i]!.label })),
-      ).then((d) => d.data);
+        indices.map((i) => ({ number: boxNumber(i), bbox: candidates[i]!.bbox, label: candidates[i]!.label })),
+      ).then((d) => {
+        o.onAnnotated?.({ stage, numbers: indices.map(boxNumber), png: d.data });
+        return d.data;
+      });
       let p = bySide.get(side);
       if (!p) bySide.set(side, (p = png.then((buf) => encodeImage(buf, side)).then((e) => e.dataUrl)));
       return p;
@@ -271,12 +285,12 @@ export async function verifyBoxes(o: VerifyBoxesOptions): Promise<VerifyBoxesRes
     batches,
     ctx.semaphore.limit,
     async (batch) => {
-      const what = batches.length > 1 ? `the coarse filter of boxes ${batch[0]}-${batch[batch.length - 1]}` : 'the coarse filter';
+      const what = batches.length > 1 ? `the coarse filter of boxes ${boxNumber(batch[0]!)}-${boxNumber(batch[batch.length - 1]!)}` : 'the coarse filter';
       const parts: Part[] = [
         { type: 'text', text: `Detector prompt: "${o.prompt}". Image size ${info.width}x${info.height} pixels.\nThe photo:` },
         { type: 'image', source: clean },
         { type: 'text', text: 'The same photo with the numbered boxes:' },
-        { type: 'image', source: drawn(batch) },
+        { type: 'image', source: drawn(batch, 'coarse') },
         { type: 'text', text: `The boxes (number: label [x1, y1, x2, y2]):\n${batch.map((i) => boxLine(i, candidates[i]!)).join('\n')}` },
       ];
       const p = await askStructured({
@@ -286,10 +300,10 @@ export async function verifyBoxes(o: VerifyBoxesOptions): Promise<VerifyBoxesRes
         system: COARSE_SYSTEM,
         parts,
         format: COARSE_FORMAT,
-        check: checkPartition(batch, false),
+        check: checkPartition(batch.map(boxNumber), false),
         reaskHint: 'Reply again with the complete JSON, sorting every listed number exactly once.',
       });
-      for (const d of p.drop) drop(d.index, 'coarse', d.note || 'dropped by the coarse filter (no note given)');
+      for (const d of p.drop) drop(d.index - 1, 'coarse', d.note || 'dropped by the coarse filter (no note given)');
     },
     o.signal,
   );
@@ -311,7 +325,7 @@ export async function verifyBoxes(o: VerifyBoxesOptions): Promise<VerifyBoxesRes
       const r = await askStructured({
         ctx,
         stage: 'crop',
-        what: `the crop check of box ${i} (${d.label})`,
+        what: `the crop check of box ${boxNumber(i)} (${d.label})`,
         system: CROP_SYSTEM,
         parts: [
           { type: 'text', text: `Label: "${d.label}".` },
@@ -345,20 +359,20 @@ export async function verifyBoxes(o: VerifyBoxesOptions): Promise<VerifyBoxesRes
       const p = await askStructured({
         ctx,
         stage: 'dedup',
-        what: `deduplication of the "${label}" boxes ${group.join(', ')}`,
+        what: `deduplication of the "${label}" boxes ${group.map(boxNumber).join(', ')}`,
         system: DEDUP_SYSTEM,
         parts: [
           { type: 'text', text: `Label: "${label}". Image size ${info.width}x${info.height} pixels.\nThe photo:` },
           { type: 'image', source: clean },
           { type: 'text', text: 'The same photo with the numbered boxes:' },
-          { type: 'image', source: drawn(group) },
+          { type: 'image', source: drawn(group, 'dedup') },
           { type: 'text', text: `The boxes (number: label [x1, y1, x2, y2]):\n${group.map((i) => boxLine(i, candidates[i]!)).join('\n')}` },
         ],
         format: DEDUP_FORMAT,
-        check: checkPartition(group, true),
+        check: checkPartition(group.map(boxNumber), true),
         reaskHint: 'Reply again with the complete JSON, sorting every listed number exactly once and naming a kept box in each duplicate_of.',
       });
-      for (const d of p.drop) drop(d.index, 'dedup', `duplicate of box ${d.duplicate_of}${d.note ? `: ${d.note}` : ''}`);
+      for (const d of p.drop) drop(d.index - 1, 'dedup', `duplicate of box ${d.duplicate_of}${d.note ? `: ${d.note}` : ''}`);
     },
     o.signal,
   );

@@ -1,5 +1,5 @@
 /**
- * Degenerate text: what every judge would score 0 (valor.md §3), decided by rule so no judge
+ * Degenerate text: what every judge would score 0 (docs/valor.md §3), decided by rule so no judge
  * call is spent on it and the verdict cannot be talked up by a lenient judge.
  *
  * Decision: only unmistakable cases are caught here; anything that might be a real plan goes to

@@ -2,11 +2,13 @@
  * One language-model judge call, start to verdict: structured output where the endpoint takes it
  * (a tagged fallback where it does not), strict validation, one re-ask with the specific
  * problem, and an explicit `error` state when the judge cannot give a usable verdict. A failed
- * judge never becomes a silent 0 (valor.md §7).
+ * judge never becomes a silent 0 (docs/valor.md §7).
  *
  * Identical requests (same endpoint, model, messages, format) share one verdict through a
  * `VerdictCache`, in flight included, so concurrent scorings of the same reply make one call.
- * Errors are not cached: the next scoring tries again.
+ * Only validated verdicts are cached, here and in the client's reply cache on disk: a failed
+ * call or an unparseable reply is never stored, so the next scoring asks again. `refresh` asks
+ * again even when a verdict is cached.
  */
 import { createHash } from 'node:crypto';
 import { ChatError, type ChatClient, type ChatMessage, type ChatRequest, type ChatResponse } from '../chat.js';
@@ -104,10 +106,15 @@ export interface JudgeCallOptions {
   /** Bounds judge requests in flight across everything sharing it. */
   semaphore?: Semaphore;
   timeoutMs?: number;
+  /** Ask the judge even when a verdict or reply is cached (the new one is cached). */
+  refresh?: boolean;
   signal?: AbortSignal;
 }
 
 type RequestMode = VerdictMode | 'reference';
+
+/** The sentence every failed verdict ends with: nothing was kept, so running again retries. */
+export const JUDGE_RETRY_HINT = 'nothing of this failure was cached: score again to ask the judge again';
 
 function cacheKey(client: ChatClient, messages: ChatMessage[], mode: RequestMode, imageDataUrl: string | undefined): string {
   const h = createHash('sha256');
@@ -131,7 +138,7 @@ export async function runJudge(opts: JudgeCallOptions): Promise<Verdict> {
   const messages = messagesFor(opts, mode);
   const key = cacheKey(client, messages, mode, opts.imageDataUrl);
 
-  const hit = cache.get(key);
+  const hit = opts.refresh ? undefined : cache.get(key);
   if (hit) {
     try {
       const v = await hit;
@@ -185,7 +192,9 @@ async function judgeUncached(opts: JudgeCallOptions, initialMode: RequestMode, i
   let allCached = true;
 
   const call = async (msgs: ChatMessage[]): Promise<ChatResponse> => {
-    const req: ChatRequest = { messages: msgs, sampling: { ...JUDGE_SAMPLING } };
+    // Only a reply that reads as a verdict may be cached (and replayed on the next scoring).
+    const req: ChatRequest = { messages: msgs, sampling: { ...JUDGE_SAMPLING }, accept: (text) => parseFor(mode, text).ok };
+    if (opts.refresh) req.refresh = true;
     if (mode === 'json_schema') req.response_format = VERDICT_RESPONSE_FORMAT;
     if (opts.timeoutMs !== undefined) req.timeoutMs = opts.timeoutMs;
     const doCall = (): Promise<ChatResponse> => client.complete(req, signal);
@@ -203,7 +212,7 @@ async function judgeUncached(opts: JudgeCallOptions, initialMode: RequestMode, i
     state: 'error',
     value: null,
     rationale: '',
-    error: message,
+    error: `${message}; ${JUDGE_RETRY_HINT}`,
     raw_reply: lastReply?.text,
     ms: Math.round(performance.now() - started),
     cached: false,

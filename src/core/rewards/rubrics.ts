@@ -1,5 +1,5 @@
 /**
- * The four judge rubrics (valor.md §3), in our own words, and the messages built from them.
+ * The four judge rubrics (docs/valor.md §3), in our own words, and the messages built from them.
  *
  * What each judge sees follows VALOR: spatial, attribute and logic see the question, the plan and
  * the tool API; adherence sees the plan, the program and the tool API. None of them sees the image

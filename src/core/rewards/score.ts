@@ -1,5 +1,5 @@
 /**
- * Scoring one reply with VALOR's six rewards (valor.md §3), and many replies with bounded
+ * Scoring one reply with VALOR's six rewards (docs/valor.md §3), and many replies with bounded
  * concurrency.
  *
  * - format: from the reply parser (the gate).
@@ -57,6 +57,8 @@ export interface ScoreOptions {
   judgeSemaphore?: Semaphore;
   judgeTimeoutMs?: number;
   syntaxTimeoutMs?: number;
+  /** Ask every judge again even when its verdict is cached (`--refresh`). */
+  refresh?: boolean;
   signal?: AbortSignal;
 }
 
@@ -146,6 +148,7 @@ export async function scoreReply(o: ScoreOptions): Promise<ScoredReply> {
       cache: o.cache,
       semaphore: o.judgeSemaphore,
       timeoutMs: o.judgeTimeoutMs,
+      refresh: o.refresh,
       signal: o.signal,
     });
   });

@@ -1,5 +1,5 @@
 /**
- * The syntax reward (valor.md §3): run the program with placeholder tools, in the same python3
+ * The syntax reward (docs/valor.md §3): run the program with placeholder tools, in the same python3
  * runner as real runs (time-limited, out of process). 1 when it finishes, sets a non-None
  * `final_answer` and leaves `img_pth` alone; the verdict says why and where when it is 0.
  *

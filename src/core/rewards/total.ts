@@ -1,5 +1,5 @@
 /**
- * The total reward (valor.md §3): `format × Σ wᵢ·rᵢ` over the five weighted rewards, with VALOR's
+ * The total reward (docs/valor.md §3): `format × Σ wᵢ·rᵢ` over the five weighted rewards, with VALOR's
  * reference weights by default. A needed verdict in `error` makes the total null and the set
  * incomplete: an unknown judgment is never counted as 0. When format is 0 the total is 0 and no
  * other verdict is needed.
