@@ -8,7 +8,7 @@
  *
  * Run alone: `npx tsx bench/runner.ts`.
  */
-import { ProgramRunner } from '../src/core/runner.js';
+import { ProgramRunner } from '../src/core/runner/index.js';
 import type { Tools } from '../src/core/tools.js';
 import type { BenchResult } from './types.js';
 

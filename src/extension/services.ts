@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { ChatClient } from '../core/chat.js';
-import type { ProgramRunner } from '../core/runner.js';
+import type { ProgramRunner } from '../core/runner/index.js';
 import type { ToolClient } from '../core/toolClient.js';
 import type { Tools, ToolResult, Detection } from '../core/tools.js';
 import { missingEndpointSettings, ROLE_WORDS, type EndpointRole, type ValorConfig } from './config.js';
@@ -82,7 +82,7 @@ export class Services {
     const key = `${cfg.run.timeoutMs}/${cfg.run.memoryMB}`;
     if (this.runnerInstance && this.runnerKey === key) return this.runnerInstance;
     const old = this.runnerInstance;
-    const { ProgramRunner } = await import('../core/runner.js');
+    const { ProgramRunner } = await import('../core/runner/index.js');
     this.runnerInstance = new ProgramRunner({ timeoutMs: cfg.run.timeoutMs, memoryMB: cfg.run.memoryMB });
     this.runnerKey = key;
     if (old) void old.dispose().catch(() => undefined);

@@ -11,7 +11,7 @@ import { createProgress } from '../../core/eval/progress.js';
 import { parseShard } from '../../core/eval/shard.js';
 import { summaryLines } from '../../core/eval/summary.js';
 import { scoreReply } from '../../core/rewards/score.js';
-import { ProgramRunner } from '../../core/runner.js';
+import { ProgramRunner } from '../../core/runner/index.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv, toolsFromEnv } from '../config.js';
 

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { ChatError } from '../../core/chat.js';
 import { ImageInputError, inspectImage } from '../../core/image.js';
 import { runQuery } from '../../core/pipeline.js';
-import { ProgramRunner, RunnerSetupError } from '../../core/runner.js';
+import { ProgramRunner, RunnerSetupError } from '../../core/runner/index.js';
 import { DEFAULT_RUNS_DIR, writeRunRecord } from '../../core/runStore.js';
 import { parseVprog, resolveImagePath } from '../../core/vprog.js';
 import type { RunRecord } from '../../protocol/run.js';

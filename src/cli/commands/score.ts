@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audit.js';
-import { ProgramRunner } from '../../core/runner.js';
+import { ProgramRunner } from '../../core/runner/index.js';
 import { scoreReply, type ScoredReply } from '../../core/rewards/score.js';
 import { parseWeights, WEIGHTED_REWARDS } from '../../core/rewards/total.js';
 import { parseVprog, resolveImagePath } from '../../core/vprog.js';

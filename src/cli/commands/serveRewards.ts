@@ -3,7 +3,7 @@
  * the ready line (src/protocol/reward.ts) and serves until interrupted.
  */
 import { resolve } from 'node:path';
-import { ProgramRunner } from '../../core/runner.js';
+import { ProgramRunner } from '../../core/runner/index.js';
 import { parseWeights } from '../../core/rewards/total.js';
 import { rewardReadyLine } from '../../protocol/reward.js';
 import { startRewardServer } from '../../server/rewardServer.js';

@@ -1,49 +1,34 @@
-/**
- * The Python side of the program runner (src/core/runner.ts), kept as a string so it travels
- * unchanged through tsx, the esbuild bundles and the VSIX: the runner passes it to
- * `python3 -c`. Two modes:
- *
- * - `warm`: a parent that imports numpy once, then reads run requests (one JSON object a line)
- *   on stdin and forks a fresh child per run, reporting `started` / `exit` events on stdout.
- * - `cold`: one run; the request arrives as one JSON line on stdin.
- *
- * Either way the child that runs the program talks to TypeScript over its own Unix socket
- * (path in the request), line-delimited JSON: `call` → `result`, then `done`. The program's own
- * output goes to a file (fds 1 and 2 and `sys.stdout`/`sys.stderr`), never to a protocol channel.
- *
- * The tool functions are defined here once, from TOOL_PARAMS, for real and placeholder runs alike.
- */
+"""The Python side of VALOR's program runner (src/core/runner/): runs one generated program per child.
 
-/** Parameter names of the program's tools, in order (valor.md §2). The Python functions are generated from this. */
-export const TOOL_PARAMS = {
-  gd_detect: ['img_pth', 'prompt'],
-  depth: ['img_pth', 'bbox'],
-  vqa: ['img_pth', 'bbox', 'prompt'],
-} as const satisfies Record<string, readonly string[]>;
+Started by the runner as ``python3 worker.py MODE CONFIG_JSON``. Two modes:
 
-/** Modules a program may import (pure, no file/network/process access of their own). */
-export const ALLOWED_MODULES = [
-  'math', 'numpy', 're', 'collections', 'itertools', 'functools', 'statistics', 'json', 'typing',
-  'dataclasses', 'heapq', 'bisect', 'copy', 'random', 'string', 'operator', 'fractions', 'decimal',
-] as const;
+- ``warm``: a parent that imports numpy once, then reads run requests (one JSON object a line)
+  on stdin and forks a fresh child per run, reporting ``started`` / ``exit`` events on stdout.
+- ``cold``: one run; the request arrives as one JSON line on stdin.
 
-function toolDefs(): string {
-  return Object.entries(TOOL_PARAMS)
-    .map(([name, params]) => {
-      const args = params.map((p) => `'${p}': ${p}`).join(', ');
-      return `def ${name}(${params.join(', ')}):\n    return _tool_call('${name}', {${args}})\n`;
-    })
-    .join('\n');
-}
-
-const PY = String.raw;
-
-/** The worker's Python source. */
-export const PYTHON_WORKER_SOURCE: string = PY`
+CONFIG_JSON carries what the TypeScript side owns (the tools' parameter table and the modules a
+program may import); every run request carries the same table, so a child never depends on what
+its parent was started with. The child that runs the program talks to TypeScript over its own
+Unix socket (path in the request), line-delimited JSON: ``call`` -> ``result``, then ``done``.
+The program's own output goes to a file (fds 1 and 2 and ``sys.stdout``/``sys.stderr``), never
+to a protocol channel. Before the program runs, the child confines itself (sandbox.py).
+"""
 import sys
-# python -c puts the working directory first on sys.path; never import from there.
-sys.path[:] = [p for p in sys.path if p not in ('', '.')]
-import ast, builtins, json, math, os, select, signal, socket, time, traceback
+
+# The script's own folder is first on sys.path: take what we need from it, then drop it (and
+# the working directory) so a program can never import from there.
+_HERE = sys.path[0] if sys.path else ''
+sys.path[:] = [p for p in sys.path if p not in ('', '.', _HERE)]
+import ast  # noqa: E402
+import builtins  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import select  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import traceback  # noqa: E402
+
 try:
     import resource
 except ImportError:
@@ -51,8 +36,6 @@ except ImportError:
 
 PROGRAM_FILE = '<program>'
 WRAPPER_NAME = '__valor_program__'
-TOOL_NAMES = ${JSON.stringify(Object.keys(TOOL_PARAMS))}
-ALLOWED_MODULES = frozenset(${JSON.stringify(ALLOWED_MODULES)})
 MAX_ANSWER_JSON = 1 << 20
 np = None
 
@@ -95,6 +78,9 @@ class _State:
     chan = None
     call_vars = {}
     line_vars = {}
+    # From the run request: {tool name: [parameter names]} and the importable module roots.
+    tools = {}
+    allowed_modules = frozenset()
 
 
 class _Channel:
@@ -156,7 +142,19 @@ def _tool_call(tool, args):
     raise _exception_class(reply.get('type'))(reply.get('message', 'the tool failed'))
 
 
-${toolDefs()}
+def _tool_functions(table):
+    """One Python function per tool, with the real parameter names (so a wrong call gets Python's
+    own TypeError), all forwarding to _tool_call. The names come from the runner's table and are
+    checked to be identifiers before any text is compiled."""
+    src = []
+    for name, params in table.items():
+        if not name.isidentifier() or not all(isinstance(p, str) and p.isidentifier() for p in params):
+            raise ValueError('bad tool table entry %r' % (name,))
+        args = ', '.join("'%s': %s" % (p, p) for p in params)
+        src.append('def %s(%s):\n    return _tool_call(%r, {%s})\n' % (name, ', '.join(params), name, args))
+    ns = {'_tool_call': _tool_call}
+    exec(compile('\n'.join(src), '<valor tools>', 'exec'), ns)
+    return {name: ns[name] for name in table}
 
 # ---------------------------------------------------------------- values
 
@@ -198,8 +196,9 @@ def _to_json(v, depth=0):
 
 def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
     root = name.partition('.')[0]
-    if level != 0 or root not in ALLOWED_MODULES:
-        raise ImportError("module '%s' is not available to VALOR programs (allowed: %s)" % (root or name, ', '.join(sorted(ALLOWED_MODULES))), name=root)
+    allowed = _State.allowed_modules
+    if level != 0 or root not in allowed:
+        raise ImportError("module '%s' is not available to VALOR programs (allowed: %s)" % (root or name, ', '.join(sorted(allowed))), name=root)
     return __import__(name, globals, locals, fromlist, level)
 
 
@@ -292,7 +291,8 @@ def _prepare(source):
     offenders = sorted((getattr(n, 'lineno', None) or 0) for n in ast.walk(tree) if _binds_img_pth(n))
     if offenders:
         line = offenders[0] or None
-        raise _Reject('ImgPthReassigned', 'the program assigns to img_pth%s; img_pth is the image path given to the program and must not be changed (use another variable name)' % (' on line %d' % line if line else ''), line)
+        where = ' on line %d' % line if line else ''
+        raise _Reject('ImgPthReassigned', 'the program assigns to img_pth%s; img_pth is the image path given to the program and must not be changed (use another variable name)' % where, line)
 
     for n in ast.walk(tree):
         if isinstance(n, ast.Attribute) and _attr_forbidden(n.attr):
@@ -312,7 +312,7 @@ def _prepare(source):
         if target is None:
             continue
         call = n.value
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in TOOL_NAMES:
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in _State.tools:
             call_vars[(call.lineno, call.col_offset)] = target
             per_line.setdefault(call.lineno, []).append(target)
     line_vars = {line: names[0] for line, names in per_line.items() if len(names) == 1}
@@ -490,8 +490,7 @@ def _run_program(req, out):
     captured = {}
     g = {'__builtins__': _program_builtins(), '__name__': '__valor__', 'math': math, 'np': np,
          '__valor_capture__': captured.update, '__valor_locals__': locals}
-    for name in TOOL_NAMES:
-        g[name] = globals()[name]
+    g.update(_tool_functions(_State.tools))
     reserve = bytearray(1 << 20)  # given back on MemoryError so reporting it still works
     error = None
     signal.signal(signal.SIGALRM, _on_alarm)
@@ -505,7 +504,7 @@ def _run_program(req, out):
             error = _describe(e, lines, req)
         except BaseException as e:
             error = _describe(e, lines, req)
-        reserve = None
+        del reserve
         result = {'ok': False, 'img_pth_reassigned': False}
         if error is None:
             if captured.get('img_pth', img_pth) != img_pth:
@@ -532,6 +531,8 @@ def _run_program(req, out):
 
 
 def child_main(req):
+    _State.tools = {str(k): list(v) for k, v in req['tools'].items()}
+    _State.allowed_modules = frozenset(req['allowed_modules'])
     chan, out = _setup_child(req)
     _State.chan = chan
     try:
@@ -552,10 +553,10 @@ def _emit(obj):
     _write_all(1, (json.dumps(obj) + '\n').encode('utf-8'))
 
 
-def parent_main():
+def parent_main(config):
     _die_with_parent()
     # Modules programs may import are loaded once here; the children inherit them.
-    for name in sorted(ALLOWED_MODULES):
+    for name in sorted(config.get('allowed_modules', [])):
         try:
             __import__(name)
         except Exception:
@@ -621,13 +622,14 @@ def parent_main():
 
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else 'cold'
+    config = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
     _import_numpy()
     if mode == 'warm':
-        parent_main()
+        parent_main(config)
     else:
         req = json.loads(sys.stdin.readline())
         child_main(req)
 
 
-main()
-`;
+if __name__ == '__main__':
+    main()
