@@ -18,6 +18,7 @@ import sys
 # The script's own folder is first on sys.path: take what we need from it, then drop it (and
 # the working directory) so a program can never import from there.
 _HERE = sys.path[0] if sys.path else ''
+import sandbox  # noqa: E402  (our own module, next to this file)
 sys.path[:] = [p for p in sys.path if p not in ('', '.', _HERE)]
 import ast  # noqa: E402
 import builtins  # noqa: E402
@@ -472,7 +473,15 @@ def _setup_child(req):
     sys.stdout = sys.stderr = out
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(req['socket'])
-    return _Channel(sock), out
+    chan = _Channel(sock)
+    if req.get('isolation', 'sandbox') == 'sandbox':
+        # From here on the kernel holds the program in; if that cannot be done, it does not run.
+        try:
+            sandbox.confine(req['cwd'])
+        except Exception as e:
+            chan.send({'t': 'done', 'ok': False, 'error': {'type': 'SandboxError', 'message': 'the program was not run: %s' % e, 'line': None}})
+            os._exit(0)
+    return chan, out
 
 
 def _run_program(req, out):
@@ -569,7 +578,7 @@ def parent_main(config):
     signal.set_wakeup_fd(wake_w)
     children = {}
     buf = b''
-    _emit({'ev': 'ready', 'pid': os.getpid(), 'python': sys.version.split()[0], 'numpy': np.__version__})
+    _emit({'ev': 'ready', 'pid': os.getpid(), 'python': sys.version.split()[0], 'numpy': np.__version__, 'sandbox': sandbox.probe()})
     while True:
         try:
             readable, _, _ = select.select([0, wake_r], [], [])
@@ -624,6 +633,10 @@ def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else 'cold'
     config = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
     _import_numpy()
+    if config.get('isolation', 'sandbox') == 'sandbox':
+        missing = sandbox.probe()['missing']
+        if missing:
+            _fatal('sandbox-unavailable', 'the OS sandbox for programs is not available here: missing %s' % '; '.join(missing))
     if mode == 'warm':
         parent_main(config)
     else:

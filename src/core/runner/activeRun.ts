@@ -7,7 +7,7 @@ import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ChildMessage, type CallMessage, type DoneMessage } from '../../protocol/programWire.js';
-import type { ProgramError, ProgramOutcome, TraceEntry } from '../../protocol/run.js';
+import type { IsolationMode, ProgramError, ProgramOutcome, TraceEntry } from '../../protocol/run.js';
 import type { RunRequest } from '../runnerTypes.js';
 import { ToolError } from '../tools.js';
 import { dispatch, type Dispatched } from './dispatch.js';
@@ -20,6 +20,50 @@ export interface RunSettings {
   maxStdoutBytes: number;
   killGraceMs: number;
   startTimeoutMs: number;
+  isolation: IsolationMode;
+}
+
+/**
+ * What the parent accepts from a program's process, whatever it sends (the program can write to
+ * its own socket, so nothing from there is trusted): one line at most CHILD_MAX_LINE bytes, one
+ * tool call at a time, MAX_TOOL_CALLS calls a run, arguments of MAX_CALL_ARGS bytes of JSON, an
+ * answer of MAX_ANSWER_JSON bytes (the Python side's own cap), error texts cut to size.
+ */
+export const CHILD_LIMITS = {
+  maxLine: 2 * 1024 * 1024,
+  maxToolCalls: 1000,
+  maxCallArgs: 64 * 1024,
+  maxAnswerJson: 1 << 20,
+  maxErrorMessage: 8 * 1024,
+  maxTraceback: 64 * 1024,
+  maxVariable: 200,
+} as const;
+
+function cut(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max)}… (${s.length - max} more characters cut by the runner)` : s;
+}
+
+/** The program's answer as the parent keeps it: JSON of at most the cap, else a short marker. */
+function boundedAnswer(value: unknown): unknown {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return '<final_answer could not be read>';
+  }
+  if (text === undefined) return null;
+  if (text.length > CHILD_LIMITS.maxAnswerJson) return `<final_answer too large: ${text.length} bytes of JSON> ${text.slice(0, 4096)}`;
+  return value;
+}
+
+function boundedError(e: ProgramError | null | undefined): ProgramError | null {
+  if (!e) return null;
+  return {
+    type: cut(e.type, 100),
+    message: cut(e.message, CHILD_LIMITS.maxErrorMessage),
+    line: e.line,
+    ...(e.traceback !== undefined ? { traceback: cut(e.traceback, CHILD_LIMITS.maxTraceback) } : {}),
+  };
 }
 
 /** How long to wait for a killed process's exit to be reported before giving up on seeing it. */
@@ -83,7 +127,7 @@ export class ActiveRun {
   request(): Record<string, unknown> {
     return {
       id: this.id,
-      ...workerConfig(),
+      ...workerConfig(this.settings.isolation),
       program: this.req.program,
       img_pth: this.req.imagePath,
       socket: this.socketPath,
@@ -185,7 +229,8 @@ export class ActiveRun {
     sock.setEncoding('utf8');
     const feed = lineSplitter(
       (line) => this.onMessage(line),
-      () => this.fail({ type: 'WorkerError', message: 'the program process sent an oversized message', line: null }),
+      () => this.fail({ type: 'ProtocolViolation', message: `the program's process sent a message over ${CHILD_LIMITS.maxLine} bytes on its tool channel; the run was stopped`, line: null }),
+      CHILD_LIMITS.maxLine,
     );
     sock.on('data', feed);
     sock.on('error', () => undefined);
@@ -196,6 +241,8 @@ export class ActiveRun {
   }
 
   private onMessage(line: string): void {
+    // Once the run has a result (or an error of ours), nothing more from the child counts.
+    if (this.done || this.verdict || this.finished) return;
     let msg: ChildMessage;
     try {
       msg = ChildMessage.parse(JSON.parse(line));
@@ -204,32 +251,38 @@ export class ActiveRun {
       return;
     }
     if (msg.t === 'done') {
-      if (!this.done && !this.verdict) {
-        this.done = msg;
-        this.closeInFlight(msg.error?.type ?? 'Cancelled');
-        this.maybeFinish();
-        // The process exits by itself after `done`; make sure of it.
-        if (!this.exited) {
-          this.timers.push(
-            setTimeout(() => {
-              if (this.pid !== null && !this.exited) killGroup(this.pid);
-              this.forceExitAfter(EXIT_WAIT_MS);
-            }, this.settings.killGraceMs),
-          );
-        }
+      this.done = { ...msg, error: boundedError(msg.error), ...(msg.ok ? { final_answer: boundedAnswer(msg.final_answer) } : {}) };
+      this.closeInFlight(msg.error?.type ?? 'Cancelled');
+      // The process has nothing left to say: it goes now (it would exit by itself; a forged
+      // `done` must not buy the program more time).
+      if (this.pid !== null && !this.exited) {
+        killGroup(this.pid);
+        this.forceExitAfter(EXIT_WAIT_MS);
       }
+      this.maybeFinish();
+      return;
+    }
+    // The protocol is one call, one answer: a second call before the answer is not the worker's.
+    if (this.inFlight) {
+      this.fail({ type: 'ProtocolViolation', message: 'the program\'s process sent a tool call while another was being answered; the run was stopped', line: msg.line });
+      return;
+    }
+    if (this.trace.length >= CHILD_LIMITS.maxToolCalls) {
+      this.fail({ type: 'ToolCallLimit', message: `the program made more than ${CHILD_LIMITS.maxToolCalls} tool calls; a VALOR program needs a few (look for a loop around gd_detect, depth or vqa)`, line: msg.line });
       return;
     }
     void this.onCall(msg);
   }
 
   private async onCall(msg: CallMessage): Promise<void> {
+    const argsJson = JSON.stringify(msg.args);
+    const tooBig = argsJson.length > CHILD_LIMITS.maxCallArgs;
     const entry: TraceEntry = {
       index: this.trace.length,
       tool: msg.tool,
       line: msg.line,
-      variable: msg.variable,
-      args: msg.args,
+      variable: msg.variable !== null && msg.variable.length <= CHILD_LIMITS.maxVariable ? msg.variable : null,
+      args: tooBig ? { too_large: `${argsJson.length} bytes of JSON` } : msg.args,
       result: null,
       error: null,
       ms: 0,
@@ -239,7 +292,8 @@ export class ActiveRun {
     this.inFlight = { entry, t0 };
     let outcome: { ok: true; r: Dispatched } | { ok: false; type: string; message: string };
     try {
-      outcome = { ok: true, r: await dispatch(this.req.tools, msg.tool, msg.args, this.toolAbort.signal) };
+      if (tooBig) throw new ToolError(`${msg.tool}: its arguments are ${argsJson.length} bytes of JSON; a tool call takes at most ${CHILD_LIMITS.maxCallArgs} (pass img_pth, a short prompt and a box)`, 'ValueError');
+      outcome = { ok: true, r: await dispatch(this.req.tools, msg.tool, msg.args, this.toolAbort.signal, this.req.imagePath) };
     } catch (err) {
       outcome = { ok: false, type: err instanceof ToolError ? err.type : 'ToolError', message: err instanceof Error ? err.message : String(err) };
     }
@@ -316,6 +370,7 @@ export class ActiveRun {
         stdout_truncated: Boolean(d.stdout_truncated) || stdout.truncated,
         img_pth_reassigned: Boolean(d.img_pth_reassigned),
         ms,
+        isolation: this.settings.isolation,
       };
     } else {
       outcome = {
@@ -327,6 +382,7 @@ export class ActiveRun {
         stdout_truncated: stdout.truncated,
         img_pth_reassigned: false,
         ms,
+        isolation: this.settings.isolation,
       };
     }
     await this.cleanup();

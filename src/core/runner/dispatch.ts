@@ -34,8 +34,15 @@ export interface Dispatched {
 }
 
 /** Calls the tool with checked arguments and shapes its answer as the program receives it. */
-export async function dispatch(tools: Tools, tool: 'gd_detect' | 'depth' | 'vqa', args: Record<string, unknown>, signal: AbortSignal): Promise<Dispatched> {
+export async function dispatch(tools: Tools, tool: 'gd_detect' | 'depth' | 'vqa', args: Record<string, unknown>, signal: AbortSignal, runImage: string): Promise<Dispatched> {
   const img = checkString(tool, 'img_pth', args.img_pth);
+  // The tools read files on the host: a program may only name the image it was given.
+  if (img !== runImage) {
+    throw new ToolError(
+      `${tool}: img_pth must be the run's own image, passed as given (the img_pth variable); got ${describeValue(img)}. Tools read no other file`,
+      'ToolError',
+    );
+  }
   let res: ToolResult<unknown>;
   if (tool === 'gd_detect') {
     const prompt = checkString(tool, 'prompt', args.prompt);

@@ -18,14 +18,15 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ProgramOutcome } from '../../protocol/run.js';
+import type { IsolationMode, ProgramOutcome } from '../../protocol/run.js';
 import type { ProgramRunnerLike, RunRequest } from '../runnerTypes.js';
 import { ActiveRun, type RunSettings } from './activeRun.js';
 import { programEnv } from './env.js';
 import { ColdLauncher, WarmLauncher } from './pool.js';
+import { isolationFrom } from './processes.js';
 
 export { programEnv } from './env.js';
-export { RunnerSetupError, type RunnerSetupErrorCode } from './processes.js';
+export { ISOLATION_HINT, RunnerSetupError, type RunnerSetupErrorCode } from './processes.js';
 
 export interface ProgramRunnerOptions {
   /** Fork runs from a warm python3 parent (default true). False: a fresh python3 per run. */
@@ -44,6 +45,12 @@ export interface ProgramRunnerOptions {
   tmpDir?: string;
   /** Environment the python processes are started from, before scrubbing (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * How programs are confined (docs/threat-model.md). `sandbox` (default; else env
+   * VALOR_ISOLATION): the OS layer, and runs are refused with a RunnerSetupError where it is
+   * missing. `process`: no OS confinement, only the separate process and its limits.
+   */
+  isolation?: IsolationMode;
   /** Told about every python process started (the warm parent, each program's process); for diagnostics and tests. */
   onProcess?: (event: RunnerProcessEvent) => void;
 }
@@ -58,6 +65,8 @@ export const RUNNER_DEFAULTS = { timeoutMs: 60_000, memoryMB: 2048, maxStdoutByt
 export class ProgramRunner implements ProgramRunnerLike {
   readonly python: string;
   readonly warm: boolean;
+  /** The isolation every run of this runner gets (recorded in each outcome). */
+  readonly isolation: IsolationMode;
   private readonly opts: ProgramRunnerOptions;
   private readonly env: Record<string, string>;
   private readonly cold: ColdLauncher;
@@ -72,8 +81,9 @@ export class ProgramRunner implements ProgramRunnerLike {
     // fork() is POSIX-only; elsewhere every run starts its own interpreter.
     this.warm = (options.warm ?? true) && process.platform !== 'win32';
     this.env = programEnv(options.env ?? process.env);
-    this.cold = new ColdLauncher(this.python, this.env, options.onProcess);
-    this.warmLauncher = new WarmLauncher(this.python, this.env, () => this.scratchBase(), options.startTimeoutMs ?? 60_000, options.onProcess);
+    this.isolation = isolationFrom(options.isolation, options.env ?? process.env);
+    this.cold = new ColdLauncher(this.python, this.env, this.isolation, options.onProcess);
+    this.warmLauncher = new WarmLauncher(this.python, this.env, this.isolation, () => this.scratchBase(), options.startTimeoutMs ?? 60_000, options.onProcess);
   }
 
   /** pid of the warm python3 parent, when one is running. */
@@ -102,6 +112,7 @@ export class ProgramRunner implements ProgramRunnerLike {
       maxStdoutBytes: req.maxStdoutBytes ?? this.opts.maxStdoutBytes ?? RUNNER_DEFAULTS.maxStdoutBytes,
       killGraceMs: this.opts.killGraceMs ?? 2000,
       startTimeoutMs: this.opts.startTimeoutMs ?? 60_000,
+      isolation: this.isolation,
     };
     if (signal?.aborted) {
       return { ok: false, final_answer: null, error: { type: 'Cancelled', message: 'the run was cancelled before it started', line: null }, trace: [], stdout: '', ms: 0 };

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { WorkerEvent } from '../../protocol/programWire.js';
+import type { IsolationMode } from '../../protocol/run.js';
 import type { ActiveRun, Launcher } from './activeRun.js';
 import { RunnerSetupError, killGroup, setupError, signalNumber, workerArgs } from './processes.js';
 import type { RunnerProcessEvent } from './index.js';
@@ -15,13 +16,14 @@ export class ColdLauncher implements Launcher {
   constructor(
     private readonly python: string,
     private readonly env: Record<string, string>,
+    private readonly isolation: IsolationMode,
     private readonly onProcess?: (e: RunnerProcessEvent) => void,
   ) {}
 
   launch(run: ActiveRun, request: Record<string, unknown>): void {
     let proc: ChildProcess;
     try {
-      const args = workerArgs('cold');
+      const args = workerArgs('cold', this.isolation);
       proc = spawn(this.python, args, {
         cwd: run.workDir,
         env: this.env,
@@ -91,10 +93,11 @@ class WarmWorker {
     readonly python: string,
     env: Record<string, string>,
     cwd: string,
+    isolation: IsolationMode,
     private readonly startTimeoutMs: number,
     private readonly onProcess?: (e: RunnerProcessEvent) => void,
   ) {
-    this.proc = spawn(python, workerArgs('warm'), { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(python, workerArgs('warm', isolation), { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     // The worker must not keep a finished CLI alive; runs in progress hold their own handles.
     this.proc.unref();
     for (const s of [this.proc.stdin, this.proc.stdout, this.proc.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
@@ -227,6 +230,7 @@ export class WarmLauncher implements Launcher {
   constructor(
     private readonly python: string,
     private readonly env: Record<string, string>,
+    private readonly isolation: IsolationMode,
     private readonly cwd: () => Promise<string>,
     private readonly startTimeoutMs: number,
     private readonly onProcess?: (e: RunnerProcessEvent) => void,
@@ -246,7 +250,7 @@ export class WarmLauncher implements Launcher {
       this.starting = (async () => {
         const cwd = await this.cwd();
         if (this.disposed) throw new Error('ProgramRunner was disposed');
-        const w = new WarmWorker(this.python, this.env, cwd, this.startTimeoutMs, this.onProcess);
+        const w = new WarmWorker(this.python, this.env, cwd, this.isolation, this.startTimeoutMs, this.onProcess);
         this.worker = w;
         try {
           await w.ready;

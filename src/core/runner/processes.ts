@@ -5,18 +5,32 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ALLOWED_MODULES } from '../../protocol/programWire.js';
+import { IsolationMode } from '../../protocol/run.js';
 import { TOOL_PARAMS } from '../../protocol/tools.js';
 
-/** What the worker is told about the tools and modules (start-up argument and every run request). */
-export function workerConfig(): { tools: Record<string, readonly string[]>; allowed_modules: readonly string[] } {
-  return { tools: TOOL_PARAMS, allowed_modules: ALLOWED_MODULES };
+/** What the worker is told: the tools, the importable modules, the isolation (start-up argument and every run request). */
+export function workerConfig(isolation: IsolationMode): { tools: Record<string, readonly string[]>; allowed_modules: readonly string[]; isolation: IsolationMode } {
+  return { tools: TOOL_PARAMS, allowed_modules: ALLOWED_MODULES, isolation };
+}
+
+/** How to opt out of the OS layer; said wherever the sandbox is refused or missing. */
+export const ISOLATION_HINT =
+  'To run programs anyway with process isolation only (a separate python3 with limits and a scrubbed environment; a hostile program can read your files and reach the network), ' +
+  'set the VS Code setting valor.run.isolation to "process", or pass --isolation process to valor (or set VALOR_ISOLATION=process).';
+
+/** The isolation asked for: the option, else VALOR_ISOLATION, else `sandbox`; anything else is a set-up error. */
+export function isolationFrom(option: string | undefined, env: NodeJS.ProcessEnv): IsolationMode {
+  const raw = option ?? (env.VALOR_ISOLATION || 'sandbox');
+  const r = IsolationMode.safeParse(raw);
+  if (!r.success) throw new RunnerSetupError(`unknown isolation mode ${JSON.stringify(raw)}: use "sandbox" (the default, the OS sandbox) or "process" (weaker, no OS confinement)`, 'start-failed');
+  return r.data;
 }
 
 const WORKER_RELATIVE = join('python', 'valor_worker', 'worker.py');
 let cached: string | null = null;
 
 /**
- * Absolute path of worker.py. The code runs from `src/core/runner/` (tests, tsx) (tests, tsx), from `dist/` (the
+ * Absolute path of worker.py. The code runs from `src/core/runner/` (tests, tsx), from `dist/` (the
  * CLI and the extension bundles) or from an installed VSIX (`<extension>/dist/`); in each the
  * `python/` folder is a few levels up, so the nearest one up the tree is used.
  */
@@ -33,7 +47,7 @@ export function pythonWorkerPath(): string {
   throw new Error(`the Python worker (${WORKER_RELATIVE}) was not found above ${__dirname}; the installation is incomplete: reinstall VALOR Studio or rebuild with npm run build`);
 }
 
-export type RunnerSetupErrorCode = 'python-missing' | 'numpy-missing' | 'start-failed';
+export type RunnerSetupErrorCode = 'python-missing' | 'numpy-missing' | 'sandbox-unavailable' | 'start-failed';
 
 /**
  * python3 could not be started or set up (missing executable, numpy not installed, start-up
@@ -50,14 +64,14 @@ export class RunnerSetupError extends Error {
 }
 
 /** python3's arguments for the worker in one mode; a missing worker file is a set-up error. */
-export function workerArgs(mode: 'warm' | 'cold'): string[] {
+export function workerArgs(mode: 'warm' | 'cold', isolation: IsolationMode): string[] {
   let script: string;
   try {
     script = pythonWorkerPath();
   } catch (err) {
     throw new RunnerSetupError((err as Error).message, 'start-failed');
   }
-  return [script, mode, JSON.stringify(workerConfig())];
+  return [script, mode, JSON.stringify(workerConfig(isolation))];
 }
 
 export function killGroup(pid: number): void {
@@ -83,7 +97,7 @@ export function parseFatal(stderr: string): { code: RunnerSetupErrorCode; messag
     if (!line.startsWith('{')) continue;
     try {
       const v = JSON.parse(line) as { fatal?: unknown; message?: unknown };
-      if (v.fatal === 'numpy-missing' && typeof v.message === 'string') return { code: 'numpy-missing', message: v.message };
+      if ((v.fatal === 'numpy-missing' || v.fatal === 'sandbox-unavailable') && typeof v.message === 'string') return { code: v.fatal, message: v.message };
     } catch {
       // not ours
     }
@@ -100,6 +114,7 @@ export function setupError(python: string, how: { spawnError?: NodeJS.ErrnoExcep
     return new RunnerSetupError(`The Python executable '${python}' could not be started (${how.spawnError.message}). ${hint}`, 'python-missing');
   }
   const fatal = parseFatal(how.stderr ?? '');
+  if (fatal?.code === 'sandbox-unavailable') return new RunnerSetupError(`${fatal.message}. Programs are not run without it. ${ISOLATION_HINT}`, fatal.code);
   if (fatal) {
     return new RunnerSetupError(`${fatal.message}. Install it with \`${python} -m pip install numpy\`, or point VALOR_PYTHON at a Python that has it.`, fatal.code);
   }
