@@ -275,7 +275,7 @@ export class Actions implements PanelActions {
     const stored: StoredRun = { record, path };
     this.d.store.setRun(doc.uri.toString(), stored);
     this.d.runsTree.refresh();
-    this.d.log.info(`run ${record.id}: ${record.error ? `${record.error.type}: ${record.error.message}` : `answer ${answerText(record)}`} (${record.trace.length} tool calls)`);
+    this.d.log.info(`run ${record.id}: ${record.error ? `${record.error.type}: ${record.error.message}` : `answer ${answerText(record)}`} (${record.trace.length} tool calls, isolation ${record.isolation ?? 'unknown'})`);
     return stored;
   }
 

@@ -79,11 +79,11 @@ export class Services {
   /** One runner for the session; replaced when its settings change. */
   async runner(): Promise<ProgramRunner> {
     const cfg = this.deps.config();
-    const key = `${cfg.run.timeoutMs}/${cfg.run.memoryMB}`;
+    const key = `${cfg.run.timeoutMs}/${cfg.run.memoryMB}/${cfg.run.isolation}`;
     if (this.runnerInstance && this.runnerKey === key) return this.runnerInstance;
     const old = this.runnerInstance;
     const { ProgramRunner } = await import('../core/runner/index.js');
-    this.runnerInstance = new ProgramRunner({ timeoutMs: cfg.run.timeoutMs, memoryMB: cfg.run.memoryMB });
+    this.runnerInstance = new ProgramRunner({ timeoutMs: cfg.run.timeoutMs, memoryMB: cfg.run.memoryMB, isolation: cfg.run.isolation });
     this.runnerKey = key;
     if (old) void old.dispose().catch(() => undefined);
     return this.runnerInstance;

@@ -224,6 +224,8 @@ export const RunRecord = z.object({
   final_answer: z.unknown(),
   error: ProgramError.nullable(),
   stdout: z.string().optional(),
+  /** How the program's process was confined (absent in older records and when nothing ran). */
+  isolation: IsolationMode.optional(),
   timings: z.object({ generate_ms: z.number().optional(), run_ms: z.number().optional(), total_ms: z.number() }),
   rewards: RewardSet.optional(),
   grounding: z.array(GroundingResult).optional(),

@@ -13,6 +13,7 @@ import { summaryLines } from '../../core/eval/summary.js';
 import { scoreReply } from '../../core/rewards/score.js';
 import { ProgramRunner } from '../../core/runner/index.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
+import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
 import { endpointFromEnv, toolsFromEnv } from '../config.js';
 
 const usage = `Usage:
@@ -43,7 +44,7 @@ Options:
   --tools-url URL    tool server (else VALOR_TOOLS_URL; unset: start one on the CPU)
   --tools-token TOK  tool server token (else VALOR_TOOLS_TOKEN)
   --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR)
-
+${ISOLATION_USAGE}
 Exit codes: 0 every selected question has a result (wrong answers and program errors included);
 1 interrupted or stopped early (resume with --resume); 2 bad usage or configuration.
 `;
@@ -81,6 +82,7 @@ export const evalCommand: CliCommand = {
     const parsed = parseCliArgs(argv, {
       allowPositionals: true,
       options: {
+        ...ISOLATION_OPTION,
         images: { type: 'string' },
         out: { type: 'string' },
         concurrency: { type: 'string' },
@@ -101,6 +103,7 @@ export const evalCommand: CliCommand = {
       },
     });
     const { values, positionals } = parsed;
+    const isolation = isolationFromCli(values.isolation, io.env);
     if (positionals.length !== 1) throw new UsageError(`expected one benchmark file, got ${positionals.length}\n\n${usage}`);
     if (!values.out) throw new UsageError('--out DIR is required: the folder for run records, summary.json and report.html');
     const input = resolve(io.cwd, positionals[0] as string);
@@ -139,7 +142,7 @@ export const evalCommand: CliCommand = {
     const tools = await toolsFromEnv(io.env, { url: values['tools-url'], token: values['tools-token'], models: values.models }, io.signal);
     // The tool server's model ids belong in the summary (which detector and depth model scored this).
     const toolModels = await toolModelIds(tools.tools, io.signal);
-    const runner = new ProgramRunner();
+    const runner = new ProgramRunner({ isolation });
     const judgeSemaphore = createSemaphore(Math.max(4, concurrency * 4));
     const deps: EvalDeps = {
       generator,

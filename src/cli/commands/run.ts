@@ -13,6 +13,7 @@ import { DEFAULT_RUNS_DIR, writeRunRecord } from '../../core/runStore.js';
 import { parseVprog, resolveImagePath } from '../../core/vprog.js';
 import type { RunRecord } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
+import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
 import { endpointFromEnv, toolsFromEnv } from '../config.js';
 import { formatTraceEntry } from '../format.js';
 
@@ -31,7 +32,7 @@ Options:
   --tools-url URL    tool server (else VALOR_TOOLS_URL; unset: start one on the CPU)
   --tools-token TOK  tool server token (else VALOR_TOOLS_TOKEN)
   --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR)
-
+${ISOLATION_USAGE}
 Exit codes: 0 answered; 1 the program failed or timed out; 2 bad usage or configuration.
 `;
 
@@ -88,6 +89,7 @@ export function runJson(record: RunRecord, recordPath: string | null) {
     error: record.error ? { type: record.error.type, message: record.error.message, line: record.error.line } : null,
     record: recordPath,
     timings: record.timings,
+    ...(record.isolation ? { isolation: record.isolation } : {}),
   };
 }
 
@@ -107,6 +109,7 @@ export function printHuman(record: RunRecord, recordPath: string | null, out: No
   } else {
     out.write(`\nanswer: ${JSON.stringify(record.final_answer)}\n`);
   }
+  if (record.isolation) out.write(`isolation: ${record.isolation}${record.isolation === 'process' ? ' (no OS sandbox: see docs/threat-model.md)' : ''}\n`);
   if (recordPath) out.write(`record: ${recordPath}\n`);
 }
 
@@ -118,6 +121,7 @@ export const runCommand: CliCommand = {
     const parsed = parseCliArgs(argv, {
       allowPositionals: true,
       options: {
+        ...ISOLATION_OPTION,
         image: { type: 'string' },
         query: { type: 'string' },
         out: { type: 'string' },
@@ -133,6 +137,7 @@ export const runCommand: CliCommand = {
       },
     });
     const { values, positionals } = parsed;
+    const isolation = isolationFromCli(values.isolation, io.env);
     const input = await readInput(values, positionals, io);
     const timeoutSec = values.timeout === undefined ? 60 : Number(values.timeout);
     if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
@@ -150,7 +155,7 @@ export const runCommand: CliCommand = {
       : undefined;
 
     const tools = await toolsFromEnv(io.env, { url: values['tools-url'], token: values['tools-token'], models: values.models }, io.signal);
-    const runner = new ProgramRunner();
+    const runner = new ProgramRunner({ isolation });
     let record: RunRecord;
     try {
       record = await runQuery({

@@ -13,6 +13,7 @@ import { parseWeights, WEIGHTED_REWARDS } from '../../core/rewards/total.js';
 import { parseVprog, resolveImagePath } from '../../core/vprog.js';
 import type { Verdict } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
+import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
 import { endpointFromEnv } from '../config.js';
 
 const usage = `Usage: valor score FILE.vprog [options]
@@ -30,7 +31,7 @@ Options:
   --base-url URL       judge endpoint (else VALOR_JUDGE_BASE_URL)
   --model NAME         judge model (else VALOR_JUDGE_MODEL); key: VALOR_JUDGE_API_KEY or OPENAI_API_KEY
   --syntax-timeout SEC time limit of the placeholder run (default 10)
-
+${ISOLATION_USAGE}
 Exit codes: 0 scored; 1 a judge failed (the total is incomplete); 2 bad usage or configuration.
 `;
 
@@ -70,6 +71,7 @@ export const scoreCommand: CliCommand = {
     const parsed = parseCliArgs(argv, {
       allowPositionals: true,
       options: {
+        ...ISOLATION_OPTION,
         json: { type: 'boolean' },
         weights: { type: 'string' },
         'vision-judge': { type: 'boolean' },
@@ -81,6 +83,7 @@ export const scoreCommand: CliCommand = {
       },
     });
     const { values, positionals } = parsed;
+    const isolation = isolationFromCli(values.isolation, io.env);
     if (positionals.length !== 1) throw new UsageError(`expected one .vprog file\n\n${usage}`);
     const docPath = resolve(io.cwd, positionals[0]!);
     let text: string;
@@ -103,7 +106,7 @@ export const scoreCommand: CliCommand = {
     if (!(syntaxSec > 0)) throw new UsageError(`--syntax-timeout must be a positive number of seconds, got '${values['syntax-timeout']}'`);
     const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model });
     const overrides = await loadOverrides(values, io);
-    const runner = new ProgramRunner();
+    const runner = new ProgramRunner({ isolation });
     let result: ScoredReply;
     try {
       result = await scoreReply({

@@ -8,6 +8,7 @@ import { parseWeights } from '../../core/rewards/total.js';
 import { rewardReadyLine } from '../../protocol/reward.js';
 import { startRewardServer } from '../../server/rewardServer.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
+import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
 import { endpointFromEnv } from '../config.js';
 
 const usage = `Usage: valor serve-rewards [options]
@@ -25,9 +26,10 @@ Options:
   --weights SPEC          e.g. logic=0.4,adherence=0.1 (default VALOR's)
   --audit FILE            apply the overrides in this audit log (re-read when it changes)
   --vision-judge          judges also see the image (items must carry "image")
+  --images DIR            the only folder item images are read from (needed with --vision-judge)
   --base-url URL          judge endpoint (else VALOR_JUDGE_BASE_URL)
   --model NAME            judge model (else VALOR_JUDGE_MODEL); key: VALOR_JUDGE_API_KEY or OPENAI_API_KEY
-`;
+${ISOLATION_USAGE}`;
 
 function positiveInt(name: string, v: string | undefined, fallback: number | undefined): number | undefined {
   if (v === undefined) return fallback;
@@ -43,7 +45,9 @@ export const serveRewardsCommand: CliCommand = {
   async run(argv, io) {
     const parsed = parseCliArgs(argv, {
       options: {
+        ...ISOLATION_OPTION,
         host: { type: 'string' },
+        images: { type: 'string' },
         port: { type: 'string' },
         token: { type: 'string' },
         concurrency: { type: 'string' },
@@ -56,6 +60,7 @@ export const serveRewardsCommand: CliCommand = {
       },
     });
     const { values } = parsed;
+    const isolation = isolationFromCli(values.isolation, io.env);
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got '${values.port}'`);
     let weights;
@@ -66,7 +71,7 @@ export const serveRewardsCommand: CliCommand = {
     }
     const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model });
     const host = values.host ?? '127.0.0.1';
-    const runner = new ProgramRunner();
+    const runner = new ProgramRunner({ isolation });
     const server = await startRewardServer({
       host,
       port,
@@ -78,6 +83,7 @@ export const serveRewardsCommand: CliCommand = {
       weights,
       auditPath: values.audit ? resolve(io.cwd, values.audit) : undefined,
       visionJudge: values['vision-judge'],
+      imageRoots: values.images ? [resolve(io.cwd, values.images)] : undefined,
       log: (line) => io.stderr.write(`${line}\n`),
     });
     io.stdout.write(`${rewardReadyLine(server.url, server.token, judge.model.replace(/\s+/g, '_'))}\n`);
