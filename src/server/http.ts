@@ -21,7 +21,9 @@ export const HTTP_LIMITS = {
   maxHeadersCount: 100,
 } as const;
 
-export function hardenServer(server: Server, limits: Partial<typeof HTTP_LIMITS> = {}): void {
+export type HttpLimits = { [K in keyof typeof HTTP_LIMITS]: number };
+
+export function hardenServer(server: Server, limits: Partial<HttpLimits> = {}): void {
   const l = { ...HTTP_LIMITS, ...limits };
   server.headersTimeout = l.headersTimeoutMs;
   server.requestTimeout = l.requestTimeoutMs;

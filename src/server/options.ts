@@ -2,7 +2,7 @@
  * The tool server's settings, from `valor serve` flags and the environment. Shared by the server
  * entry (dist/server.js, what the extension and the CLI spawn) and the `valor serve` command.
  */
-import type { HTTP_LIMITS } from './http.js';
+import type { HttpLimits } from './http.js';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Device } from './onnx.js';
@@ -35,7 +35,7 @@ export interface ServerOptions {
   /** Test hook: extra milliseconds every inference holds its model queue (a slow model). */
   debugDelayMs: number;
   /** Client limits (timeouts, connection cap); defaults in src/server/http.ts. */
-  httpLimits?: Partial<typeof HTTP_LIMITS>;
+  httpLimits?: Partial<HttpLimits>;
   /** Where warnings go (one line each). */
   log: (line: string) => void;
 }

@@ -27,7 +27,7 @@ import { resolveWeights, type RewardWeights } from '../core/rewards/total.js';
 import type { ProgramRunnerLike } from '../core/runnerTypes.js';
 import type { Tools } from '../core/tools.js';
 import { HttpError } from './errors.js';
-import { hardenServer, parseJson, readBody, sendError, sendJson, tokenMatches, type HTTP_LIMITS } from './http.js';
+import { hardenServer, parseJson, readBody, sendError, sendJson, tokenMatches, type HttpLimits } from './http.js';
 
 export interface RewardServerOptions {
   host?: string;
@@ -52,7 +52,7 @@ export interface RewardServerOptions {
   cache?: VerdictCache;
   maxBodyBytes?: number;
   /** Client limits (timeouts, connection cap); defaults in src/server/http.ts. */
-  httpLimits?: Partial<typeof HTTP_LIMITS>;
+  httpLimits?: Partial<HttpLimits>;
   /**
    * Folders the items' `image` paths must lie in for the vision judge to read them (the requests
    * come from a policy under training: never an arbitrary file). Without it, items with an image
