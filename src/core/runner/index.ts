@@ -73,6 +73,7 @@ export class ProgramRunner implements ProgramRunnerLike {
   private readonly warmLauncher: WarmLauncher;
   private readonly active = new Set<ActiveRun>();
   private disposed = false;
+  private readonly setupProblem: Error | null = null;
   private baseDir: Promise<string> | null = null;
 
   constructor(options: ProgramRunnerOptions = {}) {
@@ -81,7 +82,14 @@ export class ProgramRunner implements ProgramRunnerLike {
     // fork() is POSIX-only; elsewhere every run starts its own interpreter.
     this.warm = (options.warm ?? true) && process.platform !== 'win32';
     this.env = programEnv(options.env ?? process.env);
-    this.isolation = isolationFrom(options.isolation, options.env ?? process.env);
+    // A bad VALOR_ISOLATION is reported by run()/warmUp(), not by the constructor.
+    let isolation: IsolationMode = 'sandbox';
+    try {
+      isolation = isolationFrom(options.isolation, options.env ?? process.env);
+    } catch (err) {
+      this.setupProblem = err as Error;
+    }
+    this.isolation = isolation;
     this.cold = new ColdLauncher(this.python, this.env, this.isolation, options.onProcess);
     this.warmLauncher = new WarmLauncher(this.python, this.env, this.isolation, () => this.scratchBase(), options.startTimeoutMs ?? 60_000, options.onProcess);
   }
@@ -96,6 +104,7 @@ export class ProgramRunner implements ProgramRunnerLike {
    * Rejects with RunnerSetupError when python3 or numpy is missing.
    */
   async warmUp(): Promise<void> {
+    if (this.setupProblem) throw this.setupProblem;
     if (this.warm) await this.warmLauncher.acquire();
   }
 
@@ -106,6 +115,7 @@ export class ProgramRunner implements ProgramRunnerLike {
 
   async run(req: RunRequest, signal?: AbortSignal): Promise<ProgramOutcome> {
     if (this.disposed) throw new Error('ProgramRunner.run was called after dispose(); create a new runner');
+    if (this.setupProblem) throw this.setupProblem;
     const settings: RunSettings = {
       timeoutMs: req.timeoutMs ?? this.opts.timeoutMs ?? RUNNER_DEFAULTS.timeoutMs,
       memoryMB: req.memoryMB ?? this.opts.memoryMB ?? RUNNER_DEFAULTS.memoryMB,
