@@ -5,9 +5,10 @@ before the program's first line. From then on, whatever the program does inside 
 Python cannot be sandboxed from inside), the kernel enforces:
 
 - Landlock: the file system is readable only beneath the folders Python and numpy load from;
-  the scratch folder's existing files are writable, nothing can be created anywhere (so the disk
-  quota is the output file's size limit); on ABI 4+ no TCP bind/connect; on ABI 6+ no signals to
-  and no abstract Unix sockets of processes outside the sandbox.
+  nothing is writable and nothing can be created anywhere, the scratch folder included (so the
+  disk quota is the output file's size limit: the program writes only through the output file
+  opened before confinement); on ABI 4+ no TCP bind/connect; on ABI 6+ no signals to and no
+  abstract Unix sockets of processes outside the sandbox.
 - seccomp: no socket of any family, no connect/bind/listen/accept, no execve, no new processes
   (fork, vfork, clone without CLONE_THREAD; clone3 answers ENOSYS so threads fall back to
   clone), no ptrace or other processes' memory, no signals to anything, no namespaces, mounts,
@@ -16,7 +17,9 @@ Python cannot be sandboxed from inside), the kernel enforces:
   process, few open files, no core dumps (address space, CPU and file size are set by the worker).
 
 Everything here uses ctypes and the raw syscall numbers; nothing is left to libraries that may
-be missing. ``probe`` says what this machine offers without changing anything.
+be missing. ``probe`` says what this machine offers without changing anything. ``prepare``
+builds the parts that are the same for every run (the Landlock ruleset, the BPF program) once,
+in the warm parent before it forks; each child then only applies them.
 """
 import ctypes
 import errno
@@ -177,7 +180,8 @@ def _readable_roots(extra):
     return out
 
 
-def _landlock(abi, readable, writable_dirs):
+def _landlock_ruleset(abi, readable):
+    """A Landlock ruleset fd handling every right this ABI knows, allowing only reads beneath `readable`."""
     fs_all = (FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_READ_DIR | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_CHAR
               | FS_MAKE_DIR | FS_MAKE_REG | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM)
     if abi >= 2:
@@ -200,29 +204,29 @@ def _landlock(abi, readable, writable_dirs):
     if fd < 0:
         raise SandboxError('landlock_create_ruleset failed: %s' % os.strerror(ctypes.get_errno()))
     try:
-        read = FS_READ_FILE | FS_READ_DIR
-        rw = read | FS_WRITE_FILE | (FS_TRUNCATE if abi >= 3 else 0)
-        rules = [(p, read) for p in readable] + [(p, rw) for p in writable_dirs]
-        for path, access in rules:
+        for path in readable:
             try:
                 pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             except OSError:
                 continue
             try:
                 # A rule on a file may only carry file rights.
-                if not os.path.isdir(path):
-                    access &= FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE | FS_EXECUTE
+                access = FS_READ_FILE | FS_READ_DIR if os.path.isdir(path) else FS_READ_FILE
                 rule = ctypes.create_string_buffer(struct.pack('=Qi', access, pfd), 12)
                 r = lib.syscall(ctypes.c_long(_NR_LANDLOCK_ADD_RULE), ctypes.c_int(fd), ctypes.c_int(_LANDLOCK_RULE_PATH_BENEATH), rule, ctypes.c_uint32(0))
                 if r < 0:
                     raise SandboxError('landlock_add_rule(%s) failed: %s' % (path, os.strerror(ctypes.get_errno())))
             finally:
                 os.close(pfd)
-        if lib.syscall(ctypes.c_long(_NR_LANDLOCK_RESTRICT_SELF), ctypes.c_int(fd), ctypes.c_uint32(0)) < 0:
-            raise SandboxError('landlock_restrict_self failed: %s' % os.strerror(ctypes.get_errno()))
-    finally:
+    except BaseException:
         os.close(fd)
-    return {'fs': True, 'tcp': bool(net), 'scoped': bool(scoped)}
+        raise
+    return fd, {'fs': True, 'tcp': bool(net), 'scoped': bool(scoped)}
+
+
+def _landlock_restrict(fd):
+    if _lib().syscall(ctypes.c_long(_NR_LANDLOCK_RESTRICT_SELF), ctypes.c_int(fd), ctypes.c_uint32(0)) < 0:
+        raise SandboxError('landlock_restrict_self failed: %s' % os.strerror(ctypes.get_errno()))
 
 
 # ---------------------------------------------------------------- seccomp
@@ -265,13 +269,7 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [('len', ctypes.c_ushort), ('filter', ctypes.c_void_p)]
 
 
-def _seccomp():
-    arch = _machine()
-    if arch not in _ARCH:
-        raise SandboxError('no seccomp filter for architecture %s' % arch)
-    code, n = seccomp_program(arch)
-    buf = ctypes.create_string_buffer(code, len(code))
-    prog = _SockFprog(n, ctypes.cast(buf, ctypes.c_void_p))
+def _seccomp(prog):
     if _lib().prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
         raise SandboxError('installing the seccomp filter failed: %s' % os.strerror(ctypes.get_errno()))
 
@@ -308,19 +306,47 @@ def _limits(max_open_files):
 
 # ---------------------------------------------------------------- the whole thing
 
-def confine(scratch, extra_readable=(), max_open_files=32):
+class Prepared:
+    """What every run's confinement shares: made once (in the warm parent), applied per child."""
+
+    def __init__(self, extra_readable=()):
+        self.info = probe()
+        if self.info['missing']:
+            raise SandboxError('the OS sandbox is not available: ' + '; '.join(self.info['missing']))
+        arch = _machine()
+        code, n = seccomp_program(arch)
+        self._bpf = ctypes.create_string_buffer(code, len(code))
+        self.prog = _SockFprog(n, ctypes.cast(self._bpf, ctypes.c_void_p))
+        readable = _readable_roots(extra_readable) + ['/dev/null', '/dev/urandom']
+        self.ruleset_fd, self.landlock = _landlock_ruleset(self.info['landlock_abi'], readable)
+
+
+_prepared = None
+
+
+def prepare(extra_readable=()):
+    """The shared parts, made once per process (call before forking children)."""
+    global _prepared
+    if _prepared is None:
+        _prepared = Prepared(extra_readable)
+    return _prepared
+
+
+def kept_fds():
+    """Descriptors a child must keep open until it confines itself."""
+    return [_prepared.ruleset_fd] if _prepared is not None else []
+
+
+def confine(max_open_files=32):
     """Confines this process for good (see the module docstring). Raises SandboxError if any
     layer cannot be installed; the caller must then not run the program."""
-    info = probe()
-    if info['missing']:
-        raise SandboxError('the OS sandbox is not available: ' + '; '.join(info['missing']))
+    p = prepare()
     _limits(max_open_files)
     if _lib().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise SandboxError('PR_SET_NO_NEW_PRIVS failed: %s' % os.strerror(ctypes.get_errno()))
-    writable = [os.path.realpath(scratch)]
-    readable = _readable_roots(extra_readable) + ['/dev/null', '/dev/urandom']
-    landlock = _landlock(info['landlock_abi'], readable, writable)
+    _landlock_restrict(p.ruleset_fd)
+    os.close(p.ruleset_fd)
     if os.geteuid() == 0 or os.getuid() == 0:
         _drop_capabilities()
-    _seccomp()
-    return {'landlock_abi': info['landlock_abi'], 'landlock': landlock, 'seccomp': True}
+    _seccomp(p.prog)
+    return {'landlock_abi': p.info['landlock_abi'], 'landlock': p.landlock, 'seccomp': True}

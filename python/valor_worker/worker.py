@@ -458,7 +458,12 @@ def _setup_child(req):
     os.dup2(null_fd, 0)
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
-    os.closerange(3, 1 << 16)
+    keep = sorted(sandbox.kept_fds())
+    lo = 3
+    for fd in keep:
+        os.closerange(lo, fd)
+        lo = fd + 1
+    os.closerange(lo, 1 << 16)
     os.chdir(req['cwd'])
     if resource is not None:
         mem = int(req['memory_mb']) * 1024 * 1024
@@ -477,7 +482,7 @@ def _setup_child(req):
     if req.get('isolation', 'sandbox') == 'sandbox':
         # From here on the kernel holds the program in; if that cannot be done, it does not run.
         try:
-            sandbox.confine(req['cwd'])
+            sandbox.confine()
         except Exception as e:
             chan.send({'t': 'done', 'ok': False, 'error': {'type': 'SandboxError', 'message': 'the program was not run: %s' % e, 'line': None}})
             os._exit(0)
@@ -637,6 +642,10 @@ def main():
         missing = sandbox.probe()['missing']
         if missing:
             _fatal('sandbox-unavailable', 'the OS sandbox for programs is not available here: missing %s' % '; '.join(missing))
+        try:
+            sandbox.prepare()  # once here; every child (warm) or this process (cold) applies it
+        except sandbox.SandboxError as e:
+            _fatal('sandbox-unavailable', 'the OS sandbox for programs could not be set up: %s' % e)
     if mode == 'warm':
         parent_main(config)
     else:
