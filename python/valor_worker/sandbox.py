@@ -24,7 +24,6 @@ in the warm parent before it forks; each child then only applies them.
 import ctypes
 import errno
 import os
-import platform
 import struct
 import sys
 
@@ -114,7 +113,7 @@ def _lib():
 
 
 def _machine():
-    m = platform.machine().lower()
+    m = os.uname().machine.lower()
     return {'amd64': 'x86_64', 'arm64': 'aarch64'}.get(m, m)
 
 
@@ -149,10 +148,10 @@ def probe():
         missing.append('Linux (this is %s): Landlock and seccomp exist only there' % sys.platform)
     else:
         if abi < 1:
-            missing.append('Landlock (Linux 5.13 or later with "landlock" in the kernel\'s lsm= list; this kernel is %s)' % platform.release())
+            missing.append('Landlock (Linux 5.13 or later with "landlock" in the kernel\'s lsm= list; this kernel is %s)' % os.uname().release)
         if not sec:
             missing.append('seccomp filters on %s (supported: %s)' % (_machine(), ', '.join(sorted(_ARCH))))
-    return {'landlock_abi': abi, 'seccomp': sec, 'arch': _machine(), 'kernel': platform.release(), 'missing': missing}
+    return {'landlock_abi': abi, 'seccomp': sec, 'arch': _machine(), 'kernel': os.uname().release, 'missing': missing}
 
 
 # ---------------------------------------------------------------- Landlock

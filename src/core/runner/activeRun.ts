@@ -90,6 +90,8 @@ export class ActiveRun {
   private verdict: { error: ProgramError } | null = null;
   private finished = false;
   private inFlight: { entry: TraceEntry; t0: number } | null = null;
+  /** A call that arrived before the launcher reported the process (served on onStarted). */
+  private earlyCall: CallMessage | null = null;
   private readonly toolAbort = new AbortController();
   private timers: NodeJS.Timeout[] = [];
   private afterExitTimer: NodeJS.Timeout | null = null;
@@ -166,6 +168,10 @@ export class ActiveRun {
       killGroup(pid);
       return;
     }
+    // A call that overtook the start report is served now that the process is known.
+    const early = this.earlyCall;
+    this.earlyCall = null;
+    if (early) void this.onCall(early);
     // The child stops itself at the limit (reporting the line it was on); this is the backstop
     // for one that cannot, and it also covers the interpreter's start-up in cold mode.
     this.timers.push(
@@ -269,6 +275,14 @@ export class ActiveRun {
     }
     if (this.trace.length >= CHILD_LIMITS.maxToolCalls) {
       this.fail({ type: 'ToolCallLimit', message: `the program made more than ${CHILD_LIMITS.maxToolCalls} tool calls; a VALOR program needs a few (look for a loop around gd_detect, depth or vqa)`, line: msg.line });
+      return;
+    }
+    if (this.pid === null) {
+      if (this.earlyCall) {
+        this.fail({ type: 'ProtocolViolation', message: 'the program\'s process sent a tool call while another was being answered; the run was stopped', line: msg.line });
+        return;
+      }
+      this.earlyCall = msg;
       return;
     }
     void this.onCall(msg);
