@@ -69,6 +69,17 @@ describe('the reward service', () => {
     assert.match(r.json.error.message, /--images DIR/);
   });
 
+  test('requests only read the audit log: it is byte for byte the same after scoring', async (t) => {
+    const audit = join(dir, 'audit.jsonl');
+    const line = `${JSON.stringify({ kind: 'reward', subject: 'x', target: 'logic', value: 1, machine_value: 0, note: 'n', at: '2026-01-01T00:00:00Z' })}\n`;
+    writeFileSync(audit, line);
+    const f = await startRewardService({ auditPath: audit });
+    t.after(() => f.close());
+    const r = await postReward(f.service, { items: [{ query: GOOD_QUERY, reply: GOOD_REPLY, image: '/etc/hostname' }] });
+    assert.equal(r.status, 200);
+    assert.equal(readFileSync(audit, 'utf8'), line);
+  });
+
   test('connections beyond the cap are dropped', async (t) => {
     const f = await startRewardService({ httpLimits: { maxConnections: 2 } });
     t.after(() => f.close());
