@@ -66,6 +66,38 @@ def _die_with_parent():
         pass
 
 
+def _become_subreaper():
+    # Linux only: orphans of our children (a double fork, a new session) become our children
+    # instead of init's, so the worker can find and kill them (isolation "process"; a sandboxed
+    # program cannot start processes at all).
+    try:
+        import ctypes
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
+    except Exception:
+        return False
+
+
+def _strays(known):
+    """pids whose parent is this process but which are no run's process: left behind by a run."""
+    me, out = os.getpid(), []
+    try:
+        names = os.listdir('/proc')
+    except OSError:
+        return out
+    for name in names:
+        if not name.isdigit() or int(name) in known:
+            continue
+        try:
+            with open('/proc/%s/stat' % name, 'rb') as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b')') + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == me:
+            out.append(int(name))
+    return out
+
+
 def _write_all(fd, data):
     view = memoryview(data)
     while view:
@@ -581,6 +613,7 @@ def parent_main(config):
     os.set_blocking(wake_w, False)
     signal.signal(signal.SIGCHLD, lambda s, f: None)
     signal.set_wakeup_fd(wake_w)
+    reap_strays = config.get('isolation') == 'process' and _become_subreaper()
     children = {}
     buf = b''
     _emit({'ev': 'ready', 'pid': os.getpid(), 'python': sys.version.split()[0], 'numpy': np.__version__, 'sandbox': sandbox.probe()})
@@ -594,7 +627,7 @@ def parent_main(config):
                 os.read(wake_r, 4096)
             except BlockingIOError:
                 pass
-        while children:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
@@ -602,9 +635,19 @@ def parent_main(config):
             if pid == 0:
                 break
             run_id = children.pop(pid, None)
+            if run_id is None:
+                continue  # a stray we killed, now reaped
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
             sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
             _emit({'ev': 'exit', 'id': run_id, 'pid': pid, 'code': code, 'signal': sig})
+            if reap_strays:
+                # Whatever the run left behind has been handed to us by now: kill it.
+                for stray in _strays(children):
+                    for target in (-stray, stray):
+                        try:
+                            os.kill(target, signal.SIGKILL)
+                        except OSError:
+                            pass
         if 0 in readable:
             data = os.read(0, 1 << 20)
             if not data:

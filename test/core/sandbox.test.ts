@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ProgramRunner, RunnerSetupError } from '../../src/core/runner/index.js';
 import type { ProgramOutcome } from '../../src/protocol/run.js';
-import { ScriptedTools, processAlive } from '../helpers/scriptedTools.js';
+import { ScriptedTools, eventually, processAlive } from '../helpers/scriptedTools.js';
 
 const LINUX = process.platform === 'linux';
 const IMG = '/images/room.png';
@@ -266,6 +266,32 @@ describe('the mode in force', { skip: !LINUX && 'the OS sandbox is Linux only' }
     const read = await weak.run({ program: hostile(`result = typing.sys.modules["builtins"].open(${JSON.stringify(SECRET)}).read()`), imagePath: IMG, tools: new ScriptedTools() });
     assert.equal(read.isolation, 'process');
     assert.match(String(read.final_answer), /NOT BLOCKED: 'the-secret-content'/);
+  });
+
+  test('with isolation "process" a run that double-forks into a new session still leaves nothing behind', async () => {
+    const weak = runner({ isolation: 'process' });
+    const o = await weak.run({
+      program: [
+        'import typing, operator',
+        "os = typing.sys.modules['os']",
+        "leave = operator.attrgetter('_exit')(os)",
+        'r, w = os.pipe()',
+        'if os.fork() == 0:',
+        '    os.setsid()',
+        '    if os.fork() == 0:',
+        '        os.write(w, str(os.getpid()).encode())',
+        "        typing.sys.modules['time'].sleep(300)",
+        '    leave(0)',
+        'os.close(w)',
+        'final_answer = int(os.read(r, 100))',
+      ].join('\n'),
+      imagePath: IMG,
+      tools: new ScriptedTools(),
+    });
+    assert.equal(o.isolation, 'process');
+    const pid = o.final_answer as number;
+    assert.equal(typeof pid, 'number', JSON.stringify(o));
+    await eventually(() => !processAlive(pid), 10_000, 'the grandchild in its own session to be killed');
   });
 
   test('without Landlock the default refuses to run, saying what is missing and how to opt into a weaker mode', async () => {
