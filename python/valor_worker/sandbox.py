@@ -12,7 +12,8 @@ Python cannot be sandboxed from inside), the kernel enforces:
 - seccomp: no socket of any family, no connect/bind/listen/accept, no execve, no new processes
   (fork, vfork, clone without CLONE_THREAD; clone3 answers ENOSYS so threads fall back to
   clone), no ptrace or other processes' memory, no signals to anything, no namespaces, mounts,
-  keyrings, BPF, perf, io_uring, module or kexec loading. A foreign architecture is killed.
+  keyrings, BPF, perf, io_uring, module or kexec loading, no memfd (memory outside the address
+  space limit). A foreign architecture is killed.
 - PR_SET_NO_NEW_PRIVS, every capability dropped (when started as root), and rlimits: one
   process, few open files, no core dumps (address space, CPU and file size are set by the worker).
 
@@ -51,6 +52,7 @@ _ARCH = {
         'swapon': 167, 'swapoff': 168, 'reboot': 169, 'sethostname': 170, 'setdomainname': 171, 'iopl': 172,
         'ioperm': 173, 'acct': 163, 'quotactl': 179, 'syslog': 103, 'vhangup': 153, 'capset': 126,
         'setuid': 105, 'setgid': 106, 'setreuid': 113, 'setregid': 114, 'setresuid': 117, 'setresgid': 119, 'setgroups': 116,
+        'memfd_create': 319, 'memfd_secret': 447,
     }),
     'aarch64': (0xC00000B7, {
         'socket': 198, 'connect': 203, 'accept': 202, 'bind': 200, 'listen': 201, 'socketpair': 199, 'accept4': 242,
@@ -67,6 +69,7 @@ _ARCH = {
         'swapon': 224, 'swapoff': 225, 'reboot': 142, 'sethostname': 161, 'setdomainname': 162,
         'acct': 89, 'quotactl': 60, 'syslog': 116, 'vhangup': 58, 'capset': 91,
         'setuid': 146, 'setgid': 144, 'setreuid': 145, 'setregid': 143, 'setresuid': 147, 'setresgid': 149, 'setgroups': 159,
+        'memfd_create': 279, 'memfd_secret': 447,
     }),
 }
 # Landlock's syscalls have the same numbers on every architecture (the generic table).

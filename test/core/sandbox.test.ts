@@ -197,6 +197,12 @@ describe('hostile programs, by category', { skip: !LINUX && 'the OS sandbox is L
     assert.match(forkBomb, /^PermissionError: \[Errno 1\] Operation not permitted/);
     const fileBomb = answer(await run(hostile('n = 0\nwhile n < 100000:\n    os.close(os.open("f%d" % n, os.O_WRONLY | os.O_CREAT, 0o600))\n    n += 1\nresult = n')));
     assert.match(fileBomb, /^PermissionError: \[Errno 13\] Permission denied/);
+    // The limits cannot be raised again (capabilities are dropped even when started as root), and
+    // memory outside the address-space limit (memfd) is refused.
+    const raise = answer(await run(hostile("res = typing.sys.modules['resource']\nresult = res.setrlimit(res.RLIMIT_AS, (res.RLIM_INFINITY, res.RLIM_INFINITY))")));
+    assert.match(raise, /^ValueError: not allowed to raise maximum limit/);
+    const memfd = answer(await run(hostile("result = os.memfd_create('x')")));
+    assert.match(memfd, /^PermissionError: \[Errno 1\] Operation not permitted/);
     const r = runner({ memoryMB: 512 });
     const mem = await r.run({ program: 'keep = []\nwhile True:\n    keep.append(bytearray(10 ** 7))', imagePath: IMG, tools: new ScriptedTools() });
     assert.equal(mem.error?.type, 'MemoryLimit');
