@@ -228,6 +228,11 @@ describe('hostile programs, by category', { skip: !LINUX && 'the OS sandbox is L
     assert.equal(parallel.error?.type, 'ProtocolViolation');
     assert.ok(parallel.trace.length <= 1);
 
+    // Nesting that would overflow the host's JSON.stringify (and crash the CLI or the editor) is refused.
+    const deep = await run(`import typing\n${chan}\nch.sock.sendall(b'{"t":"call","tool":"vqa","args":{"a":' + b'[' * 400000 + b']' * 400000 + b'},"line":1,"variable":null}\\n')\nwhile True:\n    pass`);
+    assert.equal(deep.error?.type, 'ProtocolViolation');
+    assert.match(deep.error!.message, /nested deeper than 100 levels/);
+
     const huge = await run(`import typing\n${chan}\nch.sock.sendall(b'{' + b' ' * (3 * 1024 * 1024))\nwhile True:\n    pass`);
     assert.equal(huge.error?.type, 'ProtocolViolation');
     assert.match(huge.error!.message, /over 2097152 bytes/);

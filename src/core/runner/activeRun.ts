@@ -12,7 +12,7 @@ import type { RunRequest } from '../runnerTypes.js';
 import { ToolError } from '../tools.js';
 import { dispatch, type Dispatched } from './dispatch.js';
 import { killGroup, signalName, workerConfig } from './processes.js';
-import { boundedAnswer, boundedError, CHILD_LIMITS } from './childLimits.js';
+import { boundedAnswer, boundedError, CHILD_LIMITS, depthWithin } from './childLimits.js';
 import { lineSplitter } from './wire.js';
 
 export interface RunSettings {
@@ -129,7 +129,7 @@ export class ActiveRun {
     // A call that overtook the start report is served now that the process is known.
     const early = this.earlyCall;
     this.earlyCall = null;
-    if (early) void this.onCall(early);
+    if (early) this.serve(early);
     // The child stops itself at the limit (reporting the line it was on); this is the backstop
     // for one that cannot, and it also covers the interpreter's start-up in cold mode.
     this.timers.push(
@@ -192,7 +192,13 @@ export class ActiveRun {
     this.conn = sock;
     sock.setEncoding('utf8');
     const feed = lineSplitter(
-      (line) => this.onMessage(line),
+      (line) => {
+        try {
+          this.onMessage(line);
+        } catch (err) {
+          this.fail({ type: 'WorkerError', message: `the runner could not handle a message from the program's process: ${(err as Error)?.message ?? String(err)}`, line: null });
+        }
+      },
       () => this.fail({ type: 'ProtocolViolation', message: `the program's process sent a message over ${CHILD_LIMITS.maxLine} bytes on its tool channel; the run was stopped`, line: null }),
       CHILD_LIMITS.maxLine,
     );
@@ -209,7 +215,12 @@ export class ActiveRun {
     if (this.done || this.verdict || this.finished) return;
     let msg: ChildMessage;
     try {
-      msg = ChildMessage.parse(JSON.parse(line));
+      const raw: unknown = JSON.parse(line);
+      if (!depthWithin(raw, CHILD_LIMITS.maxDepth)) {
+        this.fail({ type: 'ProtocolViolation', message: `the program's process sent a message nested deeper than ${CHILD_LIMITS.maxDepth} levels; the run was stopped`, line: null });
+        return;
+      }
+      msg = ChildMessage.parse(raw);
     } catch {
       this.fail({ type: 'WorkerError', message: 'the program process sent a malformed message', line: null });
       return;
@@ -243,7 +254,12 @@ export class ActiveRun {
       this.earlyCall = msg;
       return;
     }
-    void this.onCall(msg);
+    this.serve(msg);
+  }
+
+  /** Answers one call; whatever goes wrong in here ends the run, never the host process. */
+  private serve(msg: CallMessage): void {
+    this.onCall(msg).catch((err: unknown) => this.fail({ type: 'WorkerError', message: `the runner could not handle a tool call: ${(err as Error)?.message ?? String(err)}`, line: msg.line }));
   }
 
   private async onCall(msg: CallMessage): Promise<void> {

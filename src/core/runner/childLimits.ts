@@ -15,7 +15,21 @@ export const CHILD_LIMITS = {
   maxErrorMessage: 8 * 1024,
   maxTraceback: 64 * 1024,
   maxVariable: 200,
+  /** Nesting of arrays and objects (the Python side stops at 64; deeper would overflow JSON.stringify's stack here). */
+  maxDepth: 100,
 } as const;
+
+/** Whether a parsed JSON value nests at most `max` levels (iterative: depth itself cannot hurt). */
+export function depthWithin(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d >= max) return false;
+    for (const x of Array.isArray(v) ? v : Object.values(v as object)) if (x !== null && typeof x === 'object') stack.push([x, d + 1]);
+  }
+  return true;
+}
 
 function cut(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max)}… (${s.length - max} more characters cut by the runner)` : s;
