@@ -19,7 +19,7 @@ import { createChatClient } from '../src/core/llmClient.js';
 import { scoreRolloutGroup } from '../src/core/audit/rolloutGroup.js';
 import { ReviewSession } from '../src/core/review/session.js';
 import { openReviewSource } from '../src/core/review/source.js';
-import { ProgramRunner } from '../src/core/runner.js';
+import { ProgramRunner } from '../src/core/runner/index.js';
 import { GOOD_REPLY, jsonVerdict } from '../test/helpers/judgeReplies.js';
 import { startOpenAIServer } from '../test/helpers/openaiServer.js';
 import { writeReviewEval } from '../test/helpers/reviewFixture.js';

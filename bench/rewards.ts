@@ -10,7 +10,7 @@
  * Every scored reply is distinct, so no verdict comes from a cache. Run alone: `npx tsx bench/rewards.ts`.
  */
 import { createChatClient } from '../src/core/llmClient.js';
-import { ProgramRunner } from '../src/core/runner.js';
+import { ProgramRunner } from '../src/core/runner/index.js';
 import { createVerdictCache } from '../src/core/rewards/judge.js';
 import { scoreReply } from '../src/core/rewards/score.js';
 import { startRewardServer } from '../src/server/rewardServer.js';

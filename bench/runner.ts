@@ -6,9 +6,13 @@
  * collecting the output and removing the directory. Runs are sequential; medians of 30 each,
  * after a few warm-up runs so neither side pays one-off costs (page cache, worker start).
  *
+ * Second row: the OS sandbox's cost per warm run (Landlock + seccomp + rlimits set up in every
+ * program's process) as a ratio to an unconfined warm run (isolation "process"), same program.
+ *
  * Run alone: `npx tsx bench/runner.ts`.
  */
-import { ProgramRunner } from '../src/core/runner.js';
+import { ProgramRunner } from '../src/core/runner/index.js';
+import type { IsolationMode } from '../src/protocol/run.js';
 import type { Tools } from '../src/core/tools.js';
 import type { BenchResult } from './types.js';
 
@@ -34,15 +38,20 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+async function timeOne(runner: ProgramRunner, label: string): Promise<number> {
+  const t0 = performance.now();
+  const o = await runner.run({ program: PROGRAM, imagePath: '/bench/image.jpg', tools: instantTools });
+  const ms = performance.now() - t0;
+  if (!o.ok || o.trace.length !== 3) throw new Error(`bench program failed (${label}): ${JSON.stringify(o.error)}`);
+  return ms;
+}
+
 async function measure(warm: boolean, runs: number, warmup: number): Promise<number[]> {
   const runner = new ProgramRunner({ warm });
   try {
     const times: number[] = [];
     for (let i = 0; i < warmup + runs; i++) {
-      const t0 = performance.now();
-      const o = await runner.run({ program: PROGRAM, imagePath: '/bench/image.jpg', tools: instantTools });
-      const ms = performance.now() - t0;
-      if (!o.ok || o.trace.length !== 3) throw new Error(`bench program failed (${warm ? 'warm' : 'cold'}): ${JSON.stringify(o.error)}`);
+      const ms = await timeOne(runner, warm ? 'warm' : 'cold');
       if (i >= warmup) times.push(ms);
     }
     return times;
@@ -51,11 +60,38 @@ async function measure(warm: boolean, runs: number, warmup: number): Promise<num
   }
 }
 
+/** Warm runs under two isolation modes, alternating run by run so machine load falls on both alike. */
+async function measurePair(a: IsolationMode, b: IsolationMode, runs: number, warmup: number): Promise<[number[], number[]]> {
+  const ra = new ProgramRunner({ isolation: a });
+  const rb = new ProgramRunner({ isolation: b });
+  try {
+    const ta: number[] = [];
+    const tb: number[] = [];
+    for (let i = 0; i < warmup + runs; i++) {
+      const first = i % 2 === 0;
+      const x = await timeOne(first ? ra : rb, 'pair');
+      const y = await timeOne(first ? rb : ra, 'pair');
+      if (i < warmup) continue;
+      (first ? ta : tb).push(x);
+      (first ? tb : ta).push(y);
+    }
+    return [ta, tb];
+  } finally {
+    await Promise.all([ra.dispose(), rb.dispose()]);
+  }
+}
+
 export async function bench(runs = 30): Promise<BenchResult[]> {
   const cold = await measure(false, runs, 2);
   const warm = await measure(true, runs, 3);
+  const [boxed, open] = await measurePair('sandbox', 'process', runs * 2, 3);
   const w = median(warm);
   const c = median(cold);
+  const sb = median(boxed);
+  const u = median(open);
+  // Each pair ran back to back, so its ratio sees the same machine load; the median of those is
+  // steadier on a busy machine than the ratio of the two medians.
+  const pairRatio = median(boxed.map((x, i) => x / open[i]!));
   return [
     {
       name: 'runner: overhead per program (warm worker)',
@@ -65,6 +101,15 @@ export async function bench(runs = 30): Promise<BenchResult[]> {
       ratio: w / c,
       target: '<= 0.25',
       notes: `median of ${runs} sequential runs each; a 7-line program with 3 instant tool calls; warm min/max ${Math.min(...warm).toFixed(1)}/${Math.max(...warm).toFixed(1)} ms, cold min/max ${Math.min(...cold).toFixed(1)}/${Math.max(...cold).toFixed(1)} ms`,
+    },
+    {
+      name: 'runner: OS sandbox cost per warm run',
+      value: Number(sb.toFixed(2)),
+      unit: 'ms',
+      baseline: { name: 'unconfined warm run (isolation process)', value: Number(u.toFixed(2)) },
+      ratio: pairRatio,
+      target: '<= 1.2',
+      notes: `ratio = median over ${runs * 2} back-to-back pairs of (sandboxed / unconfined), the order alternating; ratio of the medians ${(sb / u).toFixed(3)}; sandboxed min/max ${Math.min(...boxed).toFixed(1)}/${Math.max(...boxed).toFixed(1)} ms, unconfined ${Math.min(...open).toFixed(1)}/${Math.max(...open).toFixed(1)} ms`,
     },
   ];
 }

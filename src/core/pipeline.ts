@@ -95,6 +95,7 @@ export async function runQuery(o: QueryRunOptions): Promise<RunRecord> {
   let error: ProgramError | null = null;
   let stdout = '';
   let runMs: number | undefined;
+  let isolation: RunRecord['isolation'];
   if (parsed.program === null || parsed.program.trim() === '') {
     const why = parsed.format.diagnostics.find((d) => d.severity === 'error')?.message;
     error = {
@@ -112,6 +113,7 @@ export async function runQuery(o: QueryRunOptions): Promise<RunRecord> {
     error = outcome.error;
     stdout = outcome.stdout;
     runMs = outcome.ms;
+    isolation = outcome.isolation;
   }
 
   return {
@@ -133,6 +135,7 @@ export async function runQuery(o: QueryRunOptions): Promise<RunRecord> {
     final_answer: finalAnswer,
     error,
     stdout,
+    ...(isolation ? { isolation } : {}),
     timings: { generate_ms: generated?.ms, run_ms: runMs, total_ms: performance.now() - started },
   };
 }

@@ -2,7 +2,7 @@
  * The generation prompt: what the policy model reads before it writes a plan and a program.
  *
  * Written in our own words from VALOR's published facts (docs/valor.md §1-§3). The tool section states
- * exactly the signatures and return shapes the runner provides (src/core/pythonWorker.ts
+ * exactly the signatures and return shapes the runner provides (src/protocol/tools.ts
  * TOOL_PARAMS), and the conventions are the ones the judges check, so a model that follows this
  * prompt is scored on what it was asked to do. The worked examples are real programs: a test
  * parses each with `parseReply` and checks every tool call against the signatures.
@@ -11,7 +11,7 @@
  * so a checkpoint trained that way sees the layout it was trained on.
  */
 import { VALOR_SAMPLING, type ChatMessage, type Sampling } from './chat.js';
-import { TOOL_PARAMS } from './pythonWorker.js';
+import { TOOL_PARAMS } from '../protocol/tools.js';
 
 /** The three tools as the program sees them; parameter names come from the runner's own definition. */
 export const TOOL_SIGNATURES = {

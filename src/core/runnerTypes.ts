@@ -1,5 +1,5 @@
 /**
- * The program runner's contract (implementation: src/core/runner.ts). A generated program runs in
+ * The program runner's contract (implementation: src/core/runner/). A generated program runs in
  * a python3 child, never in our process; tool calls come back to a `Tools` implementation.
  */
 import type { ProgramOutcome } from '../protocol/run.js';

@@ -11,7 +11,7 @@
  * the evaluation loop may retry or report an outage. Connection refused and 503 are retried a
  * bounded number of times first.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import {
@@ -27,7 +27,8 @@ import {
   type BBox,
   type Detection,
 } from '../protocol/tools.js';
-import { sha256File } from './contentHash.js';
+import { sha256Hex } from './contentHash.js';
+import { ImageFileError, readImageFile } from './imageFile.js';
 import { ToolError, type ToolResult, type Tools } from './tools.js';
 
 export interface ToolClientOptions {
@@ -216,7 +217,17 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
     return r.data;
   }
 
-  async function hashOf(imagePath: string): Promise<{ abs: string; sha256: string }> {
+  /** The image's bytes, read only as a regular file of bounded size (never a FIFO or device), cancellable. */
+  async function imageBytes(abs: string, signal?: AbortSignal): Promise<Buffer> {
+    try {
+      return (await readImageFile(abs, { signal })).bytes;
+    } catch (err) {
+      if (err instanceof ImageFileError) throw new ToolError(err.message, err.problem === 'missing' ? 'FileNotFoundError' : 'ValueError');
+      throw err;
+    }
+  }
+
+  async function hashOf(imagePath: string, signal?: AbortSignal): Promise<{ abs: string; sha256: string }> {
     const abs = resolve(imagePath);
     let st;
     try {
@@ -224,9 +235,10 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
     } catch {
       throw new ToolError(`image file ${abs} does not exist (img_pth must name the image the program was given)`, 'FileNotFoundError');
     }
+    if (!st.isFile()) throw new ToolError(`image path ${abs} is not a regular file (a FIFO, device or folder is never read)`, 'ValueError');
     const known = hashes.get(abs);
     if (known && known.mtimeMs === st.mtimeMs && known.size === st.size) return { abs, sha256: await known.sha256 };
-    const p = sha256File(abs);
+    const p = imageBytes(abs, signal).then(sha256Hex);
     hashes.set(abs, { mtimeMs: st.mtimeMs, size: st.size, sha256: p });
     p.catch(() => hashes.delete(abs));
     return { abs, sha256: await p };
@@ -234,7 +246,7 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
 
   function upload(abs: string, sha256: string, signal?: AbortSignal): Promise<ImageUploadResponse> {
     const p = (async () => {
-      const bytes = await readFile(abs);
+      const bytes = await imageBytes(abs, signal);
       uploads++;
       const reply = await send('POST', TOOL_ROUTES.images, bytes, signal);
       return ok(ImageUploadResponse, reply, `uploading ${abs}`);
@@ -248,7 +260,7 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
 
   /** Sends a request that names the image by hash; uploads once on `unknown_image` and repeats. */
   async function withImage(imagePath: string, request: (image: ImageRef) => Promise<Reply>, signal?: AbortSignal): Promise<Reply> {
-    const { abs, sha256 } = await hashOf(imagePath);
+    const { abs, sha256 } = await hashOf(imagePath, signal);
     for (let attempt = 0; ; attempt++) {
       const before = uploadsBySha.get(sha256);
       if (before) await before.catch(() => undefined);

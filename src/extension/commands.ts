@@ -230,6 +230,9 @@ async function replaceWholeText(doc: vscode.TextDocument, text: string): Promise
 
 // ------------------------------------------------------------------ the work
 
+
+/** The weaker isolation is pointed out once per session, on the first run that uses it. */
+let warnedWeakIsolation = false;
 export class Actions implements PanelActions {
   constructor(private readonly d: CommandDeps) {}
 
@@ -296,7 +299,11 @@ export class Actions implements PanelActions {
     const stored: StoredRun = { record, path };
     this.d.store.setRun(doc.uri.toString(), stored);
     this.d.runsTree.refresh();
-    this.d.log.info(`run ${record.id}: ${record.error ? `${record.error.type}: ${record.error.message}` : `answer ${answerText(record)}`} (${record.trace.length} tool calls)`);
+    this.d.log.info(`run ${record.id}: ${record.error ? `${record.error.type}: ${record.error.message}` : `answer ${answerText(record)}`} (${record.trace.length} tool calls, isolation ${record.isolation ?? 'unknown'})`);
+    if (record.isolation === 'process' && !warnedWeakIsolation) {
+      warnedWeakIsolation = true;
+      void vscode.window.showWarningMessage('VALOR runs programs without the OS sandbox (valor.run.isolation is "process"): a hostile program could read your files and reach the network. See docs/threat-model.md.');
+    }
     return stored;
   }
 

@@ -45,6 +45,7 @@ export const SETTING_SPECS = {
   'detector.candidateThreshold': { schema: unit, default: 0.1 },
   'run.timeoutSeconds': { schema: z.number().min(1).max(3600), default: 60 },
   'run.memoryMB': { schema: z.number().int().min(128).max(65536), default: 2048 },
+  'run.isolation': { schema: z.enum(['sandbox', 'process']), default: 'sandbox' as 'sandbox' | 'process' },
   'run.openViewAfterRun': { schema: z.boolean(), default: true },
   'rewards.weights': {
     schema: z
@@ -81,7 +82,7 @@ export interface ValorConfig {
   vision: EndpointSettings;
   toolServer: { url: string; modelsPath: string; device: 'cpu' | 'cuda'; maxRestarts: number };
   detector: { boxThreshold: number; textThreshold: number; candidateThreshold: number };
-  run: { timeoutMs: number; memoryMB: number; openViewAfterRun: boolean };
+  run: { timeoutMs: number; memoryMB: number; openViewAfterRun: boolean; isolation: 'sandbox' | 'process' };
   rewards: { weights: Record<WeightedReward, number> };
   cache: { enabled: boolean };
 }
@@ -129,7 +130,7 @@ export function readConfig(get: SettingGetter): { config: ValorConfig; problems:
       textThreshold: v('detector.textThreshold'),
       candidateThreshold: v('detector.candidateThreshold'),
     },
-    run: { timeoutMs: v('run.timeoutSeconds') * 1000, memoryMB: v('run.memoryMB'), openViewAfterRun: v('run.openViewAfterRun') },
+    run: { timeoutMs: v('run.timeoutSeconds') * 1000, memoryMB: v('run.memoryMB'), openViewAfterRun: v('run.openViewAfterRun'), isolation: v('run.isolation') },
     rewards: { weights: { ...v('rewards.weights') } },
     cache: { enabled: v('cache.enabled') },
   };

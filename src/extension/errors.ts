@@ -126,6 +126,10 @@ export function describeFailure(err: unknown, ctx: FailureContext): Failure | nu
       severity: 'error',
     };
   }
+  if (name === 'RunnerSetupError' && (err as { code?: string }).code === 'sandbox-unavailable') {
+    // The message says what is missing and how to opt into the weaker isolation.
+    return { message: `${prefix}${msg}`, actions: [{ kind: 'openSettings', query: 'valor.run.isolation' }, { kind: 'showLogs' }], severity: 'error' };
+  }
   if (name === 'RunnerSetupError') {
     return {
       message: `${prefix}${msg}. Programs run in python3 with numpy installed; install them (or set VALOR_PYTHON to a python3 that has numpy) and try again.`,

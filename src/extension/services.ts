@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { ChatClient } from '../core/chat.js';
-import type { ProgramRunner } from '../core/runner.js';
+import type { ProgramRunner } from '../core/runner/index.js';
 import type { ToolClient } from '../core/toolClient.js';
 import type { Tools, ToolResult, Detection } from '../core/tools.js';
 import { missingEndpointSettings, ROLE_WORDS, type EndpointRole, type ValorConfig } from './config.js';
@@ -79,11 +79,11 @@ export class Services {
   /** One runner for the session; replaced when its settings change. */
   async runner(): Promise<ProgramRunner> {
     const cfg = this.deps.config();
-    const key = `${cfg.run.timeoutMs}/${cfg.run.memoryMB}`;
+    const key = `${cfg.run.timeoutMs}/${cfg.run.memoryMB}/${cfg.run.isolation}`;
     if (this.runnerInstance && this.runnerKey === key) return this.runnerInstance;
     const old = this.runnerInstance;
-    const { ProgramRunner } = await import('../core/runner.js');
-    this.runnerInstance = new ProgramRunner({ timeoutMs: cfg.run.timeoutMs, memoryMB: cfg.run.memoryMB });
+    const { ProgramRunner } = await import('../core/runner/index.js');
+    this.runnerInstance = new ProgramRunner({ timeoutMs: cfg.run.timeoutMs, memoryMB: cfg.run.memoryMB, isolation: cfg.run.isolation });
     this.runnerKey = key;
     if (old) void old.dispose().catch(() => undefined);
     return this.runnerInstance;

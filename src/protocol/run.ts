@@ -77,6 +77,14 @@ export const ProgramError = z.object({
 });
 export type ProgramError = z.infer<typeof ProgramError>;
 
+/**
+ * How a program's process is confined (docs/threat-model.md): `sandbox` (the default) is the OS
+ * layer (Landlock + seccomp + rlimits, the run refused where it is missing); `process` is only a
+ * separate python3 with rlimits and a scrubbed environment, which a hostile program can escape.
+ */
+export const IsolationMode = z.enum(['sandbox', 'process']);
+export type IsolationMode = z.infer<typeof IsolationMode>;
+
 /** Outcome of running one program. */
 export const ProgramOutcome = z.object({
   ok: z.boolean(),
@@ -89,6 +97,8 @@ export const ProgramOutcome = z.object({
   /** Whether `img_pth` was reassigned by the program. */
   img_pth_reassigned: z.boolean().optional(),
   ms: z.number(),
+  /** The isolation the program ran under (absent in records made before it was recorded). */
+  isolation: IsolationMode.optional(),
 });
 export type ProgramOutcome = z.infer<typeof ProgramOutcome>;
 
@@ -232,6 +242,8 @@ export const RunRecord = z.object({
   final_answer: z.unknown(),
   error: ProgramError.nullable(),
   stdout: z.string().optional(),
+  /** How the program's process was confined (absent in older records and when nothing ran). */
+  isolation: IsolationMode.optional(),
   timings: z.object({ generate_ms: z.number().optional(), run_ms: z.number().optional(), total_ms: z.number() }),
   rewards: RewardSet.optional(),
   grounding: z.array(GroundingResult).optional(),

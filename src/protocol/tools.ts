@@ -159,3 +159,10 @@ export const TOOL_ROUTES = {
   depthMap: '/v1/depth/map',
   vqa: '/v1/vqa',
 } as const;
+
+/** Parameter names of the program's tools, in order (valor.md §2). The Python functions are generated from this. */
+export const TOOL_PARAMS = {
+  gd_detect: ['img_pth', 'prompt'],
+  depth: ['img_pth', 'bbox'],
+  vqa: ['img_pth', 'bbox', 'prompt'],
+} as const satisfies Record<string, readonly string[]>;

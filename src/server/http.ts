@@ -3,9 +3,34 @@
  * JSON validation that names the offending field, JSON replies and errors.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { HttpError } from './errors.js';
+
+/**
+ * Limits every VALOR HTTP server sets on its clients: how long the headers and the whole request
+ * may take to arrive (a slow-loris client is cut off), how long an idle keep-alive connection
+ * stays, how many connections are open at once and how many headers one request may have.
+ * Processing time is not limited here (a detect call may queue behind others).
+ */
+export const HTTP_LIMITS = {
+  headersTimeoutMs: 30_000,
+  requestTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 256,
+  maxHeadersCount: 100,
+} as const;
+
+export type HttpLimits = { [K in keyof typeof HTTP_LIMITS]: number };
+
+export function hardenServer(server: Server, limits: Partial<HttpLimits> = {}): void {
+  const l = { ...HTTP_LIMITS, ...limits };
+  server.headersTimeout = l.headersTimeoutMs;
+  server.requestTimeout = l.requestTimeoutMs;
+  server.keepAliveTimeout = l.keepAliveTimeoutMs;
+  server.maxConnections = l.maxConnections;
+  server.maxHeadersCount = l.maxHeadersCount;
+}
 
 export function tokenMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer\s+(.+)$/i.exec(header ?? '');

@@ -11,6 +11,7 @@ import { mkdir, readFile, realpath, rm, stat, unlink, writeFile } from 'node:fs/
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import sharp from 'sharp';
 import type { ImageRef } from '../protocol/tools.js';
+import { DEFAULT_MAX_IMAGE_BYTES, ImageFileError, readImageFile } from '../core/imageFile.js';
 import { HttpError } from './errors.js';
 import { ByteLru } from './lru.js';
 
@@ -38,6 +39,8 @@ export interface ImageStoreOptions {
   ownsDir: boolean;
   /** Folders whose files may be referenced by path (symlinks resolved). */
   allowRoots: string[];
+  /** Most bytes of an image read from a path (default: the upload cap, 64 MiB). */
+  maxFileBytes?: number;
   /** Largest accepted image, in pixels (width × height). */
   maxPixels: number;
   /** Disk budget for uploaded bytes; the least recently used are forgotten beyond it. */
@@ -112,29 +115,40 @@ export class ImageStore {
   private async resolvePath(p: string): Promise<StoredImage> {
     if (p.includes('\0')) throw new HttpError(400, 'bad_path', 'image path contains a NUL byte');
     const abs = resolve(p);
+    const roots = this.allowRoots;
+    const within = (file: string, list: readonly string[] = roots) =>
+      list.some((root) => {
+        const rel = relative(root, file);
+        return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && !rel.startsWith(`..${sep}`));
+      });
+    // The same answer for a path outside the allowed folders whether or not it exists (and
+    // without saying where a link points), so the server cannot be used to probe the disk.
+    const forbidden = () =>
+      new HttpError(403, 'path_forbidden', `image path ${p} is outside the server's allowed folders (${roots.join(', ')}): start the server with --allow-root <folder>, or upload the bytes with POST /v1/images`);
+    if (!within(abs, [...roots, ...this.opts.allowRoots.map((r) => resolve(r))])) throw forbidden();
     let real: string;
     try {
       real = await realpath(abs);
     } catch {
       throw new HttpError(404, 'image_not_found', `image file ${abs} does not exist on the tool server's machine: check the path, or upload the bytes with POST /v1/images`);
     }
-    const roots = this.allowRoots;
-    const inside = roots.some((root) => {
-      const rel = relative(root, real);
-      return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && !rel.startsWith(`..${sep}`));
-    });
-    if (!inside) {
-      throw new HttpError(403, 'path_forbidden', `image path ${p} resolves to ${real}, outside the server's allowed folders (${roots.join(', ')}): start the server with --allow-root <folder>, or upload the bytes with POST /v1/images`);
-    }
+    if (!within(real)) throw forbidden();
     const st = await stat(real);
-    if (!st.isFile()) throw new HttpError(400, 'bad_path', `image path ${real} is not a file`);
-    if (st.size > 512 * 1024 * 1024) throw new HttpError(413, 'image_too_large', `image file ${real} is ${st.size} bytes; the server reads files up to 512 MB`);
+    if (!st.isFile()) throw new HttpError(400, 'bad_path', `image path ${abs} is not a regular file`);
+    const maxBytes = this.opts.maxFileBytes ?? DEFAULT_MAX_IMAGE_BYTES;
+    if (st.size > maxBytes) throw new HttpError(413, 'image_too_large', `image file ${abs} is ${st.size} bytes; the server reads files up to ${maxBytes} bytes, as for uploads`);
     const seen = this.pathHashes.get(real);
     if (seen && seen.mtimeMs === st.mtimeMs && seen.size === st.size) {
       const img = this.stored.get(seen.sha256);
       if (img) return img;
     }
-    const bytes = await readFile(real);
+    let bytes: Buffer;
+    try {
+      ({ bytes } = await readImageFile(real, { maxBytes }));
+    } catch (err) {
+      if (err instanceof ImageFileError) throw new HttpError(err.problem === 'too_large' ? 413 : 400, err.problem === 'too_large' ? 'image_too_large' : 'bad_path', err.message);
+      throw err;
+    }
     const img = await this.put(bytes);
     this.pathHashes.set(real, { mtimeMs: st.mtimeMs, size: st.size, sha256: img.sha256 });
     if (this.pathHashes.size > 10_000) this.pathHashes.delete(this.pathHashes.keys().next().value as string);

@@ -3,6 +3,7 @@
  * entry (dist/server.js, what the extension and the CLI spawn) and the `valor serve` command.
  */
 import { closest } from '../core/suggest.js';
+import type { HttpLimits } from './http.js';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Device } from './onnx.js';
@@ -34,6 +35,8 @@ export interface ServerOptions {
   vlm?: { baseUrl: string; model: string; apiKey?: string };
   /** Test hook: extra milliseconds every inference holds its model queue (a slow model). */
   debugDelayMs: number;
+  /** Client limits (timeouts, connection cap); defaults in src/server/http.ts. */
+  httpLimits?: Partial<HttpLimits>;
   /** Where warnings go (one line each). */
   log: (line: string) => void;
 }

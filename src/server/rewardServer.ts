@@ -15,7 +15,8 @@ import type { ReferenceJudgeSet } from '../core/rewards/judgeSet.js';
 import type { TotalRule } from '../core/rewards/total.js';
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { RewardRequest, REWARD_ROUTES, type RewardResponse, type RewardResult, type RewardScores } from '../protocol/reward.js';
@@ -28,7 +29,7 @@ import { resolveWeights, type RewardWeights } from '../core/rewards/total.js';
 import type { ProgramRunnerLike } from '../core/runnerTypes.js';
 import type { Tools } from '../core/tools.js';
 import { HttpError } from './errors.js';
-import { parseJson, readBody, sendError, sendJson, tokenMatches } from './http.js';
+import { hardenServer, parseJson, readBody, sendError, sendJson, tokenMatches, type HttpLimits } from './http.js';
 
 export interface RewardServerOptions {
   host?: string;
@@ -58,6 +59,14 @@ export interface RewardServerOptions {
   syntaxTimeoutMs?: number;
   cache?: VerdictCache;
   maxBodyBytes?: number;
+  /** Client limits (timeouts, connection cap); defaults in src/server/http.ts. */
+  httpLimits?: Partial<HttpLimits>;
+  /**
+   * Folders the items' `image` paths must lie in for the vision judge to read them (the requests
+   * come from a policy under training: never an arbitrary file). Without it, items with an image
+   * are refused when the vision judge is on.
+   */
+  imageRoots?: string[];
   log?: (line: string) => void;
 }
 
@@ -121,8 +130,42 @@ export async function startRewardServer(o: RewardServerOptions): Promise<RewardS
     return audit.index;
   };
 
+  // Items name images by path, and the requests come from a policy under training: the vision
+  // judge reads an image only inside the service's image folders, and a path outside them gets
+  // the same answer whether or not it exists.
+  const imageRoots = (o.imageRoots ?? []).map((r) => resolve(r));
+  const realRoots = Promise.all(imageRoots.map((r) => realpath(r).catch(() => r)));
+  const inside = (file: string, roots: readonly string[]) =>
+    roots.some((root) => {
+      const rel = relative(root, file);
+      return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && !rel.startsWith(`..${sep}`));
+    });
+  const checkImage = async (image: string, n: number): Promise<void> => {
+    const forbidden = new HttpError(
+      403,
+      'image_forbidden',
+      imageRoots.length === 0
+        ? `item ${n}: the vision judge reads item images only from the service's image folders, and none is set: start it with --images DIR`
+        : `item ${n}: image ${image} is outside the service's image folders (${imageRoots.join(', ')})`,
+    );
+    const abs = resolve(image);
+    const roots = [...imageRoots, ...(await realRoots)];
+    if (!inside(abs, roots)) throw forbidden;
+    let real: string;
+    try {
+      real = await realpath(abs);
+    } catch {
+      throw new HttpError(404, 'image_not_found', `item ${n}: image ${abs} does not exist`);
+    }
+    if (!inside(real, await realRoots)) throw forbidden;
+    if (!(await stat(real)).isFile()) throw new HttpError(400, 'bad_image', `item ${n}: image ${abs} is not a regular file`);
+  };
+
   const handleReward = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = parseJson(RewardRequest, await readBody(req, maxBody, 'the reward request'), `POST ${REWARD_ROUTES.reward}`);
+    if (o.visionJudge) {
+      for (const [i, item] of body.items.entries()) if (item.image !== undefined) await checkImage(item.image, i + 1);
+    }
     let weights: RewardWeights;
     try {
       weights = body.weights ? resolveWeights(body.weights) : defaultWeights;
@@ -209,6 +252,7 @@ export async function startRewardServer(o: RewardServerOptions): Promise<RewardS
       }
     })();
   });
+  hardenServer(server, o.httpLimits);
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);

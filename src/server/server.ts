@@ -33,7 +33,7 @@ import { centralRegion, checkBox, medianValid, pixelBox } from './boxes.js';
 import { DEPTH_FILES, DepthModel, downsampleDepth } from './depth.js';
 import { HttpError } from './errors.js';
 import { DETECTOR_FILES, GroundingDino, parsePhrases, type RawDetections } from './grounding.js';
-import { parseJson, readBody, sendError, sendJson, tokenMatches } from './http.js';
+import { hardenServer, parseJson, readBody, sendError, sendJson, tokenMatches } from './http.js';
 import { ImageStore, type StoredImage } from './images.js';
 import { ByteLru } from './lru.js';
 import { ModelSlot } from './modelSlot.js';
@@ -80,6 +80,7 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
     dir: storeDir,
     ownsDir: !opts.storeDir,
     allowRoots: opts.allowRoots,
+    maxFileBytes: opts.maxImageBytes,
     maxPixels: Math.round(opts.maxMegapixels * 1e6),
     diskBudgetBytes: opts.storeMb * 1024 * 1024,
     cache,
@@ -364,9 +365,7 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
       }
     })();
   });
-  http.keepAliveTimeout = 5000;
-  http.headersTimeout = 30_000;
-  http.requestTimeout = 0;
+  hardenServer(http, opts.httpLimits);
   http.maxRequestsPerSocket = 0;
 
   await new Promise<void>((resolve, reject) => {

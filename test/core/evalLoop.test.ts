@@ -14,7 +14,7 @@ import { loadDataset } from '../../src/core/eval/dataset.js';
 import { type EvalDeps, type EvalOptions, runEval } from '../../src/core/eval/loop.js';
 import { recordName } from '../../src/core/eval/records.js';
 import type { EvalSummary } from '../../src/core/eval/summary.js';
-import { ProgramRunner } from '../../src/core/runner.js';
+import { ProgramRunner } from '../../src/core/runner/index.js';
 import { readRunRecord } from '../../src/core/runStore.js';
 import { scoreReply } from '../../src/core/rewards/score.js';
 import { createToolClient } from '../../src/core/toolClient.js';

@@ -10,7 +10,7 @@ import { createChatClient } from '../../src/core/llmClient.js';
 import { loadDataset } from '../../src/core/eval/dataset.js';
 import { EvalSetupError, runEval, type EvalDeps } from '../../src/core/eval/loop.js';
 import { loadPromptFile } from '../../src/core/promptSource.js';
-import { ProgramRunner } from '../../src/core/runner.js';
+import { ProgramRunner } from '../../src/core/runner/index.js';
 import { readRunRecord } from '../../src/core/runStore.js';
 import { createToolClient } from '../../src/core/toolClient.js';
 import { benchHandler, SCENE, vqaAnswer, writeBenchmark } from '../helpers/evalBench.js';

@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import { PlaceholderTools } from '../../src/core/placeholderTools.js';
 import { PROMPT_EXAMPLES } from '../../src/core/prompt.js';
 import { parseReply } from '../../src/core/reply.js';
-import { ProgramRunner } from '../../src/core/runner.js';
+import { ProgramRunner } from '../../src/core/runner/index.js';
 
 const runner = new ProgramRunner();
 after(() => runner.dispose());

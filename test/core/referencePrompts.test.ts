@@ -11,7 +11,7 @@ import { createChatClient } from '../../src/core/llmClient.js';
 import { generateReply } from '../../src/core/pipeline.js';
 import { BUILTIN_PROMPT, loadPromptFile, PromptFileError } from '../../src/core/promptSource.js';
 import { sha256Hex } from '../../src/core/contentHash.js';
-import { ProgramRunner } from '../../src/core/runner.js';
+import { ProgramRunner } from '../../src/core/runner/index.js';
 import { createVerdictCache } from '../../src/core/rewards/judge.js';
 import { JudgeSetError, loadReferenceJudgeSet, parseReferenceReply } from '../../src/core/rewards/judgeSet.js';
 import { scoreReply } from '../../src/core/rewards/score.js';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createChatClient } from '../../src/core/llmClient.js';
-import { ProgramRunner } from '../../src/core/runner.js';
+import { ProgramRunner } from '../../src/core/runner/index.js';
 import { createVerdictCache } from '../../src/core/rewards/judge.js';
 import { VERDICT_RESPONSE_FORMAT, TOOL_API_TEXT } from '../../src/core/rewards/rubrics.js';
 import { scoreBatch, scoreReply } from '../../src/core/rewards/score.js';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { ProgramRunner } from '../../src/core/runner.js';
+import { ProgramRunner } from '../../src/core/runner/index.js';
 import { ToolError } from '../../src/core/tools.js';
 import { ScriptedTools } from '../helpers/scriptedTools.js';
 

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ProgramRunner, RunnerSetupError, type ProgramRunnerOptions } from '../../src/core/runner.js';
+import { ProgramRunner, RunnerSetupError, type ProgramRunnerOptions } from '../../src/core/runner/index.js';
 import { ScriptedTools, deferred, eventually, processAlive } from '../helpers/scriptedTools.js';
 
 const IMG = '/images/room.png';

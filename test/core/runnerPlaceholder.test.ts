@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { PLACEHOLDER_ANSWERS, PlaceholderTools } from '../../src/core/placeholderTools.js';
-import { TOOL_PARAMS } from '../../src/core/pythonWorker.js';
-import { ProgramRunner } from '../../src/core/runner.js';
+import { TOOL_PARAMS } from '../../src/protocol/tools.js';
+import { ProgramRunner } from '../../src/core/runner/index.js';
 import { ToolError, type BBox, type Tools } from '../../src/core/tools.js';
 import { ScriptedTools } from '../helpers/scriptedTools.js';
 

@@ -19,7 +19,7 @@ test('activation registers every declared command and the providers, and leaves 
 
   const loaded = Object.keys(require.cache);
   assert.ok(loaded.some((p) => p.includes('/src/extension/main.ts')), 'the check below can see loaded modules');
-  for (const heavy of ['/node_modules/openai/', '/src/core/llmClient.ts', '/src/core/runner.ts', '/src/core/rewards/score.ts', '/src/core/grounding/verifier.ts', '/src/core/pipeline.ts', '/node_modules/sharp/']) {
+  for (const heavy of ['/node_modules/openai/', '/src/core/llmClient.ts', '/src/core/runner/', '/src/core/rewards/score.ts', '/src/core/grounding/verifier.ts', '/src/core/pipeline.ts', '/node_modules/sharp/']) {
     assert.ok(!loaded.some((p) => p.includes(heavy)), `${heavy} is loaded only on first use`);
   }
 

@@ -50,6 +50,9 @@ test('the linux-x64 VSIX holds the bundles and only linux-x64 binaries, and its 
   for (const p of [...BUNDLES, 'package.json', 'syntaxes/vprog.tmLanguage.json', 'syntaxes/vprog-tools.injection.tmLanguage.json', 'language-configuration.json', 'snippets/vprog.json', 'media/icon.png', 'media/vprog-file.svg', 'media/webview.css', 'media/review.css']) {
     assert.ok(has(p), `${p} is in the VSIX`);
   }
+  // The program runner reads its Python side from <extension>/python/ at run time.
+  assert.ok(has('python/valor_worker/worker.py'), 'the Python worker is in the VSIX');
+  assert.ok(has('python/valor_worker/sandbox.py'), 'its OS sandbox is in the VSIX');
   assert.ok(has('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node'));
   assert.ok(has('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1'));
   assert.ok(entries.some((e) => e.startsWith('extension/node_modules/@img/sharp-linux-x64/')));

@@ -3,7 +3,7 @@
  * the real language-model client against the OpenAI-compatible test server.
  */
 import { createChatClient } from '../../src/core/llmClient.js';
-import { ProgramRunner } from '../../src/core/runner.js';
+import { ProgramRunner } from '../../src/core/runner/index.js';
 import { startRewardServer, type RewardServer, type RewardServerOptions } from '../../src/server/rewardServer.js';
 import { startOpenAIServer, type OpenAIServer } from './openaiServer.js';
 

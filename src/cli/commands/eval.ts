@@ -11,8 +11,9 @@ import { createProgress } from '../../core/eval/progress.js';
 import { parseShard } from '../../core/eval/shard.js';
 import { incompleteLine, summaryLines } from '../../core/eval/summary.js';
 import { scoreReply } from '../../core/rewards/score.js';
-import { ProgramRunner } from '../../core/runner.js';
+import { ProgramRunner } from '../../core/runner/index.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
+import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
 import { endpointFromEnv, toolsFromEnv } from '../config.js';
 import { generationPromptFrom, judgeSetFrom, JUDGE_PROMPT_USAGE, JUDGE_PROMPT_OPTIONS, PROMPT_OPTIONS, PROMPT_USAGE } from '../promptOptions.js';
 import { describePrompt } from '../../core/promptSource.js';
@@ -49,7 +50,7 @@ Options:
 ${PROMPT_USAGE}
 ${JUDGE_PROMPT_USAGE.split('\n')[0]}
 ${JUDGE_PROMPT_USAGE.split('\n')[1]}
-
+${ISOLATION_USAGE}
 Exit codes: 0 every selected question was evaluated (wrong answers and program errors included);
 1 incomplete: interrupted, stopped early, or questions not evaluated because the generator, the
 tool server or our own parts failed (the summary says how many; run them again with the printed
@@ -90,6 +91,7 @@ export const evalCommand: CliCommand = {
     const parsed = parseCliArgs(argv, {
       allowPositionals: true,
       options: {
+        ...ISOLATION_OPTION,
         images: { type: 'string' },
         out: { type: 'string' },
         concurrency: { type: 'string' },
@@ -112,6 +114,7 @@ export const evalCommand: CliCommand = {
       },
     });
     const { values, positionals } = parsed;
+    const isolation = isolationFromCli(values.isolation, io.env);
     if (positionals.length !== 1) throw new UsageError(`expected one benchmark file, got ${positionals.length}\n\n${usage}`);
     if (!values.out) throw new UsageError('--out DIR is required: the folder for run records, summary.json and report.html');
     const input = resolve(io.cwd, positionals[0] as string);
@@ -158,7 +161,7 @@ export const evalCommand: CliCommand = {
     );
     // The tool server's model ids belong in the summary (which detector and depth model scored this).
     const toolModels = await toolModelIds(tools.tools, io.signal);
-    const runner = new ProgramRunner();
+    const runner = new ProgramRunner({ isolation });
     const judgeSemaphore = createSemaphore(Math.max(4, concurrency * 4));
     const deps: EvalDeps = {
       generator,

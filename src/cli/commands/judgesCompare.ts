@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ProgramRunner } from '../../core/runner.js';
+import { ProgramRunner } from '../../core/runner/index.js';
 import { judgeAgreement } from '../../core/rewards/judgeAgreement.js';
 import { describeJudgeSet, judgeSetRef } from '../../core/rewards/judgeSet.js';
 import { scoreBatch, type BatchItem } from '../../core/rewards/score.js';

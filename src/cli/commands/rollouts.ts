@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { scoreRolloutGroup, REWARD_ORDER, type RolloutGroup } from '../../core/audit/rolloutGroup.js';
-import { ProgramRunner } from '../../core/runner.js';
+import { ProgramRunner } from '../../core/runner/index.js';
 import { parseWeights } from '../../core/rewards/total.js';
 import { parseVprog, resolveImagePath } from '../../core/vprog.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';

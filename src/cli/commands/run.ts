@@ -12,11 +12,12 @@ import { annotateRun } from '../../core/runAnnotation.js';
 import { buildStandaloneRunView } from '../../core/runViewPage.js';
 import type { DepthMapData } from '../../protocol/webview.js';
 import { runQuery } from '../../core/pipeline.js';
-import { ProgramRunner, RunnerSetupError } from '../../core/runner.js';
+import { ProgramRunner, RunnerSetupError } from '../../core/runner/index.js';
 import { DEFAULT_RUNS_DIR, writeRunRecord } from '../../core/runStore.js';
 import { parseVprog, resolveImagePath } from '../../core/vprog.js';
 import type { RunRecord } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
+import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
 import { endpointFromEnv, toolsFromEnv } from '../config.js';
 import { formatTraceEntry } from '../format.js';
 import { describePrompt } from '../../core/promptSource.js';
@@ -43,7 +44,7 @@ ${PROMPT_USAGE}
   --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR, else a
                      models/ folder beside the .vprog document or in the working folder,
                      else ~/.cache/valor-studio/models from 'valor models pull')
-
+${ISOLATION_USAGE}
 Exit codes: 0 answered; 1 the program failed or timed out; 2 bad usage or configuration
 (including a tool server that cannot be reached, refuses the token or has no models).
 `;
@@ -104,6 +105,7 @@ export function runJson(record: RunRecord, recordPath: string | null) {
     error: record.error ? { type: record.error.type, message: record.error.message, line: record.error.line } : null,
     record: recordPath,
     timings: record.timings,
+    ...(record.isolation ? { isolation: record.isolation } : {}),
   };
 }
 
@@ -124,6 +126,7 @@ export function printHuman(record: RunRecord, recordPath: string | null, out: No
   } else {
     out.write(`\nanswer: ${JSON.stringify(record.final_answer)}\n`);
   }
+  if (record.isolation) out.write(`isolation: ${record.isolation}${record.isolation === 'process' ? ' (no OS sandbox: see docs/threat-model.md)' : ''}\n`);
   if (recordPath) out.write(`record: ${recordPath}\n`);
 }
 
@@ -151,6 +154,7 @@ export const runCommand: CliCommand = {
     const parsed = parseCliArgs(argv, {
       allowPositionals: true,
       options: {
+        ...ISOLATION_OPTION,
         image: { type: 'string' },
         query: { type: 'string' },
         out: { type: 'string' },
@@ -169,6 +173,7 @@ export const runCommand: CliCommand = {
       },
     });
     const { values, positionals } = parsed;
+    const isolation = isolationFromCli(values.isolation, io.env);
     const input = await readInput(values, positionals, io);
     const timeoutSec = values.timeout === undefined ? 60 : Number(values.timeout);
     if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
@@ -199,7 +204,7 @@ export const runCommand: CliCommand = {
       io.signal,
     );
     const watched = watchToolServer(tools.tools);
-    const runner = new ProgramRunner();
+    const runner = new ProgramRunner({ isolation });
     let record: RunRecord;
     let depthMap: DepthMapData | null = null;
     try {

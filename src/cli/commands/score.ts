@@ -7,12 +7,13 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audit.js';
-import { ProgramRunner } from '../../core/runner.js';
+import { ProgramRunner } from '../../core/runner/index.js';
 import { scoreReply, type ScoredReply } from '../../core/rewards/score.js';
 import { parseWeights, WEIGHTED_REWARDS } from '../../core/rewards/total.js';
 import { parseVprog, resolveImagePath } from '../../core/vprog.js';
 import type { Verdict } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
+import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
 import { endpointFromEnv } from '../config.js';
 import { judgeSetFrom, JUDGE_PROMPT_OPTIONS, JUDGE_PROMPT_USAGE } from '../promptOptions.js';
 import { describeJudgeSet } from '../../core/rewards/judgeSet.js';
@@ -42,6 +43,7 @@ ${JUDGE_PROMPT_USAGE}
 Only validated verdicts are cached: a judge that failed or gave an unreadable reply is asked
 again on the next run.
 
+${ISOLATION_USAGE}
 Exit codes: 0 scored; 1 a judge failed (the total is incomplete); 2 bad usage or configuration.
 `;
 
@@ -83,6 +85,7 @@ export const scoreCommand: CliCommand = {
     const parsed = parseCliArgs(argv, {
       allowPositionals: true,
       options: {
+        ...ISOLATION_OPTION,
         json: { type: 'boolean' },
         weights: { type: 'string' },
         'vision-judge': { type: 'boolean' },
@@ -99,6 +102,7 @@ export const scoreCommand: CliCommand = {
       },
     });
     const { values, positionals } = parsed;
+    const isolation = isolationFromCli(values.isolation, io.env);
     if (positionals.length !== 1) throw new UsageError(`expected one .vprog file\n\n${usage}`);
     const docPath = resolve(io.cwd, positionals[0]!);
     let text: string;
@@ -124,7 +128,7 @@ export const scoreCommand: CliCommand = {
     const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model, noCache: values['no-cache'] });
     const judgeSet = await judgeSetFrom(values, io);
     const overrides = await loadOverrides(values, io);
-    const runner = new ProgramRunner();
+    const runner = new ProgramRunner({ isolation });
     let result: ScoredReply;
     try {
       result = await scoreReply({

@@ -3,11 +3,12 @@
  * the ready line (src/protocol/reward.ts) and serves until interrupted.
  */
 import { resolve } from 'node:path';
-import { ProgramRunner } from '../../core/runner.js';
+import { ProgramRunner } from '../../core/runner/index.js';
 import { parseWeights } from '../../core/rewards/total.js';
 import { rewardReadyLine } from '../../protocol/reward.js';
 import { startRewardServer } from '../../server/rewardServer.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
+import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
 import { endpointFromEnv } from '../config.js';
 import { describeJudgeSet, judgeSetRef } from '../../core/rewards/judgeSet.js';
 import { judgeSetFrom, JUDGE_PROMPT_OPTIONS, JUDGE_PROMPT_USAGE } from '../promptOptions.js';
@@ -32,9 +33,10 @@ Options:
   --judge-gated           judge replies whose format is 0 too (audits; default: no judge calls for
                           them, as in VALOR's code; the total is 0 either way)
 ${JUDGE_PROMPT_USAGE}
+  --images DIR            the only folder item images are read from (needed with --vision-judge)
   --base-url URL          judge endpoint (else VALOR_JUDGE_BASE_URL)
   --model NAME            judge model (else VALOR_JUDGE_MODEL); key: VALOR_JUDGE_API_KEY or OPENAI_API_KEY
-`;
+${ISOLATION_USAGE}`;
 
 function positiveInt(name: string, v: string | undefined, fallback: number | undefined): number | undefined {
   if (v === undefined) return fallback;
@@ -50,7 +52,9 @@ export const serveRewardsCommand: CliCommand = {
   async run(argv, io) {
     const parsed = parseCliArgs(argv, {
       options: {
+        ...ISOLATION_OPTION,
         host: { type: 'string' },
+        images: { type: 'string' },
         port: { type: 'string' },
         token: { type: 'string' },
         concurrency: { type: 'string' },
@@ -66,6 +70,7 @@ export const serveRewardsCommand: CliCommand = {
       },
     });
     const { values } = parsed;
+    const isolation = isolationFromCli(values.isolation, io.env);
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got '${values.port}'`);
     let weights;
@@ -79,7 +84,7 @@ export const serveRewardsCommand: CliCommand = {
     const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model });
     const judgeSet = await judgeSetFrom(values, io);
     const host = values.host ?? '127.0.0.1';
-    const runner = new ProgramRunner();
+    const runner = new ProgramRunner({ isolation });
     const server = await startRewardServer({
       host,
       port,
@@ -94,6 +99,7 @@ export const serveRewardsCommand: CliCommand = {
       judgeSet,
       judgeWhenGated: values['judge-gated'],
       totalRule,
+      imageRoots: values.images ? [resolve(io.cwd, values.images)] : undefined,
       log: (line) => io.stderr.write(`${line}\n`),
     });
     io.stdout.write(`${rewardReadyLine(server.url, server.token, judge.model.replace(/\s+/g, '_'))}\n`);

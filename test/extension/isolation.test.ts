@@ -1,0 +1,44 @@
+// The extension's side of the isolation setting: the setting is read and validated (user scope
+// only, so a workspace cannot weaken it), and a refused sandbox is shown with the setting to open,
+// not with the numpy hint of other set-up errors.
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { ProgramRunner } from '../../src/core/runner/index.js';
+import { readConfig } from '../../src/extension/config.js';
+import { describeFailure } from '../../src/extension/errors.js';
+import { ScriptedTools } from '../helpers/scriptedTools.js';
+
+test('valor.run.isolation: sandbox by default, process when set, machine scope, bad values reported', () => {
+  assert.equal(readConfig(() => undefined).config.run.isolation, 'sandbox');
+  assert.equal(readConfig((k) => (k === 'run.isolation' ? 'process' : undefined)).config.run.isolation, 'process');
+  const bad = readConfig((k) => (k === 'run.isolation' ? 'off' : undefined));
+  assert.equal(bad.config.run.isolation, 'sandbox');
+  assert.deepEqual(bad.problems.map((p) => p.key), ['valor.run.isolation']);
+  const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { contributes: { configuration: { properties: Record<string, { scope?: string; enum?: string[] }> }[] } };
+  const prop = manifest.contributes.configuration.map((c) => c.properties['valor.run.isolation']).find(Boolean);
+  assert.equal(prop?.scope, 'machine');
+  assert.deepEqual(prop?.enum, ['sandbox', 'process']);
+});
+
+test('a refused sandbox is shown with what is missing and the setting to open', { skip: process.platform !== 'linux' && 'simulates a Linux kernel without Landlock' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'valor-ext-iso-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const wrapper = join(dir, 'python3-without-landlock');
+  writeFileSync(wrapper, `#!/bin/sh\nexec python3 ${JSON.stringify(resolve('test/helpers/python_without_landlock.py'))} "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  const runner = new ProgramRunner({ python: wrapper });
+  t.after(() => runner.dispose());
+  const err = await runner.run({ program: 'final_answer = 1', imagePath: '/i.png', tools: new ScriptedTools() }).then(
+    () => assert.fail('the run should be refused'),
+    (e: unknown) => e,
+  );
+  const f = describeFailure(err, { doing: 'Run' });
+  assert.ok(f);
+  assert.match(f.message, /^Run failed: the OS sandbox for programs is not available here: missing Landlock/);
+  assert.match(f.message, /valor\.run\.isolation/);
+  assert.doesNotMatch(f.message, /numpy/);
+  assert.deepEqual(f.actions[0], { kind: 'openSettings', query: 'valor.run.isolation' });
+});
