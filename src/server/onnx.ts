@@ -4,6 +4,7 @@
  * that a cached call ran no model, the benchmark compares server time with bare session time).
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
@@ -45,6 +46,31 @@ export function chooseDevice(requested: Device): DeviceChoice {
   };
 }
 
+/** onnxruntime thread settings of one session. */
+export interface SessionThreads {
+  intraOp: number;
+  interOp: number;
+  /** Whether idle pool threads spin (lower latency alone, stolen cores when models share). */
+  spin: boolean;
+}
+
+/**
+ * Threads per model when nothing is given: the detector (the heavy model) may use every core;
+ * the depth model, which runs beside it when a run starts its depth map early, half of them, so
+ * the two together do not ask for much more than the machine has; one inter-op thread each
+ * (the graphs are chains: parallel operators gain little and add threads); pool threads that
+ * sleep when idle rather than spin, because two sessions and the server's own preprocessing
+ * share the same cores. On CUDA the pools only feed the GPU, so the same numbers do no harm.
+ */
+export function threadPlan(given: { detector?: number; depth?: number; interOp?: number }, cores = availableParallelism(), spinEnv = process.env.VALOR_ORT_SPIN): { detector: SessionThreads; depth: SessionThreads } {
+  const spin = spinEnv === '1';
+  const interOp = given.interOp ?? 1;
+  return {
+    detector: { intraOp: given.detector ?? Math.max(1, cores), interOp, spin },
+    depth: { intraOp: given.depth ?? Math.max(1, Math.floor(cores / 2)), interOp, spin },
+  };
+}
+
 export class CountedSession {
   runs = 0;
   /** Total milliseconds spent inside session.run. */
@@ -61,8 +87,14 @@ export class CountedSession {
    * Opens `file` on `device`. A CUDA session that cannot be created (driver, cuDNN) falls back to
    * the CPU with `onWarning` called once, so the server keeps working.
    */
-  static async open(file: string, device: Device, onWarning: (line: string) => void): Promise<CountedSession> {
+  static async open(file: string, device: Device, onWarning: (line: string) => void, threads?: SessionThreads): Promise<CountedSession> {
     const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+    if (threads) {
+      base.intraOpNumThreads = threads.intraOp;
+      base.interOpNumThreads = threads.interOp;
+      base.executionMode = threads.interOp > 1 ? 'parallel' : 'sequential';
+      base.extra = { session: { intra_op: { allow_spinning: threads.spin ? '1' : '0' }, inter_op: { allow_spinning: threads.spin ? '1' : '0' } } };
+    }
     if (device === 'cuda') {
       try {
         const s = await ort.InferenceSession.create(file, { ...base, executionProviders: ['cuda', 'cpu'] });
