@@ -23,6 +23,8 @@ import {
   type DepthResponse,
   DetectRequest,
   type DetectResponse,
+  PrefetchRequest,
+  type PrefetchResponse,
   type HealthResponse,
   type ImageUploadResponse,
   TOOL_ROUTES,
@@ -58,6 +60,8 @@ export interface ToolServer {
 const DEFAULT_BOX_THRESHOLD = 0.35;
 const DEFAULT_TEXT_THRESHOLD = 0.25;
 const DEFAULT_MAP_SIDE = 256;
+/** Prefetch hints worked on at once; more are ignored (the real calls do the work). */
+const MAX_PREFETCHING = 8;
 
 type Handler = (req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => Promise<void>;
 
@@ -109,7 +113,7 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
   }
   const vqaQueue = new ModelQueue(Math.max(4, opts.modelConcurrency));
 
-  const counters = { requests: 0, uploads: 0, errors: 0 };
+  const counters = { requests: 0, uploads: 0, errors: 0, prefetches: 0 };
   const delay = async (signal?: AbortSignal): Promise<void> => {
     if (opts.debugDelayMs <= 0) return;
     await new Promise<void>((resolve) => {
@@ -339,6 +343,31 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
     sendJson(res, 200, { answer: answer.answer, crop, model: answer.model, cached: false, ms: performance.now() - t0 } satisfies VqaResponse);
   };
 
+  /** Background work from prefetch hints, bounded so a flood of hints cannot pile up work. */
+  let prefetching = 0;
+  const prefetch: Handler = async (req, res) => {
+    const body = parseJson(PrefetchRequest, await readBody(req, opts.maxJsonBytes, 'the request body'), 'POST /v1/prefetch');
+    const img = await resolveImage(body.image);
+    const started: string[] = [];
+    const never = new AbortController().signal;
+    const background = (name: string, work: () => Promise<unknown>): void => {
+      if (prefetching >= MAX_PREFETCHING) return;
+      prefetching++;
+      counters.prefetches++;
+      started.push(name);
+      // Failures surface on the real call, which repeats the work; a hint has nobody to tell.
+      void work().catch(() => undefined).finally(() => prefetching--);
+    };
+    const wants = new Set(body.tools);
+    if (wants.has('depth') && depth.healthy) background('depth', () => depthMapFor(img, never));
+    if (wants.has('gd_detect') && detector.healthy) background('gd_detect', async () => {
+      const model = await detector.get();
+      await modelInput(img, model.id, (pixels) => model.pixelInput(pixels), never);
+    });
+    if (wants.has('vqa')) background('vqa', () => store.decode(img));
+    sendJson(res, 202, { started } satisfies PrefetchResponse);
+  };
+
   const routes: Record<string, { method: string; handler: Handler }> = {
     [TOOL_ROUTES.health]: { method: 'GET', handler: health },
     [TOOL_ROUTES.images]: { method: 'POST', handler: uploadImage },
@@ -346,6 +375,7 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
     [TOOL_ROUTES.depth]: { method: 'POST', handler: depthRoute },
     [TOOL_ROUTES.depthMap]: { method: 'POST', handler: depthMapRoute },
     [TOOL_ROUTES.vqa]: { method: 'POST', handler: vqa },
+    [TOOL_ROUTES.prefetch]: { method: 'POST', handler: prefetch },
   };
 
   const http = createServer((req, res) => {

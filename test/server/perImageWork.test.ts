@@ -8,7 +8,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { DetectResponse, HealthResponse, ImageUploadResponse, TOOL_ROUTES, type Detection } from '../../src/protocol/tools.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { runQuery } from '../../src/core/pipeline.js';
+import { ProgramRunner } from '../../src/core/runner.js';
+import { createToolClient } from '../../src/core/toolClient.js';
+import { toolsCalled } from '../../src/core/tools.js';
+import { DepthResponse, DetectResponse, HealthResponse, ImageUploadResponse, PrefetchResponse, TOOL_ROUTES, type Detection } from '../../src/protocol/tools.js';
 import { FIXTURES, startTestToolServer, type TestToolServer } from '../helpers/toolServer.js';
 
 const MODELS = join(FIXTURES, 'models');
@@ -104,6 +110,53 @@ describe('work done once per image, and batching', () => {
       const alone = await post(plain, TOOL_ROUTES.detect, { image: { sha256: plainShas[a.image] }, prompt: a.prompt, box_threshold: 0.05, text_threshold: 0.05 });
       assert.equal(alone.timing.batch, '1');
       sameDetections(DetectResponse.parse(together[i]?.body).detections, DetectResponse.parse(alone.body).detections, `${a.prompt} on image ${a.image}`);
+    }
+  });
+
+  it('starts the depth map and the detector input on a prefetch hint, so the calls find them done', async () => {
+    const sha = await upload(plain, images[1] as Buffer);
+    const h0 = await health(plain);
+    const r = await post(plain, TOOL_ROUTES.prefetch, { image: { sha256: sha }, tools: ['depth', 'gd_detect', 'no_such_tool'] });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.deepEqual(PrefetchResponse.parse(r.body).started.sort(), ['depth', 'gd_detect']);
+    for (let i = 0; i < 400 && (await health(plain)).models.depth?.runs === h0.models.depth?.runs; i++) await new Promise((res) => setTimeout(res, 25));
+    const d = await post(plain, TOOL_ROUTES.depth, { image: { sha256: sha }, bbox: [0, 0, 50, 50] });
+    assert.equal(DepthResponse.parse(d.body).cached, true, 'the depth map was computed by the hint');
+    const det = await post(plain, TOOL_ROUTES.detect, { image: { sha256: sha }, prompt: 'purple chair' });
+    assert.equal(det.status, 200);
+    assert.equal(Number(det.timing.pre), 0, 'the detector input was made by the hint');
+    assert.equal((await health(plain)).models.depth?.runs, (h0.models.depth?.runs ?? 0) + 1);
+    const bad = await post(plain, TOOL_ROUTES.prefetch, { image: { sha256: 'f'.repeat(64) }, tools: ['depth'] });
+    assert.equal(bad.status, 404, 'an unknown image is refused as by the tools');
+  });
+
+  it('sends the hint when a run starts whose program calls depth, and not when asked not to', async () => {
+    assert.deepEqual(toolsCalled('d = depth (img_pth, b)\nx = gd_detect(img_pth, "a")'), ['gd_detect', 'depth']);
+    assert.deepEqual(toolsCalled('deep_depth = 3\nfinal_answer = vqa(img_pth, None, "q")'), ['vqa']);
+    const work = mkdtempSync(join(tmpdir(), 'valor-prefetch-'));
+    const runner = new ProgramRunner();
+    try {
+      const tools = createToolClient({ url: plain.url, token: plain.token });
+      const program = ['boxes = gd_detect(img_pth, "red square")', 'd = depth(img_pth, [0, 0, 40, 40])', 'final_answer = f"{len(boxes)} {d:.2f}"'].join('\n');
+      const reply = `<plan>\n1. Detect.\n2. Measure depth.\n</plan>\n<answer>\n${program}\n</answer>`;
+      const run = async (variant: number, prefetch: boolean): Promise<{ cachedDepth: unknown; prefetches: number }> => {
+        const path = join(work, `img-${variant}.png`);
+        writeFileSync(path, await sharp(images[3] as Buffer).modulate({ brightness: 1 + variant / 50 }).png().toBuffer());
+        const before = (await health(plain)).counters?.prefetches ?? 0;
+        const record = await runQuery({ query: 'q', imagePath: path, reply, tools, toolsUrl: plain.url, runner, prefetch });
+        assert.equal(record.error, null, JSON.stringify(record.error));
+        const depthCall = record.trace.find((t) => t.tool === 'depth');
+        return { cachedDepth: (depthCall?.detail as { cached?: unknown } | undefined)?.cached, prefetches: ((await health(plain)).counters?.prefetches ?? 0) - before };
+      };
+      const hinted = await run(1, true);
+      assert.ok(hinted.prefetches >= 1, 'the run sent a prefetch hint');
+      assert.equal(hinted.cachedDepth, true, 'the depth call found the map made (or being made) by the hint');
+      const unhinted = await run(2, false);
+      assert.equal(unhinted.prefetches, 0);
+      assert.equal(unhinted.cachedDepth, false);
+    } finally {
+      await runner.dispose();
+      rmSync(work, { recursive: true, force: true });
     }
   });
 
