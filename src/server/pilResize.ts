@@ -68,17 +68,21 @@ const PRECISION_BITS = 32 - 8 - 2;
 const HALF = 1 << (PRECISION_BITS - 1);
 
 /**
+ * Pillow's clip8 on a sum already shifted down: below 0 gives 0, above 255 gives 255. (Sums stay
+ * below 2^31 — 255 × 2^22 × the filter's absolute mass — so the int32 shift is exact.) Two
+ * well-predicted compares are faster here than a table lookup.
+ */
+const clip8 = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : v);
+
+/**
  * One axis of a resize: for output index o, `taps` weights `kk[o*taps ..]` applied to the source
  * indices `start[o] ..`. Weights are Pillow's fixed-point coefficients; zero weights at either end
  * are dropped and shorter outputs padded with zeros, so every output has the same tap count.
- * `lo`..`hi` bound `(HALF + Σ p·k) >> PRECISION_BITS` over all 8-bit inputs.
  */
 interface Axis {
   taps: number;
   start: Int32Array;
   kk: Int32Array;
-  lo: number;
-  hi: number;
 }
 
 /** Pillow's precompute_coeffs + normalize_coeffs_8bpc, then trimmed to a fixed tap count. */
@@ -129,25 +133,14 @@ function axis(inSize: number, outSize: number, filter: Filter): Axis {
   if (taps > inSize) taps = inSize;
   const start = new Int32Array(outSize);
   const kk = new Int32Array(outSize * taps);
-  let lo = 0;
-  let hi = 0;
   for (let xx = 0; xx < outSize; xx++) {
     // Keep the taps inside the source: move the window left and put the weights at their offsets.
     const s = Math.min(first[xx]!, inSize - taps);
     const shift = first[xx]! - s;
     start[xx] = s;
-    let pos = 0;
-    let neg = 0;
-    for (let x = 0; x < count[xx]!; x++) {
-      const q = raw[xx * ksize + x]!;
-      kk[xx * taps + shift + x] = q;
-      if (q > 0) pos += q;
-      else neg += q;
-    }
-    lo = Math.min(lo, (HALF + 255 * neg) >> PRECISION_BITS);
-    hi = Math.max(hi, (HALF + 255 * pos) >> PRECISION_BITS);
+    for (let x = 0; x < count[xx]!; x++) kk[xx * taps + shift + x] = raw[xx * ksize + x]!;
   }
-  return { taps, start, kk, lo, hi };
+  return { taps, start, kk };
 }
 
 interface Plan {
@@ -158,10 +151,6 @@ interface Plan {
   /** Source rows the vertical pass reads (all rows when there is none): Pillow's ybox. */
   firstRow: number;
   rows: number;
-  /** Index offset into the clamp tables: `table[(sum >> PRECISION_BITS) - lo]`. */
-  lo: number;
-  span: number;
-  clamp: Uint8Array;
 }
 
 const plans = new Map<string, Plan>();
@@ -183,12 +172,7 @@ function planFor(inW: number, inH: number, outW: number, outH: number, resample:
     rows = v.start[outH - 1]! + v.taps - firstRow;
     for (let i = 0; i < outH; i++) v.start[i] = v.start[i]! - firstRow;
   }
-  const lo = Math.min(h?.lo ?? 0, v?.lo ?? 0, 0);
-  const hi = Math.max(h?.hi ?? 255, v?.hi ?? 255, 255);
-  const span = hi - lo + 1;
-  const clamp = new Uint8Array(span);
-  for (let i = 0; i < span; i++) clamp[i] = Math.min(255, Math.max(0, i + lo));
-  const plan: Plan = { h, v, firstRow, rows, lo, span, clamp };
+  const plan: Plan = { h, v, firstRow, rows };
   if (plans.size >= MAX_PLANS) plans.delete(plans.keys().next().value as string);
   plans.set(key, plan);
   return plan;
@@ -224,7 +208,7 @@ export function pilResize(pixels: Uint8Array | Uint8ClampedArray, inW: number, i
   const plan = planFor(inW, inH, outW, outH, resample);
   const bytes = new Uint8Array(out.buffer);
   if (!plan.v) {
-    horizontal(src, inW, channels, 0, inH, outW, plan.h as Axis, plan, bytes);
+    horizontal(src, inW, channels, 0, inH, outW, plan.h as Axis, bytes);
     return out;
   }
   let rows: Uint8Array = src;
@@ -232,12 +216,12 @@ export function pilResize(pixels: Uint8Array | Uint8ClampedArray, inW: number, i
   let w = inW;
   if (plan.h) {
     rows = scratchOf(outW * plan.rows * channels);
-    horizontal(src, inW, channels, plan.firstRow, plan.rows, outW, plan.h, plan, rows);
+    horizontal(src, inW, channels, plan.firstRow, plan.rows, outW, plan.h, rows);
     w = outW;
   } else {
     rowStart = plan.firstRow;
   }
-  verticalBytes(rows, rowStart, w * channels, outH, plan.v, plan, bytes);
+  verticalBytes(rows, rowStart, w * channels, outH, plan.v, bytes);
   return out;
 }
 
@@ -270,7 +254,7 @@ export function pilResizeToPlanes(pixels: Uint8Array | Uint8ClampedArray, inW: n
   const plan = planFor(inW, inH, outW, outH, resample);
   if (!plan.v) {
     const px = scratchOf(outW * outH * 3);
-    horizontal(src, inW, 3, 0, inH, outW, plan.h as Axis, plan, px);
+    horizontal(src, inW, 3, 0, inH, outW, plan.h as Axis, px);
     toPlanes(px, outW * outH, lut, out);
     return out;
   }
@@ -279,27 +263,13 @@ export function pilResizeToPlanes(pixels: Uint8Array | Uint8ClampedArray, inW: n
   let w = inW;
   if (plan.h) {
     rows = scratchOf(outW * plan.rows * 3);
-    horizontal(src, inW, 3, plan.firstRow, plan.rows, outW, plan.h, plan, rows);
+    horizontal(src, inW, 3, plan.firstRow, plan.rows, outW, plan.h, rows);
     w = outW;
   } else {
     rowStart = plan.firstRow;
   }
-  verticalPlanes(rows, rowStart, w, outH, plan.v, plan, lut, out);
+  verticalPlanes(rows, rowStart, w, outH, plan.v, lut, out);
   return out;
-}
-
-/** The lookup table of `lut` indexed like the clamp table: `t[c * span + (sum >> 22) - lo]`. */
-const planLuts = new WeakMap<Plan, WeakMap<ChannelLut, Float32Array>>();
-function clampedLut(plan: Plan, lut: ChannelLut): Float32Array {
-  let byLut = planLuts.get(plan);
-  if (!byLut) planLuts.set(plan, (byLut = new WeakMap()));
-  let t = byLut.get(lut);
-  if (!t) {
-    t = new Float32Array(3 * plan.span);
-    for (let c = 0; c < 3; c++) for (let i = 0; i < plan.span; i++) t[c * plan.span + i] = lut[c * 256 + plan.clamp[i]!]!;
-    byLut.set(lut, t);
-  }
-  return t;
 }
 
 function toPlanes(px: Uint8Array, plane: number, lut: ChannelLut, out: Float32Array): void {
@@ -312,14 +282,12 @@ function toPlanes(px: Uint8Array, plane: number, lut: ChannelLut, out: Float32Ar
 }
 
 /** Horizontal pass over source rows `first .. first + rows`, into `dst` (rows × outW × channels bytes). */
-function horizontal(src: Uint8Array, inW: number, channels: number, first: number, rows: number, outW: number, a: Axis, plan: Plan, dst: Uint8Array): void {
+function horizontal(src: Uint8Array, inW: number, channels: number, first: number, rows: number, outW: number, a: Axis, dst: Uint8Array): void {
   if (channels !== 3) {
-    horizontalN(src, inW, channels, first, rows, outW, a, plan, dst);
+    horizontalN(src, inW, channels, first, rows, outW, a, dst);
     return;
   }
   const { taps, start, kk } = a;
-  const clamp = plan.clamp;
-  const lo = plan.lo;
   let o = 0;
   for (let y = 0; y < rows; y++) {
     const rowIn = (y + first) * inW * 3;
@@ -328,9 +296,9 @@ function horizontal(src: Uint8Array, inW: number, channels: number, first: numbe
         const p = rowIn + start[xx]! * 3;
         const k0 = kk[2 * xx]!;
         const k1 = kk[2 * xx + 1]!;
-        dst[o] = clamp[((HALF + src[p]! * k0 + src[p + 3]! * k1) >> PRECISION_BITS) - lo]!;
-        dst[o + 1] = clamp[((HALF + src[p + 1]! * k0 + src[p + 4]! * k1) >> PRECISION_BITS) - lo]!;
-        dst[o + 2] = clamp[((HALF + src[p + 2]! * k0 + src[p + 5]! * k1) >> PRECISION_BITS) - lo]!;
+        dst[o] = clip8((HALF + src[p]! * k0 + src[p + 3]! * k1) >> PRECISION_BITS);
+        dst[o + 1] = clip8((HALF + src[p + 1]! * k0 + src[p + 4]! * k1) >> PRECISION_BITS);
+        dst[o + 2] = clip8((HALF + src[p + 2]! * k0 + src[p + 5]! * k1) >> PRECISION_BITS);
         o += 3;
       }
     } else if (taps === 3) {
@@ -339,9 +307,9 @@ function horizontal(src: Uint8Array, inW: number, channels: number, first: numbe
         const k0 = kk[3 * xx]!;
         const k1 = kk[3 * xx + 1]!;
         const k2 = kk[3 * xx + 2]!;
-        dst[o] = clamp[((HALF + src[p]! * k0 + src[p + 3]! * k1 + src[p + 6]! * k2) >> PRECISION_BITS) - lo]!;
-        dst[o + 1] = clamp[((HALF + src[p + 1]! * k0 + src[p + 4]! * k1 + src[p + 7]! * k2) >> PRECISION_BITS) - lo]!;
-        dst[o + 2] = clamp[((HALF + src[p + 2]! * k0 + src[p + 5]! * k1 + src[p + 8]! * k2) >> PRECISION_BITS) - lo]!;
+        dst[o] = clip8((HALF + src[p]! * k0 + src[p + 3]! * k1 + src[p + 6]! * k2) >> PRECISION_BITS);
+        dst[o + 1] = clip8((HALF + src[p + 1]! * k0 + src[p + 4]! * k1 + src[p + 7]! * k2) >> PRECISION_BITS);
+        dst[o + 2] = clip8((HALF + src[p + 2]! * k0 + src[p + 5]! * k1 + src[p + 8]! * k2) >> PRECISION_BITS);
         o += 3;
       }
     } else {
@@ -357,16 +325,16 @@ function horizontal(src: Uint8Array, inW: number, channels: number, first: numbe
           s1 += src[p + 1]! * kv;
           s2 += src[p + 2]! * kv;
         }
-        dst[o] = clamp[(s0 >> PRECISION_BITS) - lo]!;
-        dst[o + 1] = clamp[(s1 >> PRECISION_BITS) - lo]!;
-        dst[o + 2] = clamp[(s2 >> PRECISION_BITS) - lo]!;
+        dst[o] = clip8(s0 >> PRECISION_BITS);
+        dst[o + 1] = clip8(s1 >> PRECISION_BITS);
+        dst[o + 2] = clip8(s2 >> PRECISION_BITS);
         o += 3;
       }
     }
   }
 }
 
-function horizontalN(src: Uint8Array, inW: number, channels: number, first: number, rows: number, outW: number, a: Axis, plan: Plan, dst: Uint8Array): void {
+function horizontalN(src: Uint8Array, inW: number, channels: number, first: number, rows: number, outW: number, a: Axis, dst: Uint8Array): void {
   const { taps, start, kk } = a;
   for (let y = 0; y < rows; y++) {
     const rowIn = (y + first) * inW * channels;
@@ -376,17 +344,15 @@ function horizontalN(src: Uint8Array, inW: number, channels: number, first: numb
       for (let ch = 0; ch < channels; ch++) {
         let s = HALF;
         for (let x = 0; x < taps; x++) s += src[rowIn + (start[xx]! + x) * channels + ch]! * kk[kOff + x]!;
-        dst[rowOut + xx * channels + ch] = plan.clamp[(s >> PRECISION_BITS) - plan.lo]!;
+        dst[rowOut + xx * channels + ch] = clip8(s >> PRECISION_BITS);
       }
     }
   }
 }
 
 /** Vertical pass into interleaved bytes: each output row is a weighted sum of whole rows of `src`. */
-function verticalBytes(src: Uint8Array, rowStart: number, rowLen: number, outH: number, a: Axis, plan: Plan, dst: Uint8Array): void {
+function verticalBytes(src: Uint8Array, rowStart: number, rowLen: number, outH: number, a: Axis, dst: Uint8Array): void {
   const { taps, start, kk } = a;
-  const clamp = plan.clamp;
-  const lo = plan.lo;
   for (let yy = 0; yy < outH; yy++) {
     const base = (start[yy]! + rowStart) * rowLen;
     const kOff = yy * taps;
@@ -394,21 +360,22 @@ function verticalBytes(src: Uint8Array, rowStart: number, rowLen: number, outH: 
     for (let i = 0; i < rowLen; i++) {
       let s = HALF;
       for (let y = 0, p = base + i; y < taps; y++, p += rowLen) s += src[p]! * kk[kOff + y]!;
-      dst[o + i] = clamp[(s >> PRECISION_BITS) - lo]!;
+      dst[o + i] = clip8(s >> PRECISION_BITS);
     }
   }
 }
 
 /** Vertical pass of RGB rows `w` pixels wide, straight into the three normalised float planes. */
-function verticalPlanes(src: Uint8Array, rowStart: number, w: number, outH: number, a: Axis, plan: Plan, lut: ChannelLut, out: Float32Array): void {
+function verticalPlanes(src: Uint8Array, rowStart: number, w: number, outH: number, a: Axis, lut: ChannelLut, out: Float32Array): void {
   const { taps, start, kk } = a;
-  const t = clampedLut(plan, lut);
-  const span = plan.span;
-  const off0 = -plan.lo;
-  const off1 = span - plan.lo;
-  const off2 = 2 * span - plan.lo;
   const rowLen = w * 3;
   const plane = w * outH;
+  const l0 = lut.subarray(0, 256);
+  const l1 = lut.subarray(256, 512);
+  const l2 = lut.subarray(512, 768);
+  const o0 = out.subarray(0, plane);
+  const o1 = out.subarray(plane, 2 * plane);
+  const o2 = out.subarray(2 * plane, 3 * plane);
   for (let yy = 0; yy < outH; yy++) {
     const base = (start[yy]! + rowStart) * rowLen;
     const kOff = yy * taps;
@@ -418,9 +385,9 @@ function verticalPlanes(src: Uint8Array, rowStart: number, w: number, outH: numb
       const k1 = kk[kOff + 1]!;
       const r1 = base + rowLen;
       for (let x = 0, i = 0; x < w; x++, i += 3, o++) {
-        out[o] = t[((HALF + src[base + i]! * k0 + src[r1 + i]! * k1) >> PRECISION_BITS) + off0]!;
-        out[o + plane] = t[((HALF + src[base + i + 1]! * k0 + src[r1 + i + 1]! * k1) >> PRECISION_BITS) + off1]!;
-        out[o + 2 * plane] = t[((HALF + src[base + i + 2]! * k0 + src[r1 + i + 2]! * k1) >> PRECISION_BITS) + off2]!;
+        o0[o] = l0[clip8((HALF + src[base + i]! * k0 + src[r1 + i]! * k1) >> PRECISION_BITS)]!;
+        o1[o] = l1[clip8((HALF + src[base + i + 1]! * k0 + src[r1 + i + 1]! * k1) >> PRECISION_BITS)]!;
+        o2[o] = l2[clip8((HALF + src[base + i + 2]! * k0 + src[r1 + i + 2]! * k1) >> PRECISION_BITS)]!;
       }
     } else if (taps === 3) {
       const k0 = kk[kOff]!;
@@ -429,9 +396,9 @@ function verticalPlanes(src: Uint8Array, rowStart: number, w: number, outH: numb
       const r1 = base + rowLen;
       const r2 = r1 + rowLen;
       for (let x = 0, i = 0; x < w; x++, i += 3, o++) {
-        out[o] = t[((HALF + src[base + i]! * k0 + src[r1 + i]! * k1 + src[r2 + i]! * k2) >> PRECISION_BITS) + off0]!;
-        out[o + plane] = t[((HALF + src[base + i + 1]! * k0 + src[r1 + i + 1]! * k1 + src[r2 + i + 1]! * k2) >> PRECISION_BITS) + off1]!;
-        out[o + 2 * plane] = t[((HALF + src[base + i + 2]! * k0 + src[r1 + i + 2]! * k1 + src[r2 + i + 2]! * k2) >> PRECISION_BITS) + off2]!;
+        o0[o] = l0[clip8((HALF + src[base + i]! * k0 + src[r1 + i]! * k1 + src[r2 + i]! * k2) >> PRECISION_BITS)]!;
+        o1[o] = l1[clip8((HALF + src[base + i + 1]! * k0 + src[r1 + i + 1]! * k1 + src[r2 + i + 1]! * k2) >> PRECISION_BITS)]!;
+        o2[o] = l2[clip8((HALF + src[base + i + 2]! * k0 + src[r1 + i + 2]! * k1 + src[r2 + i + 2]! * k2) >> PRECISION_BITS)]!;
       }
     } else {
       for (let x = 0, i = 0; x < w; x++, i += 3, o++) {
@@ -444,9 +411,9 @@ function verticalPlanes(src: Uint8Array, rowStart: number, w: number, outH: numb
           s1 += src[p + 1]! * kv;
           s2 += src[p + 2]! * kv;
         }
-        out[o] = t[(s0 >> PRECISION_BITS) + off0]!;
-        out[o + plane] = t[(s1 >> PRECISION_BITS) + off1]!;
-        out[o + 2 * plane] = t[(s2 >> PRECISION_BITS) + off2]!;
+        o0[o] = l0[clip8(s0 >> PRECISION_BITS)]!;
+        o1[o] = l1[clip8(s1 >> PRECISION_BITS)]!;
+        o2[o] = l2[clip8(s2 >> PRECISION_BITS)]!;
       }
     }
   }
