@@ -14,20 +14,9 @@ import type { Detection } from '../protocol/tools.js';
 import { HttpError } from './errors.js';
 import type { DecodedImage } from './images.js';
 import type { LoadedModel } from './modelSlot.js';
-import { CountedSession, type Device, type SessionThreads } from './onnx.js';
+import { CountedSession, type Device, onesInt64, type SessionThreads } from './onnx.js';
 import { fastPixelValues, modelId, transformers, usePillowResize } from './transformersEnv.js';
 
-const ones = new Map<number, BigInt64Array>();
-/** An all-ones int64 mask of `n` elements, shared (ORT only reads its inputs). */
-function onesMask(n: number): BigInt64Array {
-  let m = ones.get(n);
-  if (!m) {
-    if (ones.size > 8) ones.clear();
-    m = new BigInt64Array(n).fill(1n);
-    ones.set(n, m);
-  }
-  return m;
-}
 
 export const DETECTOR_FILES = ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'] as const;
 
@@ -194,7 +183,7 @@ export class GroundingDino implements LoadedModel {
     const types = new BigInt64Array(n * len);
     let values = first.pixels.values;
     if (n > 1) {
-      values = new Float32Array(n * plane);
+      values = new Float32Array(new SharedArrayBuffer(4 * n * plane));
       jobs.forEach((j, b) => values.set(j.pixels.values, b * plane));
     }
     jobs.forEach((j, b) => {
@@ -203,7 +192,7 @@ export class GroundingDino implements LoadedModel {
       types.set(j.caption.tokenTypeIds, b * len);
     });
     let mask: BigInt64Array;
-    if (jobs.every((j) => !j.pixels.mask)) mask = onesMask(n * w * h);
+    if (jobs.every((j) => !j.pixels.mask)) mask = onesInt64(n * w * h);
     else {
       mask = new BigInt64Array(n * w * h);
       jobs.forEach((j, b) => (j.pixels.mask ? mask.set(j.pixels.mask, b * w * h) : mask.fill(1n, b * w * h, (b + 1) * w * h)));

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { SessionThread, type WireTensor } from './sessionWorker.js';
 
 export type Device = 'cpu' | 'cuda';
 
@@ -71,6 +72,25 @@ export function threadPlan(given: { detector?: number; depth?: number; interOp?:
   };
 }
 
+const onesArrays = new Map<number, BigInt64Array>();
+const ONES = new WeakSet<object>();
+
+/**
+ * An all-ones int64 array of `n` elements (a mask with nothing masked), shared and never written:
+ * a session sends it to its thread as a size instead of the bytes.
+ */
+export function onesInt64(n: number): BigInt64Array {
+  let m = onesArrays.get(n);
+  if (!m) {
+    if (onesArrays.size > 8) onesArrays.clear();
+    m = new BigInt64Array(n).fill(1n);
+    ONES.add(m);
+    onesArrays.set(n, m);
+  }
+  return m;
+}
+
+/** A session on its own thread (src/server/sessionWorker.ts), with a run counter and timings. */
 export class CountedSession {
   runs = 0;
   /** Total milliseconds spent inside session.run. */
@@ -78,7 +98,7 @@ export class CountedSession {
   lastRunMs = 0;
 
   private constructor(
-    readonly session: ort.InferenceSession,
+    private readonly thread: SessionThread,
     readonly device: Device,
     readonly file: string,
   ) {}
@@ -97,35 +117,40 @@ export class CountedSession {
     }
     if (device === 'cuda') {
       try {
-        const s = await ort.InferenceSession.create(file, { ...base, executionProviders: ['cuda', 'cpu'] });
+        const s = await SessionThread.open(file, { ...base, executionProviders: ['cuda', 'cpu'] });
         return new CountedSession(s, 'cuda', file);
       } catch (err) {
         onWarning(`could not open ${file} with the CUDA provider (${(err as Error).message.split('\n')[0]}); using the CPU for this model`);
       }
     }
-    const s = await ort.InferenceSession.create(file, { ...base, executionProviders: ['cpu'] });
+    const s = await SessionThread.open(file, { ...base, executionProviders: ['cpu'] });
     return new CountedSession(s, 'cpu', file);
   }
 
   get inputNames(): readonly string[] {
-    return this.session.inputNames;
+    return this.thread.inputNames;
   }
 
   get outputNames(): readonly string[] {
-    return this.session.outputNames;
+    return this.thread.outputNames;
   }
 
   async run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
-    const t0 = performance.now();
-    const out = await this.session.run(feeds);
-    this.lastRunMs = performance.now() - t0;
-    this.runMs += this.lastRunMs;
+    const wire: Record<string, WireTensor> = {};
+    for (const [name, t] of Object.entries(feeds)) {
+      wire[name] = ONES.has(t.data as object) ? { type: t.type, dims: t.dims, ones: t.size } : { type: t.type, dims: t.dims, data: t.data };
+    }
+    const { out, ms } = await this.thread.run(wire);
+    this.lastRunMs = ms;
+    this.runMs += ms;
     this.runs++;
-    return out as Record<string, ort.Tensor>;
+    const result: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(out)) result[name] = new ort.Tensor(t.type, t.data as ort.Tensor.DataType, t.dims);
+    return result;
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await this.thread.release();
   }
 }
 

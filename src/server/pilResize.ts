@@ -239,8 +239,8 @@ export type ChannelLut = Float32Array;
  */
 export function pilResizeToPlanes(pixels: Uint8Array | Uint8ClampedArray, inW: number, inH: number, outW: number, outH: number, resample: number, lut: ChannelLut): Float32Array {
   const src = plainBytes(pixels);
-  // Every element is written below: no need to zero the 8-byte-aligned block first.
-  const out = new Float32Array(Buffer.allocUnsafeSlow(12 * outW * outH).buffer, 0, 3 * outW * outH);
+  // Shared memory: the model's thread reads it without a copy on this thread.
+  const out = new Float32Array(new SharedArrayBuffer(12 * outW * outH));
   if (inW === outW && inH === outH) {
     toPlanes(src, outW * outH, lut, out);
     return out;

@@ -200,6 +200,7 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
    */
   const modelInput = async <P extends { bytes: number }>(img: StoredImage, modelId: string, make: (pixels: DecodedImage) => Promise<P>, signal: AbortSignal): Promise<{ input: P; ms: number }> => {
     const t = performance.now();
+    if (opts.debugNoInputCache) return { input: await make(await store.decode(img)), ms: performance.now() - t };
     let ran = false;
     const { value } = await shared(`input:${modelId}:${img.sha256}`, 'model_inputs', async () => {
       ran = true;
