@@ -162,6 +162,7 @@ export class SessionThread {
 
   async release(): Promise<void> {
     if (!this.dead) {
+      this.worker.ref();
       await new Promise<void>((resolve) => {
         const done = (): void => resolve();
         this.worker.once('message', done);
