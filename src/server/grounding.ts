@@ -175,6 +175,13 @@ export class GroundingDino implements LoadedModel {
     const n = jobs.length;
     const first = jobs[0];
     if (!first) return [];
+    // A graph exported with a fixed batch of 1 (see scripts/export/export_grounding_dino.py for
+    // the dynamic axes) runs the jobs one after another.
+    if (n > 1 && !this.session.batchable('pixel_values')) {
+      const out: RawDetections[] = [];
+      for (const j of jobs) out.push(...(await this.run([j])));
+      return out;
+    }
     const { width: w, height: h } = first.pixels;
     const plane = 3 * w * h;
     const len = Math.max(...jobs.map((j) => j.caption.inputIds.length));

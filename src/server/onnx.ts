@@ -135,6 +135,12 @@ export class CountedSession {
     return this.thread.outputNames;
   }
 
+  /** Whether input `name` has a free first (batch) dimension; unknown shapes count as free. */
+  batchable(name: string): boolean {
+    const shape = this.thread.inputShapes[name];
+    return !shape || shape.length === 0 || typeof shape[0] === 'string' || shape[0] === -1;
+  }
+
   async run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
     const wire: Record<string, WireTensor> = {};
     for (const [name, t] of Object.entries(feeds)) {

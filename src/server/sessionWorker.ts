@@ -44,7 +44,9 @@ let session;
 ort.InferenceSession.create(workerData.file, workerData.options).then(
   (s) => {
     session = s;
-    parentPort.postMessage({ kind: 'ready', inputNames: s.inputNames, outputNames: s.outputNames });
+    let shapes = {};
+    try { for (const m of s.inputMetadata || []) shapes[m.name] = m.isTensor ? m.shape : []; } catch { shapes = {}; }
+    parentPort.postMessage({ kind: 'ready', inputNames: s.inputNames, outputNames: s.outputNames, inputShapes: shapes });
   },
   (err) => parentPort.postMessage({ kind: 'failed', message: String((err && err.message) || err) }),
 );
@@ -96,6 +98,8 @@ export class SessionThread {
     private readonly worker: Worker,
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
+    /** Declared input shapes (a string is a symbolic dimension); empty when the runtime gives none. */
+    readonly inputShapes: Readonly<Record<string, ReadonlyArray<number | string>>>,
   ) {
     worker.on('message', (m: { kind: string; id?: number; out?: Record<string, WireTensor>; ms?: number; message?: string }) => {
       const p = m.id === undefined ? undefined : this.pending.get(m.id);
@@ -119,10 +123,10 @@ export class SessionThread {
   static open(file: string, options: ort.InferenceSession.SessionOptions): Promise<SessionThread> {
     const worker = new Worker(WORKER_CODE, { eval: true, workerData: { ort: require.resolve('onnxruntime-node'), file, options } });
     return new Promise((resolve, reject) => {
-      const onMessage = (m: { kind: string; inputNames?: string[]; outputNames?: string[]; message?: string }): void => {
+      const onMessage = (m: { kind: string; inputNames?: string[]; outputNames?: string[]; inputShapes?: Record<string, Array<number | string>>; message?: string }): void => {
         worker.off('error', onError);
         worker.off('message', onMessage);
-        if (m.kind === 'ready') resolve(new SessionThread(worker, m.inputNames ?? [], m.outputNames ?? []));
+        if (m.kind === 'ready') resolve(new SessionThread(worker, m.inputNames ?? [], m.outputNames ?? [], m.inputShapes ?? {}));
         else {
           void worker.terminate();
           reject(new Error(m.message ?? 'the session could not be created'));

@@ -76,3 +76,17 @@ describe('model sessions on their own threads', () => {
     await assert.rejects(CountedSession.open(join(FIXTURES, 'images', 'pixel-1x1.png'), 'cpu', () => undefined), /protobuf|parse|model|Load/i);
   });
 });
+
+describe('batch dimension of the fixture graphs', () => {
+  it('is free in both detector fixtures (so detect requests can be batched)', async () => {
+    for (const name of ['grounding-dino-tiny', 'grounding-dino-bench']) {
+      const s = await CountedSession.open(join(FIXTURES, 'models', name, 'onnx', 'model.onnx'), 'cpu', () => undefined);
+      try {
+        assert.equal(s.batchable('pixel_values'), true, name);
+        assert.equal(s.batchable('input_ids'), true, name);
+      } finally {
+        await s.release();
+      }
+    }
+  });
+});
