@@ -319,7 +319,16 @@ function horizontal(src: Uint8Array, inW: number, channels: number, first: numbe
         let s0 = HALF;
         let s1 = HALF;
         let s2 = HALF;
-        for (let x = 0; x < taps; x++, p += 3) {
+        // Two taps a step (a shrink reads dozens).
+        let x = 0;
+        for (; x + 1 < taps; x += 2, p += 6) {
+          const ka = kk[kOff + x]!;
+          const kb = kk[kOff + x + 1]!;
+          s0 += src[p]! * ka + src[p + 3]! * kb;
+          s1 += src[p + 1]! * ka + src[p + 4]! * kb;
+          s2 += src[p + 2]! * ka + src[p + 5]! * kb;
+        }
+        if (x < taps) {
           const kv = kk[kOff + x]!;
           s0 += src[p]! * kv;
           s1 += src[p + 1]! * kv;
