@@ -1,7 +1,8 @@
 /**
  * Wall time of whole runs of the worked examples (the generator prompt's example programs and
- * examples/desk.vprog), through `runQuery` as `valor run` does it: the real tool server on the
- * benchmark detector (800×800) and the depth fixture, the HTTP tool client, a warm python3 worker.
+ * examples/desk.vprog), through `runQuery` as `valor run` does it: the real tool server on a detector
+ * fixture (grounding-dino-tiny, or $BENCH_EXAMPLES_DETECTOR, e.g. grounding-dino-bench) and the depth
+ * fixture, the HTTP tool client, a warm python3 worker.
  * Each run gets a fresh image (a 640×480 PNG no other run used), so every run pays upload,
  * decoding and preprocessing; vqa answers at once from a local stand-in (it is a remote vision
  * model in real use, and no model time of ours).
@@ -29,7 +30,9 @@ import type { BenchResult } from './types.js';
 const ROOT = resolve(__dirname, '..');
 const MODELS = join(ROOT, 'test', 'fixtures', 'models');
 const IMAGE = join(ROOT, 'test', 'fixtures', 'images', 'scene-640x480.jpg');
-const ROUNDS = 3;
+const ROUNDS = 4;
+/** The small detector: its model time (ms) leaves the per-call costs this module is about visible. */
+const EXAMPLES_DETECTOR = process.env.BENCH_EXAMPLES_DETECTOR ?? 'grounding-dino-tiny';
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -53,7 +56,7 @@ export async function bench(): Promise<BenchResult[]> {
   const runner = new ProgramRunner();
   try {
     const start = (env: Record<string, string | undefined>): Promise<ToolServerProcess> =>
-      startToolServer({ serverScript: join(ROOT, 'dist', 'server.js'), detector: join(MODELS, 'grounding-dino-bench'), depth: join(MODELS, 'depth-anything-tiny'), args: ['--allow-root', work], env: { ...process.env, VALOR_TOOLS_TOKEN: undefined, ...env } });
+      startToolServer({ serverScript: join(ROOT, 'dist', 'server.js'), detector: join(MODELS, EXAMPLES_DETECTOR), depth: join(MODELS, 'depth-anything-tiny'), args: ['--allow-root', work], env: { ...process.env, VALOR_TOOLS_TOKEN: undefined, ...env } });
     const [before, after] = await Promise.all([start({ VALOR_TOOLS_DEBUG_NO_INPUT_CACHE: '1' }), start({})]);
     servers.push(before, after);
     const base = await sharp(IMAGE).raw().toBuffer({ resolveWithObject: true });
@@ -92,7 +95,7 @@ export async function bench(): Promise<BenchResult[]> {
     }
     const total = (name: string): number => (times[name] as number[]).reduce((a, b) => a + b, 0);
     const med = (name: string): number => median(times[name] as number[]);
-    const notes = `${list.length} examples × ${ROUNDS} rounds, interleaved; ${median(calls)} tool calls per run (median); totals ms: before ${total('before').toFixed(0)}, per-image ${total('per-image work').toFixed(0)}, + early start ${total('per-image work + early start').toFixed(0)}; benchmark detector, depth fixture, vqa stand-in`;
+    const notes = `${list.length} examples × ${ROUNDS} rounds, interleaved; ${median(calls)} tool calls per run (median); totals ms: before ${total('before').toFixed(0)}, per-image ${total('per-image work').toFixed(0)}, + early start ${total('per-image work + early start').toFixed(0)}; detector ${EXAMPLES_DETECTOR}, depth fixture, vqa stand-in`;
     return [
       {
         name: 'worked examples: run wall time with per-image work, relative to before',

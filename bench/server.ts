@@ -13,6 +13,9 @@
  *   size the server reported (Server-Timing `batch`);
  * - the server's peak resident memory (VmHWM).
  *
+ * With BENCH_BASELINE_SERVER=/path/to/other/dist/server.js (e.g. a build of an older commit), the
+ * overhead rows are also measured on that server, call for call interleaved with this one.
+ *
  * Run alone: `npx tsx bench/server.ts`.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -75,6 +78,7 @@ export async function bench(): Promise<BenchResult[]> {
   const work = mkdtempSync(join(tmpdir(), 'valor-bench-server-'));
   let server: ToolServerProcess | undefined;
   let unbatched: ToolServerProcess | undefined;
+  let baseline: ToolServerProcess | undefined;
   try {
     // Distinct images (one pixel differs) so every call is a miss that reads, hashes and decodes.
     const base = await sharp(IMAGE).raw().toBuffer({ resolveWithObject: true });
@@ -98,6 +102,11 @@ export async function bench(): Promise<BenchResult[]> {
       });
     server = await start(['--batch-size', '4']);
     unbatched = await start([]);
+    const baselineScript = process.env.BENCH_BASELINE_SERVER;
+    if (baselineScript) {
+      baseline = await startToolServer({ serverScript: baselineScript, detector: DETECTOR, depth: DEPTH, args: ['--allow-root', work, '--cache-mb', '512'], env: { ...process.env, VALOR_TOOLS_TOKEN: undefined } });
+    }
+    const old = baseline;
     const srv = server;
     const call = async (on: ToolServerProcess, route: string, body: object): Promise<{ ms: number; phases: Record<string, number>; body: unknown }> => {
       const t0 = performance.now();
@@ -122,6 +131,9 @@ export async function bench(): Promise<BenchResult[]> {
 
     // Warm-up: model load, first-run allocations.
     for (let i = 0; i < 3; i++) await detect(paths[N - 1 - i] as string);
+    if (old) for (let i = 0; i < 3; i++) await detect(paths[N - 1 - i] as string, old);
+    const oldOverheads: number[] = [];
+    const oldPhases: Record<string, number[]> = {};
 
     const missTimes: number[] = [];
     const inServerModel: number[] = [];
@@ -134,6 +146,11 @@ export async function bench(): Promise<BenchResult[]> {
       inServerModel.push(r.modelMs);
       overheads.push((r.ms - r.modelMs) / r.modelMs);
       for (const [k, v] of Object.entries(r.phases)) (phaseLists[k] ??= []).push(v);
+      if (old) {
+        const o = await detect(paths[i] as string, old);
+        oldOverheads.push((o.ms - o.modelMs) / o.modelMs);
+        for (const [k, v] of Object.entries(o.phases)) (oldPhases[k] ??= []).push(v);
+      }
     }
     const bare = await bareRunMs(16);
     const miss = median(missTimes);
@@ -152,13 +169,23 @@ export async function bench(): Promise<BenchResult[]> {
     const depthOver: number[] = [];
     const depthModel: number[] = [];
     const depthPhases: Record<string, number[]> = {};
+    const oldDepthOver: number[] = [];
     for (let i = 0; i < 3; i++) await call(srv, TOOL_ROUTES.depth, { image: { path: paths[N - 1 - i] }, bbox: [100, 100, 300, 300] });
+    if (old) for (let i = 0; i < 3; i++) await call(old, TOOL_ROUTES.depth, { image: { path: paths[N - 1 - i] }, bbox: [100, 100, 300, 300] });
     for (let i = 0; i < 16; i++) {
       const r = await call(srv, TOOL_ROUTES.depth, { image: { path: paths[i] }, bbox: [100, 100, 300, 300] });
       const m = r.phases.model ?? NaN;
       depthOver.push((r.ms - m) / m);
       depthModel.push(m);
       for (const [k, v] of Object.entries(r.phases)) (depthPhases[k] ??= []).push(v);
+      if (old) {
+        const o = await call(old, TOOL_ROUTES.depth, { image: { path: paths[i] }, bbox: [100, 100, 300, 300] });
+        oldDepthOver.push((o.ms - (o.phases.model ?? NaN)) / (o.phases.model ?? NaN));
+      }
+    }
+    if (old) {
+      await old.stop();
+      baseline = undefined;
     }
 
     const throughput = async (on: ToolServerProcess, clients: number, images: string[]): Promise<{ perS: number; batch: number }> => {
@@ -180,7 +207,28 @@ export async function bench(): Promise<BenchResult[]> {
     const eightOff = await throughput(unbatched, 8, paths.slice(28, 44));
     const peak = peakRssBytes(srv.process.pid as number);
 
+    const before: BenchResult[] = old
+      ? [
+          {
+            name: 'baseline server: overhead per detect call (miss), relative to its session.run',
+            value: median(oldOverheads),
+            unit: 'fraction',
+            baseline: { name: 'this server, same calls interleaved, overhead fraction', value: median(overheads) },
+            ratio: median(overheads) / median(oldOverheads),
+            notes: `${baselineScript}; its phases ms: ${Object.entries(oldPhases).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')}; ratio = this server's overhead / the baseline's`,
+          },
+          {
+            name: 'baseline server: overhead per depth call (map miss), relative to its session.run',
+            value: median(oldDepthOver),
+            unit: 'fraction',
+            baseline: { name: 'this server, same calls interleaved, overhead fraction', value: median(depthOver) },
+            ratio: median(depthOver) / median(oldDepthOver),
+            notes: `${baselineScript}`,
+          },
+        ]
+      : [];
     return [
+      ...before,
       {
         name: 'tool server overhead per detect call (miss), relative to the session.run inside it',
         value: median(overheads),
@@ -243,7 +291,7 @@ export async function bench(): Promise<BenchResult[]> {
       { name: 'tool server peak resident memory', value: peak / (1024 * 1024), unit: 'MiB', notes: 'VmHWM of the server process over the whole benchmark' },
     ];
   } finally {
-    await Promise.all([server?.stop(), unbatched?.stop()]);
+    await Promise.all([server?.stop(), unbatched?.stop(), baseline?.stop()]);
     rmSync(work, { recursive: true, force: true });
   }
 }
