@@ -10,7 +10,7 @@ import { BUILTIN_PROMPT, generationMessages, promptRef, type GenerationPrompt, t
 import { parseReply } from './reply.js';
 import { newRunId } from './runStore.js';
 import type { ProgramRunnerLike } from './runnerTypes.js';
-import type { Tools } from './tools.js';
+import { toolsCalled, type Tools } from './tools.js';
 import type { ProgramError, RunRecord } from '../protocol/run.js';
 
 export interface GeneratedReply {
@@ -61,6 +61,8 @@ export interface QueryRunOptions {
   memoryMB?: number;
   /** The `.vprog` document the reply came from, for the record. */
   document?: string | null;
+  /** Send the tools a prefetch hint before the program runs (default true when they take one). */
+  prefetch?: boolean;
   /** Image facts when the caller already has them. */
   image?: ImageInfo;
   signal?: AbortSignal;
@@ -104,6 +106,10 @@ export async function runQuery(o: QueryRunOptions): Promise<RunRecord> {
       line: null,
     };
   } else {
+    // The depth map and the detector's input of the image can be computed while the program
+    // starts and runs up to its first call (the server has one queue per model).
+    const wanted = toolsCalled(parsed.program);
+    if (o.prefetch !== false && o.tools.prefetch && wanted.length > 0) void o.tools.prefetch(image.path, wanted, o.signal).catch(() => undefined);
     const outcome = await o.runner.run(
       { program: parsed.program, imagePath: image.path, tools: o.tools, timeoutMs: o.timeoutMs, memoryMB: o.memoryMB },
       o.signal,

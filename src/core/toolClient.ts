@@ -22,6 +22,7 @@ import {
   HealthResponse,
   type ImageRef,
   ImageUploadResponse,
+  PrefetchResponse,
   TOOL_ROUTES,
   VqaResponse,
   type BBox,
@@ -311,6 +312,14 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
       const reply = await withImage(img_pth, (image) => send('POST', TOOL_ROUTES.depth, { image, bbox }, signal), signal);
       const r = ok(DepthResponse, reply, 'depth');
       return { value: r.depth, detail: { region: r.region, cached: r.cached, model: r.model } };
+    },
+
+    async prefetch(img_pth, tools, signal): Promise<void> {
+      const reply = await withImage(img_pth, (image) => send('POST', TOOL_ROUTES.prefetch, { image, tools }, signal), signal);
+      if (reply.status === 202 && PrefetchResponse.safeParse(reply.body).success) return;
+      // An older server without the route answers 404 not_found: a hint it cannot take is no error.
+      if (reply.status === 404 && ErrorResponse.safeParse(reply.body).data?.error.code === 'not_found') return;
+      fail(reply, 'prefetch');
     },
 
     async vqa(img_pth, bbox: BBox | null, prompt, signal): Promise<ToolResult<string>> {

@@ -22,6 +22,22 @@ export interface Tools {
   gd_detect(img_pth: string, prompt: string, signal?: AbortSignal): Promise<ToolResult<Detection[]>>;
   depth(img_pth: string, bbox: BBox, signal?: AbortSignal): Promise<ToolResult<number>>;
   vqa(img_pth: string, bbox: BBox | null, prompt: string, signal?: AbortSignal): Promise<ToolResult<string>>;
+  /**
+   * Optional hint before a program runs: it will call `tools` on `img_pth`, so work that does not
+   * depend on the calls' arguments (an upload, decoding, a depth map) may start now. Best effort:
+   * it never fails the run.
+   */
+  prefetch?(img_pth: string, tools: readonly ToolName[], signal?: AbortSignal): Promise<void>;
+}
+
+export type ToolName = 'gd_detect' | 'depth' | 'vqa';
+
+/**
+ * The tools a program's source calls (a plain scan for `name(`; a call in a comment or string
+ * counts too, which only costs an unneeded prefetch).
+ */
+export function toolsCalled(program: string): ToolName[] {
+  return (['gd_detect', 'depth', 'vqa'] as const).filter((t) => new RegExp(`\\b${t}\\s*\\(`).test(program));
 }
 
 /**

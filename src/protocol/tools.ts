@@ -109,6 +109,18 @@ export const VqaResponse = z.object({
 });
 export type VqaResponse = z.infer<typeof VqaResponse>;
 
+/**
+ * `POST /v1/prefetch`: a hint that a program about to run will call these tools on this image.
+ * The server starts the work that does not depend on the call's arguments (decoding, the model
+ * input, the depth map) in the background and answers 202 at once; the calls later find it done
+ * or in progress. Unknown tool names are ignored, so older and newer clients and servers mix.
+ */
+export const PrefetchRequest = z.object({ image: ImageRef, tools: z.array(z.string().max(64)).max(16) });
+export type PrefetchRequest = z.infer<typeof PrefetchRequest>;
+
+export const PrefetchResponse = z.object({ started: z.array(z.string()) });
+export type PrefetchResponse = z.infer<typeof PrefetchResponse>;
+
 /** `GET /v1/health`. */
 export const HealthResponse = z.object({
   status: z.enum(['ok', 'degraded']),
@@ -158,6 +170,7 @@ export const TOOL_ROUTES = {
   depth: '/v1/depth',
   depthMap: '/v1/depth/map',
   vqa: '/v1/vqa',
+  prefetch: '/v1/prefetch',
 } as const;
 
 /** Parameter names of the program's tools, in order (valor.md §2). The Python functions are generated from this. */

@@ -16,10 +16,17 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { DecodedImage } from './images.js';
 import type { LoadedModel } from './modelSlot.js';
-import { CountedSession, type Device } from './onnx.js';
+import { CountedSession, type Device, type SessionThreads } from './onnx.js';
 import { fastPixelValues, modelId, transformers, usePillowResize } from './transformersEnv.js';
 
 export const DEPTH_FILES = ['config.json', 'preprocessor_config.json', 'onnx/model.onnx'] as const;
+
+/** The network input of one image (kept per image in the server's cache). */
+export interface DepthInput {
+  values: Float32Array;
+  dims: number[];
+  bytes: number;
+}
 
 type ImageProcessor = Awaited<ReturnType<typeof transformers.AutoImageProcessor.from_pretrained>>;
 
@@ -33,49 +40,60 @@ export class DepthModel implements LoadedModel {
     private readonly focalOutput?: string,
   ) {}
 
-  static async load(dir: string, device: Device, warn: (line: string) => void): Promise<DepthModel> {
+  static async load(dir: string, device: Device, warn: (line: string) => void, threads?: SessionThreads): Promise<DepthModel> {
     const processor = await transformers.AutoImageProcessor.from_pretrained(dir, { local_files_only: true });
     usePillowResize(processor);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { depth_estimation_type?: string };
     if (config.depth_estimation_type === 'relative') {
       warn(`the depth model in ${dir} is a relative-depth model (config depth_estimation_type "relative"): its values are not metres; use a metric model (see docs/tool-server.md)`);
     }
-    const session = await CountedSession.open(join(dir, 'onnx', 'model.onnx'), device, warn);
+    const session = await CountedSession.open(join(dir, 'onnx', 'model.onnx'), device, warn, threads);
     if (!session.inputNames.includes('pixel_values')) throw new Error(`onnx/model.onnx has no input 'pixel_values' (inputs: ${session.inputNames.join(', ')})`);
     const outputName = session.outputNames.includes('predicted_depth') ? 'predicted_depth' : (session.outputNames[0] as string);
     const focalOutput = session.outputNames.find((n) => n !== outputName && /focal|fov|field_of_view/i.test(n));
     return new DepthModel(modelId(dir, DEPTH_FILES), session, processor, outputName, focalOutput);
   }
 
-  /** The depth map at the image's own size, row-major metres. */
-  async infer(img: DecodedImage): Promise<Float32Array> {
-    let pixel_values: ort.Tensor;
+  /** The image's `pixel_values` (the one-pass Pillow-exact path, or the processor itself for other options). */
+  async pixelInput(img: DecodedImage): Promise<DepthInput> {
     const fast = fastPixelValues(this.processor, img);
-    if (fast) {
-      pixel_values = new ort.Tensor('float32', fast.data, [1, 3, fast.height, fast.width]);
-    } else {
-      const image = new transformers.RawImage(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length), img.width, img.height, 3);
-      const call = this.processor as unknown as (i: transformers.RawImage) => Promise<{ pixel_values: transformers.Tensor }>;
-      pixel_values = (await call(image)).pixel_values.ort_tensor as unknown as ort.Tensor;
-    }
-    const out = await this.session.run({ pixel_values });
+    if (fast) return { values: fast.data, dims: [1, 3, fast.height, fast.width], bytes: fast.data.byteLength };
+    const image = new transformers.RawImage(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length), img.width, img.height, 3);
+    const call = this.processor as unknown as (i: transformers.RawImage) => Promise<{ pixel_values: transformers.Tensor }>;
+    const pv = (await call(image)).pixel_values;
+    return { values: pv.data as Float32Array, dims: [...pv.dims], bytes: (pv.data as Float32Array).byteLength };
+  }
+
+  /** One session.run: the network's own output (map at the network's size, plus Depth Pro's focal output). */
+  async run(input: DepthInput): Promise<Record<string, ort.Tensor>> {
+    return this.session.run({ pixel_values: new ort.Tensor('float32', input.values, input.dims) });
+  }
+
+  /** The network's output as a depth map at the image's own size, row-major metres. */
+  toImage(out: Record<string, ort.Tensor>, input: DepthInput, width: number, height: number): Float32Array {
     const t = out[this.outputName] as ort.Tensor;
     const dims = t.dims;
     const h = dims[dims.length - 2] as number;
     const w = dims[dims.length - 1] as number;
     const data = (t.data as Float32Array).subarray(0, h * w);
-    if (!this.focalOutput) return resizeBicubic(data, w, h, img.width, img.height);
+    if (!this.focalOutput) return resizeBicubic(data, w, h, width, height);
     // Depth Pro: scale the canonical inverse depth by the input width over the focal length,
     // resize, then invert (clamped as the reference does).
-    const netWidth = pixel_values.dims[pixel_values.dims.length - 1] as number;
+    const netWidth = input.dims[input.dims.length - 1] as number;
     const raw = Number((out[this.focalOutput] as ort.Tensor).data[0]);
     const focalPx = /fov|field_of_view/i.test(this.focalOutput) ? (0.5 * netWidth) / Math.tan((0.5 * raw * Math.PI) / 180) : raw;
     const scale = netWidth / focalPx;
     const inverse = new Float32Array(data.length);
     for (let i = 0; i < data.length; i++) inverse[i] = (data[i] as number) * scale;
-    const resized = resizeBicubic(inverse, w, h, img.width, img.height);
+    const resized = resizeBicubic(inverse, w, h, width, height);
     for (let i = 0; i < resized.length; i++) resized[i] = 1 / Math.min(Math.max(resized[i] as number, 1e-4), 1e4);
     return resized;
+  }
+
+  /** The depth map at the image's own size, row-major metres. */
+  async infer(img: DecodedImage): Promise<Float32Array> {
+    const input = await this.pixelInput(img);
+    return this.toImage(await this.run(input), input, img.width, img.height);
   }
 
   async release(): Promise<void> {
@@ -90,8 +108,21 @@ function cubicWeights(t: number): [number, number, number, number] {
   return [c2(t + 1), c1(t), c1(1 - t), c2(2 - t)];
 }
 
-/** Source taps and weights along one axis (PyTorch's bicubic, align_corners=False, edge-clamped). */
+const taps = new Map<string, { idx: Int32Array; w: Float32Array }>();
+
+/** Source taps and weights along one axis (PyTorch's bicubic, align_corners=False, edge-clamped), kept per size pair. */
 function axisTaps(inSize: number, outSize: number): { idx: Int32Array; w: Float32Array } {
+  const key = `${inSize}>${outSize}`;
+  let t = taps.get(key);
+  if (!t) {
+    if (taps.size > 64) taps.clear();
+    t = computeTaps(inSize, outSize);
+    taps.set(key, t);
+  }
+  return t;
+}
+
+function computeTaps(inSize: number, outSize: number): { idx: Int32Array; w: Float32Array } {
   const idx = new Int32Array(outSize * 4);
   const w = new Float32Array(outSize * 4);
   const scale = inSize / outSize;

@@ -29,6 +29,10 @@ export interface ServerOptions {
   maxMegapixels: number;
   /** Inferences running at once per model. */
   modelConcurrency: number;
+  /** Most detect requests run as one batch when they wait for the detector at once (1: no batching). */
+  batchSize: number;
+  /** onnxruntime threads per model session; unset fields get defaults for the machine (see `threadPlan`). */
+  threads: ThreadSettings;
   maxImageBytes: number;
   maxJsonBytes: number;
   /** OpenAI-compatible vision model for VQA. */
@@ -37,8 +41,17 @@ export interface ServerOptions {
   debugDelayMs: number;
   /** Client limits (timeouts, connection cap); defaults in src/server/http.ts. */
   httpLimits?: Partial<HttpLimits>;
+  /** Benchmark hook ($VALOR_TOOLS_DEBUG_NO_INPUT_CACHE=1): recompute every model input, as before it was kept per image. */
+  debugNoInputCache?: boolean;
   /** Where warnings go (one line each). */
   log: (line: string) => void;
+}
+
+/** `--threads`: intra-op threads for the detector and the depth model, and inter-op threads. */
+export interface ThreadSettings {
+  detector?: number;
+  depth?: number;
+  interOp?: number;
 }
 
 export const DEFAULTS = {
@@ -48,6 +61,10 @@ export const DEFAULTS = {
   storeMb: 2048,
   maxMegapixels: 100,
   modelConcurrency: 1,
+  /** Batch size on the CPU, where a batch costs its size in model time (measured: no gain, some loss). */
+  batchSizeCpu: 1,
+  /** Batch size on CUDA, where a batch of 8 costs little more than one. */
+  batchSizeCuda: 8,
   maxImageBytes: 64 * 1024 * 1024,
   maxJsonBytes: 1024 * 1024,
 } as const;
@@ -82,6 +99,12 @@ Options:
   --store-dir DIR          where uploaded images are kept (default: a temporary folder)
   --max-megapixels N       largest image accepted (default 100)
   --model-concurrency N    inferences at once per model (default 1)
+  --batch-size N           detect requests waiting at once run as one batch of up to N (default 1
+                           on the CPU, where batching gains nothing, 8 with --device cuda)
+  --threads N[,M[,K]]      onnxruntime intra-op threads of the detector (N) and the depth model (M,
+                           default N), inter-op threads K (default 1); default: the detector gets
+                           every core, the depth model half of them, and idle threads sleep instead
+                           of spinning, so the two models can share the machine
   --vlm-base-url URL       vision model endpoint for vqa (default: $VALOR_VLM_BASE_URL)
   --vlm-model ID           vision model id (default: $VALOR_VLM_MODEL); key: $VALOR_VLM_API_KEY or $OPENAI_API_KEY
 
@@ -98,7 +121,7 @@ export class OptionsError extends Error {
 
 const VALUE_FLAGS = new Set([
   '--host', '--port', '--token', '--device', '--models', '--detector', '--depth', '--allow-root', '--cache-mb', '--store-mb',
-  '--store-dir', '--max-megapixels', '--model-concurrency', '--vlm-base-url', '--vlm-model', '--debug-delay-ms',
+  '--store-dir', '--max-megapixels', '--model-concurrency', '--batch-size', '--threads', '--vlm-base-url', '--vlm-model', '--debug-delay-ms',
 ]);
 
 function num(flag: string, v: string, min: number, integer = true): number {
@@ -161,12 +184,26 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: stri
     storeDir: storeDir ? resolve(cwd, storeDir) : undefined,
     maxMegapixels: num('--max-megapixels', one('--max-megapixels') ?? String(DEFAULTS.maxMegapixels), 0.000001, false),
     modelConcurrency: num('--model-concurrency', one('--model-concurrency') ?? '1', 1),
+    batchSize: num('--batch-size', one('--batch-size') ?? env.VALOR_BATCH_SIZE ?? String(deviceText === 'cuda' ? DEFAULTS.batchSizeCuda : DEFAULTS.batchSizeCpu), 1),
+    threads: parseThreads(one('--threads') ?? env.VALOR_THREADS),
     maxImageBytes: DEFAULTS.maxImageBytes,
     maxJsonBytes: DEFAULTS.maxJsonBytes,
     vlm,
     debugDelayMs: num('--debug-delay-ms', one('--debug-delay-ms') ?? env.VALOR_TOOLS_DEBUG_DELAY_MS ?? '0', 0),
+    debugNoInputCache: env.VALOR_TOOLS_DEBUG_NO_INPUT_CACHE === '1',
     log,
   };
+}
+
+/** `--threads 4`, `--threads 4,2` or `--threads 4,2,1`: detector, depth, inter-op. */
+export function parseThreads(text: string | undefined): ThreadSettings {
+  if (text === undefined || text.trim() === '') return {};
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.length > 3 || parts.some((p) => !/^[1-9]\d{0,3}$/.test(p))) {
+    throw new OptionsError(`--threads expects N, N,M or N,M,K (positive integers: detector intra-op threads, depth intra-op threads, inter-op threads), got '${text}'`);
+  }
+  const [detector, depth, interOp] = parts.map(Number);
+  return { detector, depth: depth ?? detector, interOp };
 }
 
 /** The ready line's format (documented in src/protocol/tools.ts: TOOL_SERVER_READY_RE). */

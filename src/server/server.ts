@@ -23,6 +23,8 @@ import {
   type DepthResponse,
   DetectRequest,
   type DetectResponse,
+  PrefetchRequest,
+  type PrefetchResponse,
   type HealthResponse,
   type ImageUploadResponse,
   TOOL_ROUTES,
@@ -32,12 +34,13 @@ import {
 import { centralRegion, checkBox, medianValid, pixelBox } from './boxes.js';
 import { DEPTH_FILES, DepthModel, downsampleDepth } from './depth.js';
 import { HttpError } from './errors.js';
-import { DETECTOR_FILES, GroundingDino, parsePhrases, type RawDetections } from './grounding.js';
+import { Batcher } from './batcher.js';
+import { type DetectJob, DETECTOR_FILES, GroundingDino, parsePhrases, type RawDetections } from './grounding.js';
 import { hardenServer, parseJson, readBody, sendError, sendJson, tokenMatches } from './http.js';
-import { ImageStore, type StoredImage } from './images.js';
+import { type DecodedImage, ImageStore, type StoredImage } from './images.js';
 import { ByteLru } from './lru.js';
 import { ModelSlot } from './modelSlot.js';
-import { chooseDevice, packageVersion, type Device } from './onnx.js';
+import { chooseDevice, packageVersion, threadPlan, type Device } from './onnx.js';
 import type { ServerOptions } from './options.js';
 import { abortError, ModelQueue } from './queue.js';
 import { askVlm, encodeCrop, vqaRegion } from './vqa.js';
@@ -57,6 +60,8 @@ export interface ToolServer {
 const DEFAULT_BOX_THRESHOLD = 0.35;
 const DEFAULT_TEXT_THRESHOLD = 0.25;
 const DEFAULT_MAP_SIDE = 256;
+/** Prefetch hints worked on at once; more are ignored (the real calls do the work). */
+const MAX_PREFETCHING = 8;
 
 type Handler = (req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => Promise<void>;
 
@@ -87,8 +92,9 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
   });
   await store.init();
 
-  const detector = new ModelSlot('detector', 'GroundingDINO', opts.detectorDir, DETECTOR_FILES, (dir) => GroundingDino.load(dir, device, warn), opts.modelConcurrency, '--models DIR (holding grounding-dino/) or --detector DIR');
-  const depth = new ModelSlot('depth', 'depth', opts.depthDir, DEPTH_FILES, (dir) => DepthModel.load(dir, device, warn), opts.modelConcurrency, '--models DIR (holding depth/) or --depth DIR');
+  const threads = threadPlan(opts.threads);
+  const detector = new ModelSlot('detector', 'GroundingDINO', opts.detectorDir, DETECTOR_FILES, (dir) => GroundingDino.load(dir, device, warn, threads.detector), opts.modelConcurrency, '--models DIR (holding grounding-dino/) or --detector DIR');
+  const depth = new ModelSlot('depth', 'depth', opts.depthDir, DEPTH_FILES, (dir) => DepthModel.load(dir, device, warn, threads.depth), opts.modelConcurrency, '--models DIR (holding depth/) or --depth DIR');
   for (const slot of [detector, depth]) {
     const s = slot.status();
     if (s.error) opts.log(`warning: ${s.error}`);
@@ -108,12 +114,12 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
   }
   const vqaQueue = new ModelQueue(Math.max(4, opts.modelConcurrency));
 
-  const counters = { requests: 0, uploads: 0, errors: 0 };
-  const delay = async (signal: AbortSignal): Promise<void> => {
+  const counters = { requests: 0, uploads: 0, errors: 0, prefetches: 0 };
+  const delay = async (signal?: AbortSignal): Promise<void> => {
     if (opts.debugDelayMs <= 0) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, opts.debugDelayMs);
-      signal.addEventListener('abort', () => {
+      signal?.addEventListener('abort', () => {
         clearTimeout(t);
         resolve();
       }, { once: true });
@@ -161,13 +167,14 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
         images: pix.images ?? { entries: 0, bytes: 0 },
         depth_maps: pix.depth_maps ?? { entries: 0, bytes: 0 },
         detector_outputs: pix.detector_outputs ?? { entries: 0, bytes: 0 },
+        model_inputs: pix.model_inputs ?? { entries: 0, bytes: 0 },
         detections: out.detections ?? { entries: 0, bytes: 0 },
         vqa: out.vqa ?? { entries: 0, bytes: 0 },
         image_files: store.stats(),
         total: { entries: cache.size, bytes: cache.bytes },
       },
       busy: { detector: detector.queue.load, depth: depth.queue.load, vqa: vqaQueue.load },
-      counters: { ...counters, uploads: store.uploads, budget_bytes: cache.budgetBytes },
+      counters: { ...counters, uploads: store.uploads, budget_bytes: cache.budgetBytes, batch_size: opts.batchSize, detect_runs: detectBatches.runs, detect_requests_run: detectBatches.served, threads_detector: threads.detector.intraOp, threads_depth: threads.depth.intraOp, threads_inter_op: threads.detector.interOp },
       memory: { rss: mem.rss, heap_used: mem.heapUsed, external: mem.external, array_buffers: mem.arrayBuffers },
     };
     sendJson(res, 200, body);
@@ -186,6 +193,30 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
     const img = await store.resolve({ sha256: sha });
     sendJson(res, 200, { sha256: img.sha256, width: img.width, height: img.height } satisfies ImageUploadResponse);
   };
+
+  /**
+   * The model input of one image for one model, kept per image hash and model id in the shared
+   * cache (a program asking three questions of one image pays decoding and preprocessing once).
+   * `ms` is the time this caller spent computing it (0 when it was already there).
+   */
+  const modelInput = async <P extends { bytes: number }>(img: StoredImage, modelId: string, make: (pixels: DecodedImage) => Promise<P>, signal: AbortSignal): Promise<{ input: P; ms: number }> => {
+    const t = performance.now();
+    if (opts.debugNoInputCache) return { input: await make(await store.decode(img)), ms: performance.now() - t };
+    let ran = false;
+    const { value } = await shared(`input:${modelId}:${img.sha256}`, 'model_inputs', async () => {
+      ran = true;
+      const pixels = await store.decode(img);
+      const input = await make(pixels);
+      return { value: input, bytes: input.bytes };
+    }, signal);
+    return { input: value as P, ms: ran ? performance.now() - t : 0 };
+  };
+
+  const detectBatches = new Batcher<DetectJob, RawDetections>(detector.queue, opts.batchSize, GroundingDino.batchable, async (jobs) => {
+    await delay();
+    const model = await detector.get();
+    return model.run(jobs);
+  });
 
   const detect: Handler = async (req, res, signal) => {
     const t0 = performance.now();
@@ -206,17 +237,12 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
       return;
     }
     const { value: raw, hit } = await shared(`gd:${model.id}:${img.sha256}:${caption.text}`, 'detector_outputs', async () => {
-      const pixels = await store.decode(img);
-      const r = await detector.queue.run(async () => {
-        await delay(signal);
-        if (signal.aborted) throw abortError();
-        const t = performance.now();
-        const out = await model.infer(pixels, caption);
-        phases.model = model.session.lastRunMs;
-        phases.pre = performance.now() - t - model.session.lastRunMs;
-        return out;
-      }, signal);
-      return { value: r, bytes: r.bytes };
+      const { input, ms } = await modelInput(img, model.id, (pixels) => model.pixelInput(pixels), signal);
+      phases.pre = ms;
+      const r = await detectBatches.submit({ pixels: input, caption }, signal);
+      phases.model = r.ms;
+      phases.batch = r.batch;
+      return { value: r.value, bytes: r.value.bytes };
     }, signal);
     const tPost = performance.now();
     const rawOut = raw as RawDetections;
@@ -235,16 +261,17 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
     const model = await depth.get();
     const phases: Phases = {};
     const { value, hit } = await shared(`depth:${model.id}:${img.sha256}`, 'depth_maps', async () => {
-      const pixels = await store.decode(img);
-      const map = await depth.queue.run(async () => {
+      const { input, ms } = await modelInput(img, model.id, (pixels) => model.pixelInput(pixels), signal);
+      phases.pre = ms;
+      const out = await depth.queue.run(async () => {
         await delay(signal);
         if (signal.aborted) throw abortError();
-        const t = performance.now();
-        const m = await model.infer(pixels);
-        phases.model = model.session.lastRunMs;
-        phases.pre = performance.now() - t - model.session.lastRunMs;
-        return m;
+        return model.run(input);
       }, signal);
+      phases.model = model.session.lastRunMs;
+      const t = performance.now();
+      const map = model.toImage(out, input, img.width, img.height);
+      phases.post = performance.now() - t;
       return { value: map, bytes: map.byteLength };
     }, signal);
     return { map: value as Float32Array, model, hit, phases };
@@ -318,6 +345,31 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
     sendJson(res, 200, { answer: answer.answer, crop, model: answer.model, cached: false, ms: performance.now() - t0 } satisfies VqaResponse);
   };
 
+  /** Background work from prefetch hints, bounded so a flood of hints cannot pile up work. */
+  let prefetching = 0;
+  const prefetch: Handler = async (req, res) => {
+    const body = parseJson(PrefetchRequest, await readBody(req, opts.maxJsonBytes, 'the request body'), 'POST /v1/prefetch');
+    const img = await resolveImage(body.image);
+    const started: string[] = [];
+    const never = new AbortController().signal;
+    const background = (name: string, work: () => Promise<unknown>): void => {
+      if (prefetching >= MAX_PREFETCHING) return;
+      prefetching++;
+      counters.prefetches++;
+      started.push(name);
+      // Failures surface on the real call, which repeats the work; a hint has nobody to tell.
+      void work().catch(() => undefined).finally(() => prefetching--);
+    };
+    const wants = new Set(body.tools);
+    if (wants.has('depth') && depth.healthy) background('depth', () => depthMapFor(img, never));
+    if (wants.has('gd_detect') && detector.healthy) background('gd_detect', async () => {
+      const model = await detector.get();
+      await modelInput(img, model.id, (pixels) => model.pixelInput(pixels), never);
+    });
+    if (wants.has('vqa')) background('vqa', () => store.decode(img));
+    sendJson(res, 202, { started } satisfies PrefetchResponse);
+  };
+
   const routes: Record<string, { method: string; handler: Handler }> = {
     [TOOL_ROUTES.health]: { method: 'GET', handler: health },
     [TOOL_ROUTES.images]: { method: 'POST', handler: uploadImage },
@@ -325,6 +377,7 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
     [TOOL_ROUTES.depth]: { method: 'POST', handler: depthRoute },
     [TOOL_ROUTES.depthMap]: { method: 'POST', handler: depthMapRoute },
     [TOOL_ROUTES.vqa]: { method: 'POST', handler: vqa },
+    [TOOL_ROUTES.prefetch]: { method: 'POST', handler: prefetch },
   };
 
   const http = createServer((req, res) => {
@@ -410,13 +463,17 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
   };
 }
 
-/** Milliseconds per phase of one request: image (read, hash, decode), pre, model (session.run), post. */
-type Phases = Partial<Record<'image' | 'pre' | 'model' | 'post', number>>;
+/**
+ * Milliseconds per phase of one request: image (read, hash, decode), pre (the model input;
+ * 0 when this image's was cached), model (the session.run this request was part of), post;
+ * and `batch`, how many requests that session.run served.
+ */
+type Phases = Partial<Record<'image' | 'pre' | 'model' | 'post' | 'batch', number>>;
 
-/** `Server-Timing` header: where a request's time went (the benchmark reads `model`). */
+/** `Server-Timing` header: where a request's time went (the benchmark reads `model` and `batch`). */
 function timing(res: ServerResponse, phases: Phases, t0: number): void {
   if (res.headersSent) return;
-  const parts = Object.entries(phases).map(([k, v]) => `${k};dur=${(v ?? 0).toFixed(3)}`);
+  const parts = Object.entries(phases).map(([k, v]) => (k === 'batch' ? `batch;desc=${v ?? 1}` : `${k};dur=${(v ?? 0).toFixed(3)}`));
   res.setHeader('server-timing', [...parts, `total;dur=${(performance.now() - t0).toFixed(3)}`].join(', '));
 }
 

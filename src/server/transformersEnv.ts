@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as transformers from '@huggingface/transformers';
-import { PIL_RESAMPLE, pilResize } from './pilResize.js';
+import { type ChannelLut, PIL_RESAMPLE, pilResize, pilResizeToPlanes } from './pilResize.js';
 
 transformers.env.allowRemoteModels = false;
 transformers.env.allowLocalModels = true;
@@ -73,6 +73,27 @@ interface ImageProcessorFields extends ResizingImageProcessor {
   do_flip_channel_order?: boolean;
 }
 
+const channelLuts = new WeakMap<object, ChannelLut>();
+
+/**
+ * What the processor's rescale and normalise make of each byte value, per channel: the same
+ * float32 operations in the same order as transformers.js (so a table lookup is bit-identical).
+ */
+function channelLut(rescale: boolean, rf: number, normalize: boolean, mean: number[], std: number[]): ChannelLut {
+  const lut = new Float32Array(3 * 256);
+  for (let c = 0; c < 3; c++) {
+    const m = mean[c] ?? 0;
+    const s = std[c] ?? 1;
+    for (let b = 0; b < 256; b++) {
+      let v = b;
+      if (rescale) v = Math.fround(rf * v);
+      if (normalize) v = Math.fround((v - m) / s);
+      lut[c * 256 + b] = v;
+    }
+  }
+  return lut;
+}
+
 /**
  * The processor's `pixel_values` (CHW float32) computed in one pass: Pillow-exact resize to the
  * processor's own output size, then rescale and normalise with the same float32 rounding as
@@ -89,26 +110,13 @@ export function fastPixelValues(processor: unknown, img: { data: Uint8Array; wid
   if (p.do_normalize && (mean.length !== 3 || std.length !== 3 || mean.some((v) => typeof v !== 'number') || std.some((v) => typeof v !== 'number'))) return undefined;
   let w = img.width;
   let h = img.height;
-  let px: Uint8Array | Uint8ClampedArray = img.data;
-  if (p.do_resize) {
-    [w, h] = p.get_resize_output_image_size({ size: [img.width, img.height] } as unknown as transformers.RawImage, p.size);
-    if (w !== img.width || h !== img.height) px = pilResize(img.data, img.width, img.height, 3, w, h, p.resample ?? PIL_RESAMPLE.BILINEAR);
-  }
+  if (p.do_resize) [w, h] = p.get_resize_output_image_size({ size: [img.width, img.height] } as unknown as transformers.RawImage, p.size);
   if (p.do_pad && p.pad_size && (p.pad_size.width !== w || p.pad_size.height !== h)) return undefined;
-  const plane = w * h;
-  const out = new Float32Array(3 * plane);
-  const rescale = p.do_rescale !== false;
-  const rf = p.rescale_factor ?? 1 / 255;
-  for (let c = 0; c < 3; c++) {
-    const m = (mean[c] as number) ?? 0;
-    const s = (std[c] as number) ?? 1;
-    const base = c * plane;
-    for (let i = 0; i < plane; i++) {
-      let v = px[i * 3 + c] as number;
-      if (rescale) v = Math.fround(rf * v);
-      if (p.do_normalize) v = Math.fround((v - m) / s);
-      out[base + i] = v;
-    }
+  let lut = channelLuts.get(p);
+  if (!lut) {
+    lut = channelLut(p.do_rescale !== false, p.rescale_factor ?? 1 / 255, Boolean(p.do_normalize), mean as number[], std as number[]);
+    channelLuts.set(p, lut);
   }
-  return { data: out, width: w, height: h };
+  const data = pilResizeToPlanes(img.data, img.width, img.height, w, h, p.resample ?? PIL_RESAMPLE.BILINEAR, lut);
+  return { data, width: w, height: h };
 }
