@@ -56,6 +56,8 @@ export interface QueryRunOptions {
   memoryMB?: number;
   /** The `.vprog` document the reply came from, for the record. */
   document?: string | null;
+  /** 1-based document line of program line 1, when the reply came from a document (see `shownLine`). */
+  programDocumentLine?: number | null;
   /** Image facts when the caller already has them. */
   image?: ImageInfo;
   signal?: AbortSignal;
@@ -118,6 +120,7 @@ export async function runQuery(o: QueryRunOptions): Promise<RunRecord> {
       ? { base_url: o.generator.baseUrl, model: generated.model, settings: { ...generated.sampling, cached: generated.cached } }
       : null,
     document: o.document ?? null,
+    ...(o.programDocumentLine ? { program_document_line: o.programDocumentLine } : {}),
     tools: { url: o.toolsUrl, ...(o.toolModels ? { models: o.toolModels } : {}) },
     reply,
     plan: parsed.plan,

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { makeNonce, webviewCsp, webviewHtml } from '../../src/core/webviewHtml.js';
+import { shownLine } from '../../src/protocol/run.js';
 import { parseHostMessage, parseViewMessage, ViewRunRecord } from '../../src/protocol/webview.js';
 import { buildCalls, diffCalls, effectiveThreshold, groundingMatches, visibleCount } from '../../webview/model.js';
 import { LAPTOP_CANDIDATES, MUG_CANDIDATES, depthMap, groundingResult, makeRun } from './runData.js';
@@ -184,4 +185,18 @@ test('webviewCsp: nothing that could open a new directive or widen the policy ge
   ] as const) {
     assert.throws(() => webviewCsp(bad, nonce), (e: Error) => /cspSource/.test(e.message) && why.test(e.message), JSON.stringify(bad));
   }
+});
+
+test('trace lines are shown as document lines when the run came from a document', () => {
+  const run = makeRun();
+  const programLines = run.trace.map((t) => t.line);
+  assert.ok(programLines.every((l) => l !== null));
+  // Without a document: the program's own lines.
+  assert.deepEqual(buildCalls(run).map((c) => c.shownLine), programLines);
+  // Program line 1 on document line 12: every call moves down by 11; revealLine still gets program lines.
+  const fromDoc = { ...run, program_document_line: 12 };
+  assert.deepEqual(buildCalls(fromDoc).map((c) => c.shownLine), programLines.map((l) => (l ?? 0) + 11));
+  assert.deepEqual(buildCalls(fromDoc).map((c) => c.line), programLines);
+  assert.equal(shownLine(fromDoc, null), null);
+  assert.equal(ViewRunRecord.parse(fromDoc).program_document_line, 12, 'the record schema keeps the field');
 });

@@ -10,7 +10,7 @@ import { ImageInputError, inspectImage } from '../../core/image.js';
 import { runQuery } from '../../core/pipeline.js';
 import { ProgramRunner, RunnerSetupError } from '../../core/runner.js';
 import { DEFAULT_RUNS_DIR, writeRunRecord } from '../../core/runStore.js';
-import { parseVprog, resolveImagePath } from '../../core/vprog.js';
+import { parseVprog, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
 import type { RunRecord } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv, toolsFromEnv } from '../config.js';
@@ -40,6 +40,7 @@ interface RunInput {
   imagePath: string;
   reply?: string;
   document: string | null;
+  programDocumentLine?: number | null;
 }
 
 async function readInput(values: Record<string, unknown>, positionals: string[], io: CliIO): Promise<RunInput> {
@@ -57,7 +58,7 @@ async function readInput(values: Record<string, unknown>, positionals: string[],
     const doc = parseVprog(text);
     if (!doc.image) throw new UsageError(`${file} has no '# image: <path>' header line: add one naming the image`);
     if (!doc.query) throw new UsageError(`${file} has no '# query: <question>' header line: add one with the question`);
-    return { query: doc.query, imagePath: resolveImagePath(docPath, doc.image), reply: doc.reply, document: docPath };
+    return { query: doc.query, imagePath: resolveImagePath(docPath, doc.image), reply: doc.reply, document: docPath, programDocumentLine: programLineToDocumentLine(doc, 1) };
   }
   if (!values.image || !values.query) {
     throw new UsageError(`give a .vprog file, or both --image and --query\n\n${usage}`);
@@ -165,6 +166,7 @@ export const runCommand: CliCommand = {
         runner,
         timeoutMs: timeoutSec * 1000,
         document: input.document,
+        programDocumentLine: input.programDocumentLine,
         signal: io.signal,
       });
     } catch (err) {
