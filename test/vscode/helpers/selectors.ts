@@ -10,7 +10,7 @@ export const WB = {
   workbench: '.monaco-workbench',
   /** Quick input (command palette, quick picks, input boxes). */
   quickInput: '.quick-input-widget',
-  quickInputBox: '.quick-input-widget .quick-input-box input',
+  quickInputBox: '.quick-input-widget .quick-input-box input:visible',
   quickInputRows: '.quick-input-widget .quick-input-list .monaco-list-row',
   /** Status bar entries (ours is found by its text). */
   statusItem: '.statusbar-item',
@@ -22,6 +22,8 @@ export const WB = {
   toastButton: '.notification-list-item-buttons-container .monaco-button',
   /** Progress notification (a toast with a progress bar) and its cancel action. */
   toastCancel: '.notification-list-item-toolbar-container .codicon-notifications-clear, .notification-list-item-buttons-container .monaco-button',
+  /** The side bar's title ("Explorer"): a neutral spot to click so keys reach the workbench. */
+  sidebarTitle: '.part.sidebar .composite.title .title-label',
   /** Explorer rows (find one by its aria-label, the file name). */
   explorerRow: '.explorer-folders-view .monaco-list-row',
   /** A context menu (code-server draws its own). */
@@ -29,6 +31,7 @@ export const WB = {
   /** The active text editor. */
   editor: '.editor-instance .monaco-editor',
   editorLines: '.editor-instance .monaco-editor .view-lines',
+  activeLineNumber: '.editor-instance .monaco-editor .margin-view-overlays .line-numbers.active-line-number',
   editorCurrentLine: '.editor-instance .monaco-editor .view-overlays .current-line',
   codeLens: '.editor-instance .monaco-editor .codelens-decoration',
   hover: '.monaco-hover .hover-contents, .monaco-hover .rendered-markdown',
@@ -56,5 +59,7 @@ export const VIEW = {
   call: 'li.call',
   callLine: '.call-line',
   answer: '.answer-value, .answer-error',
-  groundingBox: '.grounding-box, .fate',
+  gbox: 'li.gbox',
+  flip: 'button.flip',
+  answerText: '.answer-text',
 } as const;

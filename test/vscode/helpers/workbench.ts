@@ -315,7 +315,8 @@ export async function openWorkbench(wb: Workbench, opts: { theme?: 'light' | 'da
     page,
     context,
     async command(title) {
-      await page.locator(WB.workbench).focus().catch(() => undefined);
+      // Keys typed while a webview or a panel has focus may not reach the workbench: focus a neutral spot first.
+      await page.locator(WB.sidebarTitle).first().click().catch(() => undefined);
       await page.keyboard.press('F1');
       await quick.waitFor({ state: 'visible' });
       await quick.fill(`>${title}`);
@@ -337,11 +338,8 @@ export async function openWorkbench(wb: Workbench, opts: { theme?: 'light' | 'da
       await page.locator(WB.toast).first().waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
     },
     async openFile(name) {
-      await page.keyboard.press('Control+P');
-      await quick.waitFor({ state: 'visible' });
-      await quick.fill(name);
-      await page.locator(WB.quickInputRows).filter({ hasText: name }).first().waitFor({ state: 'visible' });
-      await quick.press('Enter');
+      // As a person does: click it in the Explorer.
+      await page.locator(`${WB.explorerRow}[aria-label="${name}"]`).first().click();
       await page.locator(WB.tab).filter({ hasText: name }).first().waitFor({ state: 'visible' });
     },
     async answer(text) {
