@@ -41,6 +41,18 @@ final_answer = count / (count - count)
 `;
 export const BROKEN_LINE = 11;
 
+/** A program whose only tool call is VQA (the suite kills the tool server while it serves it). */
+export const VQA_DOC = `# image: desk.png
+# query: What colour is the box?
+
+<plan>
+1. Ask vqa about the whole image.
+</plan>
+<answer>
+final_answer = vqa(img_pth, None, "What colour is the box?")
+</answer>
+`;
+
 export const RATIONALE = 'Every relation is resolved with box coordinates.';
 
 /** Numbers of the boxes a grounding-verifier request lists (`0: ...` lines). */
@@ -48,6 +60,12 @@ function listed(req: RecordedRequest): number[] {
   const content: unknown = req.json?.messages?.[1]?.content;
   const parts = Array.isArray(content) ? (content as Array<{ text?: string }>) : [{ text: String(content ?? '') }];
   return [...parts.map((p) => p.text ?? '').join('\n').matchAll(/^(\d+): /gm)].map((m) => Number(m[1]));
+}
+
+/** Whether a request is a VQA call (forwarded by the tool server): none of the other roles. */
+export function isVqa(req: RecordedRequest): boolean {
+  const first: unknown = req.json?.messages?.[0]?.content;
+  return !req.stream && !judgeOf(req) && !(typeof first === 'string' && first.startsWith('You '));
 }
 
 /** Answers every role: grounding verifier stages, the four judges, VQA, and the generator (streamed). */
@@ -75,6 +93,7 @@ export function makeWorkspace(dir: string): string {
   copyFileSync(join(ROOT, 'examples', 'desk.vprog'), join(dir, 'desk.vprog'));
   copyFileSync(join(ROOT, 'examples', 'desk.png'), join(dir, 'shelf.png'));
   writeFileSync(join(dir, 'broken.vprog'), BROKEN_DOC);
+  writeFileSync(join(dir, 'colour.vprog'), VQA_DOC);
   // Absolute: a copied examples/models would hold relative symlinks that point nowhere.
   writeFileSync(
     join(dir, '.vscode', 'settings.json'),
