@@ -311,13 +311,19 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
   });
 
   it('2. New Query from the Explorer context menu: the plan and program stream into the new document, with progress, and it can be cancelled', async () => {
-    // Done once in scenario 7 (shelf.png); here the streaming and the cancel.
-    llm.setHandler((req) => (req.stream ? { delayMs: 60_000, then: answer(req) } : answer(req)));
+    // The generator streams the first half of its reply slowly, then never finishes: a person sees
+    // the plan arrive in the new document, with progress, and cancels.
+    const half = GENERATED_REPLY.slice(0, Math.floor(GENERATED_REPLY.length / 2));
+    llm.setHandler((req) => (req.stream ? { text: half, chunks: half.match(/[\s\S]{1,16}/g) ?? [half], chunkDelayMs: 80, streamEnd: 'hang' } : answer(req)));
+    const runsBefore = runRecords(ws).length;
     try {
       await newQueryFromExplorer(ui, 'desk.png', 'Which is closer, the red box or the blue circle?');
       const progress = ui.page.locator(WB.toast).filter({ hasText: /VALOR: new query/ }).first();
       await progress.waitFor();
-      await ui.screenshot('2-progress');
+      await ui.page.locator(WB.tab).filter({ hasText: 'desk-2.vprog' }).first().waitFor();
+      await ui.page.locator(WB.editorLines).filter({ hasText: '1. Detect red boxes' }).first().waitFor();
+      assert.match(await progress.innerText(), /generating/);
+      await ui.screenshot('2-streaming');
       await progress.hover();
       await progress.locator(WB.toastButton).filter({ hasText: 'Cancel' }).first().click();
       await progress.waitFor({ state: 'hidden' });
@@ -325,10 +331,9 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
       llm.setHandler(answer);
     }
     await ui.screenshot('2-cancelled');
-    // Cancelled before any reply: the new document holds the header and the question, nothing half-written.
-    const cancelled = readFileSync(join(ws, 'desk-2.vprog'), 'utf8');
-    assert.match(cancelled, /# query: Which is closer, the red box or the blue circle\?/);
-    assert.doesNotMatch(cancelled, /<answer>/);
+    // Cancelled: nothing ran, and the document keeps the question.
+    assert.match(readFileSync(join(ws, 'desk-2.vprog'), 'utf8'), /# query: Which is closer, the red box or the blue circle\?/);
+    assert.equal(runRecords(ws).length, runsBefore, 'a cancelled query runs nothing');
     // The query of scenario 7 (same menu, not cancelled) streamed the whole reply into shelf.vprog, and ran it.
     assert.ok(readFileSync(join(ws, 'shelf.vprog'), 'utf8').includes(GENERATED_REPLY), 'the streamed reply is in the new document');
     assert.ok(runRecords(ws).some((r) => r.document === 'shelf.vprog' && r.error === null), 'and the new query ran');
