@@ -4,7 +4,7 @@
  * in a banner, and the view keeps what it had.
  */
 import type { GroundingResult, RewardName, RewardSet, Verdict } from '../src/protocol/run.js';
-import { RewardName as RewardNames } from '../src/protocol/run.js';
+import { RewardName as RewardNames, shownLine } from '../src/protocol/run.js';
 import type { DepthMapData, HostMessage, PendingPart, ViewMessage, ViewRunRecord } from '../src/protocol/webview.js';
 import { WEBVIEW_PROTOCOL_VERSION, parseHostMessage } from '../src/protocol/webview.js';
 import { decodeDepth, formatMetres, paintDepth, paintRampBar } from './depth.js';
@@ -282,7 +282,7 @@ export class App {
           e.line !== null
             ? h('button', {
                 class: 'link error-line',
-                text: `line ${e.line}`,
+                text: `line ${shownLine(run, e.line)}`,
                 title: 'Show the line in the editor',
                 on: { click: () => e.line !== null && this.post({ type: 'revealLine', runId: run.id, line: e.line }) },
               })
@@ -337,7 +337,7 @@ export class App {
     const head = h('div', { class: 'call-head' }, [
       swatch,
       h('span', { class: 'call-index', text: `#${call.index}` }),
-      h('span', { class: 'call-line', text: call.line !== null ? `line ${call.line}` : 'line ?' }),
+      h('span', { class: 'call-line', text: call.shownLine !== null ? `line ${call.shownLine}` : 'line ?' }),
       h('code', { class: 'call-code', text: `${call.variable ? `${call.variable} = ` : ''}${call.tool}(${argText})` }),
       h('span', { class: 'call-ms', text: `${Math.round(call.ms)} ms${call.cached ? ' · cached' : ''}` }),
     ]);

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { BBox } from '../src/protocol/tools.js';
-import type { BoxFate, BoxStage, GroundingResult, ToolName, TraceEntry } from '../src/protocol/run.js';
+import { shownLine, type BoxFate, type BoxStage, type GroundingResult, type ToolName, type TraceEntry } from '../src/protocol/run.js';
 import type { ViewRunRecord } from '../src/protocol/webview.js';
 import { callColor } from './colors.js';
 
@@ -28,7 +28,10 @@ export interface ViewBox {
 export interface CallView {
   index: number;
   tool: ToolName;
+  /** 1-based program line of the call (what `revealLine` sends); null if unknown. */
   line: number | null;
+  /** The line a person sees: the `.vprog` document's line when the run came from one (see `shownLine`). */
+  shownLine: number | null;
   variable: string | null;
   args: Record<string, unknown>;
   result: unknown;
@@ -93,6 +96,7 @@ export function buildCalls(run: ViewRunRecord): CallView[] {
       index: e.index,
       tool: e.tool,
       line: e.line,
+      shownLine: shownLine(run, e.line),
       variable: e.variable ?? null,
       args: e.args,
       result: e.result,

@@ -579,7 +579,7 @@ export class Stage {
     }
     const call = this.scene.calls.find((c) => c.index === box.call);
     const where = call
-      ? `gd_detect call #${call.index}${call.line !== null ? `, line ${call.line}` : ''}`
+      ? `gd_detect call #${call.index}${call.shownLine !== null ? `, line ${call.shownLine}` : ''}`
       : `call #${box.call}`;
     const variable =
       call?.variable && box.resultIndex !== null

@@ -63,6 +63,8 @@ export interface QueryRunOptions {
   document?: string | null;
   /** Send the tools a prefetch hint before the program runs (default true when they take one). */
   prefetch?: boolean;
+  /** 1-based document line of program line 1, when the reply came from a document (see `shownLine`). */
+  programDocumentLine?: number | null;
   /** Image facts when the caller already has them. */
   image?: ImageInfo;
   signal?: AbortSignal;
@@ -132,6 +134,7 @@ export async function runQuery(o: QueryRunOptions): Promise<RunRecord> {
       ? { base_url: o.generator.baseUrl, model: generated.model, settings: { ...generated.sampling, cached: generated.cached }, prompt: generated.prompt }
       : null,
     document: o.document ?? null,
+    ...(o.programDocumentLine ? { program_document_line: o.programDocumentLine } : {}),
     tools: { url: o.toolsUrl, ...(o.toolModels ? { models: o.toolModels } : {}) },
     reply,
     plan: parsed.plan,

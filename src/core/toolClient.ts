@@ -45,6 +45,11 @@ export interface ToolClientOptions {
   maxRetries?: number;
   /** First retry delay, doubled each time (default 250 ms). */
   retryBaseMs?: number;
+  /**
+   * What to do when the server cannot be reached, appended to that error (default: the CLI's
+   * advice about `valor serve` and VALOR_TOOLS_URL; the extension names its own commands).
+   */
+  unreachableHint?: string;
 }
 
 export interface DetectThresholds {
@@ -148,12 +153,11 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
   const uploadsBySha = new Map<string, Promise<ImageUploadResponse>>();
   let uploads = 0;
 
+  const hint =
+    opts.unreachableHint ??
+    "start one with 'valor serve' and set VALOR_TOOLS_URL (and VALOR_TOOLS_TOKEN) to the URL and token it prints, or unset VALOR_TOOLS_URL to let valor start its own";
   const unreachable = (err: unknown): ToolServerError =>
-    new ToolServerError(
-      `cannot reach the tool server at ${base} (${describeNetworkError(err)}): start one with 'valor serve' and set VALOR_TOOLS_URL (and VALOR_TOOLS_TOKEN) to the URL and token it prints, or unset VALOR_TOOLS_URL to let valor start its own`,
-      undefined,
-      'unreachable',
-    );
+    new ToolServerError(`cannot reach the tool server at ${base} (${describeNetworkError(err)}): ${hint}`, undefined, 'unreachable');
 
   async function send(method: string, route: string, body: Buffer | object | undefined, signal?: AbortSignal): Promise<Reply> {
     for (let attempt = 0; ; attempt++) {

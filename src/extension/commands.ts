@@ -10,10 +10,10 @@ import { writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import * as vscode from 'vscode';
-import type { GroundingResult, Override, RewardName, RewardSet, RunRecord, Verdict } from '../protocol/run.js';
+import { shownLine, type GroundingResult, type Override, type RewardName, type RewardSet, type RunRecord, type Verdict } from '../protocol/run.js';
 import type { DepthMapData, FlipBoxMessage, OverrideMessage } from '../protocol/webview.js';
 import { DEFAULT_AUDIT_PATH, applyBoxOverrides, applyRewardOverrides, boxSubject, readAuditLog, rewardSubject } from '../core/audit.js';
-import { replaceVprogReply, type VprogDocument } from '../core/vprog.js';
+import { programLineToDocumentLine, replaceVprogReply, type VprogDocument } from '../core/vprog.js';
 import { COMMANDS, LANGUAGE_ID, type CommandKey } from './commandIds.js';
 import type { ValorConfig } from './config.js';
 import type { LayoutCache } from './documentLayout.js';
@@ -291,6 +291,7 @@ export class Actions implements PanelActions {
       timeoutMs: cfg.run.timeoutMs,
       memoryMB: cfg.run.memoryMB,
       document: documentRef(doc),
+      programDocumentLine: programLineToDocumentLine(vprog, 1),
       signal,
     });
     if (signal.aborted) return undefined;
@@ -829,7 +830,7 @@ function afterRun(d: CommandDeps, stored: StoredRun): void {
         { kind: 'openSettings', query: 'valor.toolServer' },
       ]);
     }
-    const where = r.error.line !== null ? ` on program line ${r.error.line}` : '';
+    const where = r.error.line === null ? '' : r.program_document_line ? ` on line ${shownLine(r, r.error.line)}${r.document ? ` of ${basename(r.document)}` : ''}` : ` on program line ${r.error.line}`;
     void notify(d, `The program failed${where}: ${r.error.type}: ${r.error.message}`, 'warning');
     return;
   }

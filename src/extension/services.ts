@@ -72,7 +72,15 @@ export class Services {
       url = ready.url;
       token = ready.token;
     }
-    const client = createToolClient({ url, token, candidateThreshold: cfg.detector.candidateThreshold });
+    const client = createToolClient({
+      url,
+      token,
+      candidateThreshold: cfg.detector.candidateThreshold,
+      // The CLI's advice (valor serve, VALOR_TOOLS_URL) means nothing here: name what the extension offers.
+      unreachableHint: cfg.toolServer.url
+        ? 'check that the server at valor.toolServer.url is running, or clear that setting to use the embedded server'
+        : 'the embedded server stopped; run "VALOR: Restart Tool Server"',
+    });
     return { tools: withThresholds(client, cfg.detector), client, url };
   }
 

@@ -233,6 +233,11 @@ export const RunRecord = z.object({
     .optional(),
   /** The `.vprog` document the program was taken from, when it was. */
   document: z.string().nullable().optional(),
+  /**
+   * 1-based line of that document on which program line 1 stood when the run was made, so
+   * trace entries and errors (located in program lines) can be shown as document lines.
+   */
+  program_document_line: z.number().int().positive().nullable().optional(),
   tools: z.object({ url: z.string(), models: z.record(z.string(), z.string()).optional() }),
   reply: z.string(),
   plan: z.string().nullable(),
@@ -251,3 +256,15 @@ export const RunRecord = z.object({
   eval: EvalInfo.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
+
+/**
+ * The line a person sees for a program line of a run: the `.vprog` document's line when the
+ * program came from a document (`program_document_line`), else the program line itself.
+ */
+export function shownLine(record: { program_document_line?: number | null | undefined }, programLine: number): number;
+export function shownLine(record: { program_document_line?: number | null | undefined }, programLine: number | null): number | null;
+export function shownLine(record: { program_document_line?: number | null | undefined }, programLine: number | null): number | null {
+  if (programLine === null) return null;
+  const first = record.program_document_line;
+  return typeof first === 'number' && first >= 1 ? first + programLine - 1 : programLine;
+}

@@ -90,7 +90,7 @@ test('an image file that is not really an image, a CRLF document with a runtime 
   await stub.executeCommand('valor.runProgram');
   m = lastMessage();
   assert.equal(m.severity, 'warning');
-  assert.match(m.message, /The program failed on program line 2: IndexError/);
+  assert.match(m.message, /The program failed on line 9 of crlf.vprog: IndexError/);
   const runtime = stub.diagnosticsFor(doc.uri).find((d) => d.code === 'runtime');
   assert.ok(runtime);
   assert.equal(runtime.range.start.line, 8, 'program line 2 is document line 8 (0-based)');

@@ -119,6 +119,14 @@ describe('tool client against the tool server', () => {
       return true;
     });
     assert.equal(calls, 3);
+    // The extension gives its own advice instead of the CLI's.
+    const inEditor = createToolClient({ url: `http://127.0.0.1:${port}`, token: 't', retryBaseMs: 1, maxRetries: 0, unreachableHint: 'run "VALOR: Restart Tool Server"' });
+    await assert.rejects(inEditor.depth(img, [0, 0, 10, 10]), (err: unknown) => {
+      assert.ok(err instanceof ToolServerError);
+      assert.match(err.message, /: run "VALOR: Restart Tool Server"$/);
+      assert.doesNotMatch(err.message, /VALOR_TOOLS_URL|valor serve/);
+      return true;
+    });
   });
 
   it('retries a 503 that may pass (busy), then succeeds', async () => {

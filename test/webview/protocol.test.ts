@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { makeNonce, webviewCsp, webviewHtml } from '../../src/core/webviewHtml.js';
+import { shownLine } from '../../src/protocol/run.js';
 import { parseHostMessage, parseViewMessage, ViewRunRecord } from '../../src/protocol/webview.js';
 import { buildCalls, diffCalls, effectiveThreshold, groundingMatches, visibleCount } from '../../webview/model.js';
 import { LAPTOP_CANDIDATES, MUG_CANDIDATES, depthMap, groundingResult, makeRun } from './runData.js';
@@ -135,4 +136,67 @@ test('model: grounding filters and call diffs', () => {
     [1],
   );
   assert.deepEqual(diffCalls(a, a.slice(0, 2)).filter((x) => x.differs).map((x) => x.what.join()), ['missing', 'missing']);
+});
+
+test("webviewCsp: VS Code's real cspSource (with 'self') and other valid source lists are accepted as given", () => {
+  const nonce = makeNonce();
+  // The value VS Code 1.139 (desktop and code-server) gives as webview.cspSource.
+  const real = "'self' https://*.vscode-cdn.net";
+  assert.equal(
+    webviewCsp(real, nonce),
+    `default-src 'none'; img-src 'self' https://*.vscode-cdn.net data: blob:; style-src 'self' https://*.vscode-cdn.net; script-src 'nonce-${nonce}'; font-src 'self' https://*.vscode-cdn.net`,
+  );
+  for (const ok of [
+    'http://127.0.0.1:4711',
+    'https:',
+    'vscode-resource:',
+    "'SELF'",
+    'https://example.com:*/media/',
+    'https://a.example.com/path%20x/y.css',
+    '*.example.com',
+    "  'self'   https://*.vscode-cdn.net  ",
+  ]) {
+    assert.doesNotThrow(() => webviewCsp(ok, nonce), ok);
+  }
+  // Extra spaces are not carried into the policy.
+  assert.match(webviewCsp("  'self'   https://a.b  ", nonce), /img-src 'self' https:\/\/a\.b data:/);
+});
+
+test('webviewCsp: nothing that could open a new directive or widen the policy gets in', () => {
+  const nonce = makeNonce();
+  for (const [bad, why] of [
+    ["'self'; script-src 'unsafe-inline'", /open a new directive/],
+    ["'self', script-src *", /open a new directive/],
+    ["'self'\nscript-src *", /open a new directive/],
+    ["'self'\rscript-src *", /open a new directive/],
+    ["'self'\tscript-src", /open a new directive/],
+    ["'self' 'unsafe-inline'", /only 'self'/],
+    ["'self' 'unsafe-eval'", /only 'self'/],
+    ["'strict-dynamic'", /only 'self'/],
+    ["'nonce-AAAAAAAAAAAAAAAAAAAAAA'", /only 'self'/],
+    ["'sha256-abc='", /only 'self'/],
+    ["'self", /only 'self'/],
+    ['*', /bare \*/],
+    ['https://a.b"x', /neither a scheme source/],
+    ["https://a.b/x'y", /neither a scheme source/],
+    ['https://a.b/<x>', /neither a scheme source/],
+    ['', /empty/],
+    ['   ', /empty/],
+  ] as const) {
+    assert.throws(() => webviewCsp(bad, nonce), (e: Error) => /cspSource/.test(e.message) && why.test(e.message), JSON.stringify(bad));
+  }
+});
+
+test('trace lines are shown as document lines when the run came from a document', () => {
+  const run = makeRun();
+  const programLines = run.trace.map((t) => t.line);
+  assert.ok(programLines.every((l) => l !== null));
+  // Without a document: the program's own lines.
+  assert.deepEqual(buildCalls(run).map((c) => c.shownLine), programLines);
+  // Program line 1 on document line 12: every call moves down by 11; revealLine still gets program lines.
+  const fromDoc = { ...run, program_document_line: 12 };
+  assert.deepEqual(buildCalls(fromDoc).map((c) => c.shownLine), programLines.map((l) => (l ?? 0) + 11));
+  assert.deepEqual(buildCalls(fromDoc).map((c) => c.line), programLines);
+  assert.equal(shownLine(fromDoc, null), null);
+  assert.equal(ViewRunRecord.parse(fromDoc).program_document_line, 12, 'the record schema keeps the field');
 });

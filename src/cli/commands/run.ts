@@ -14,7 +14,7 @@ import type { DepthMapData } from '../../protocol/webview.js';
 import { runQuery } from '../../core/pipeline.js';
 import { ProgramRunner, RunnerSetupError } from '../../core/runner/index.js';
 import { DEFAULT_RUNS_DIR, writeRunRecord } from '../../core/runStore.js';
-import { parseVprog, resolveImagePath } from '../../core/vprog.js';
+import { parseVprog, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
 import type { RunRecord } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
@@ -56,6 +56,7 @@ interface RunInput {
   imageOrigin?: string;
   reply?: string;
   document: string | null;
+  programDocumentLine?: number | null;
 }
 
 async function readInput(values: Record<string, unknown>, positionals: string[], io: CliIO): Promise<RunInput> {
@@ -74,7 +75,7 @@ async function readInput(values: Record<string, unknown>, positionals: string[],
     if (!doc.image) throw new UsageError(`${file} has no '# image: <path>' header line: add one naming the image`);
     if (!doc.query) throw new UsageError(`${file} has no '# query: <question>' header line: add one with the question`);
     const imageOrigin = `named by the '# image: ${doc.image}' header of ${file}, resolved from the document's folder ${dirname(docPath)}`;
-    return { query: doc.query, imagePath: resolveImagePath(docPath, doc.image), imageOrigin, reply: doc.reply, document: docPath };
+    return { query: doc.query, imagePath: resolveImagePath(docPath, doc.image), imageOrigin, reply: doc.reply, document: docPath, programDocumentLine: programLineToDocumentLine(doc, 1) };
   }
   if (!values.image || !values.query) {
     throw new UsageError(`give a .vprog file, or both --image and --query\n\n${usage}`);
@@ -221,6 +222,7 @@ export const runCommand: CliCommand = {
         runner,
         timeoutMs: timeoutSec * 1000,
         document: input.document,
+        programDocumentLine: input.programDocumentLine,
         signal: io.signal,
       });
       // The HTML view shows the depth map the run sampled from; fetch it while the server is up.
