@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { decodeDepthMap } from '../../src/core/toolClient.js';
+import { createToolClient, decodeDepthMap } from '../../src/core/toolClient.js';
 import { DepthMapResponse, DepthResponse, ImageUploadResponse, TOOL_ROUTES } from '../../src/protocol/tools.js';
 import { depthFilesFor } from '../../src/server/depthBackend.js';
 import { decodeRgb } from '../../src/server/images.js';
@@ -122,6 +122,11 @@ describe('MoGe-2 depth (tiny real-architecture fixture) against MoGe\'s PyTorch 
     assert.deepEqual(one.region, [31, 45, 32, 46], 'trunc((10.6 + 51.9) / 2), trunc((30.2 + 60.8) / 2)');
     assert.ok(Math.abs(one.depth - (want[45 * w + 31] as number)) <= 1e-4 * one.depth);
     assert.notEqual(one.depth, med.depth);
+    // The reading goes into the trace entry's detail (what a run record keeps).
+    for (const [server, reading] of [[srv, 'median'], [centre, 'center']] as const) {
+      const r = await createToolClient({ url: server.url, token: server.token }).depth(image.path, bbox as [number, number, number, number]);
+      assert.equal((r.detail as { reading?: string }).reading, reading);
+    }
     // A box centred on a masked pixel: the reference would get +inf; we refuse with a reason.
     const masked = want.findIndex((v) => v === Infinity);
     const mx = masked % w;
