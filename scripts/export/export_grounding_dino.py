@@ -162,9 +162,13 @@ def tiny_config(preset: str, vocab_size: int):
 # Export-friendly replacement of the text mask helper
 
 
-def export_friendly_masks(special_tokens: list[int]):
+def export_friendly_masks(special_tokens: list[int], original_positions: bool = False):
     """Same result as transformers' `generate_masks_with_special_tokens_and_transfer_map`,
-    built only from ops the legacy ONNX exporter and onnxruntime support."""
+    built only from ops the legacy ONNX exporter and onnxruntime support.
+
+    `original_positions`: give a separator ('.') inside a phrase block the next position after
+    the phrase's last word, as the original GroundingDINO code does (and VALOR's detector was
+    trained with); transformers 5.x gives it 0. Attention masks are the same either way."""
 
     def generate(input_ids: torch.Tensor):
         batch_size, seq_len = input_ids.shape
@@ -185,6 +189,9 @@ def export_friendly_masks(special_tokens: list[int]):
         attention_mask = (next_special.unsqueeze(2) == next_special.unsqueeze(1)) & valid_block.unsqueeze(1)
         identity = (idx[:, None] == idx[None, :]).unsqueeze(0).expand(batch_size, -1, -1)
         attention_mask = identity | attention_mask
+        if original_positions:
+            before = idx[None, :] < idx[:, None]
+            prev_special = torch.where(before[None], prev_cand[:, None, :], torch.full_like(prev_cand[:, None, :], -1)).amax(-1)
         position_ids = indices - prev_special - 1
         position_ids = torch.where(valid_block, position_ids, torch.zeros_like(position_ids))
         position_ids = torch.clamp(position_ids, min=0).to(torch.long)
@@ -193,13 +200,37 @@ def export_friendly_masks(special_tokens: list[int]):
     return generate
 
 
-def patch_mask_helper() -> None:
+def original_masks_reference(input_ids: torch.Tensor, special_tokens: list[int]):
+    """The original GroundingDINO's rule, token by token: each block up to and including a
+    separator attends within itself and is numbered 0, 1, ...; [CLS], the last token and tokens
+    after the last separator attend only to themselves, position 0."""
+    bs, n = input_ids.shape
+    mask = torch.eye(n, dtype=torch.bool).unsqueeze(0).repeat(bs, 1, 1)
+    pos = torch.zeros((bs, n), dtype=torch.long)
+    for b in range(bs):
+        prev = -1
+        for col in range(n):
+            if int(input_ids[b, col]) not in special_tokens:
+                continue
+            if col not in (0, n - 1):
+                mask[b, prev + 1:col + 1, prev + 1:col + 1] = True
+                pos[b, prev + 1:col + 1] = torch.arange(0, col - prev)
+            prev = col
+    return mask, pos
+
+
+def patch_mask_helper(original_positions: bool = False) -> None:
     import transformers.models.grounding_dino.modeling_grounding_dino as gd
 
     original = gd.generate_masks_with_special_tokens_and_transfer_map
     if getattr(original, '_valor_patched', False):
+        if getattr(original, '_valor_original_positions', None) != original_positions:
+            raise SystemExit('mask helper already patched with the other position rule')
         return
-    replacement = export_friendly_masks(list(gd.SPECIAL_TOKENS))
+    replacement = export_friendly_masks(list(gd.SPECIAL_TOKENS), original_positions)
+    if original_positions:
+        special = list(gd.SPECIAL_TOKENS)
+        original = lambda ids: original_masks_reference(ids, special)  # noqa: E731
     rng = np.random.default_rng(0)
     samples = [
         [[101, 2000, 2001, 1012, 2002, 1012, 102]],
@@ -217,7 +248,13 @@ def patch_mask_helper() -> None:
             raise SystemExit(f'mask helper replacement differs from the original on {s}; '
                              'the installed transformers changed it: update export_friendly_masks')
     replacement._valor_patched = True  # type: ignore[attr-defined]
+    replacement._valor_original_positions = original_positions  # type: ignore[attr-defined]
     gd.generate_masks_with_special_tokens_and_transfer_map = replacement
+    sine = getattr(gd, 'encode_sinusoidal_position_embedding', None)
+    if original_positions and sine is not None:
+        # transformers 5.x casts the text position embedding to the dtype of the position ids
+        # (int64), which turns every sine/cosine into 0 or ±1; the original computes it in float.
+        gd.encode_sinusoidal_position_embedding = lambda pos, *a, **k: sine(pos.float(), *a, **k)
 
 
 class DetectorWrapper(torch.nn.Module):
@@ -517,7 +554,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument('--opset', type=int, default=17)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--no-check', action='store_true', help='skip the onnxruntime vs PyTorch comparison')
+    ap.add_argument('--text-positions', choices=['original', 'transformers'], default=None,
+                    help="position ids of '.' separators: 'original' (GroundingDINO's own code, the trained models; "
+                         "default for --model) or 'transformers' (transformers 5.x gives them 0; default for --tiny-random, "
+                         "which the committed fixtures use)")
     args = ap.parse_args(argv)
+    positions = args.text_positions or ('transformers' if args.tiny_random else 'original')
 
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -540,7 +582,7 @@ def main(argv: list[str] | None = None) -> None:
         model = GroundingDinoForObjectDetection.from_pretrained(args.model).eval()
         base_pp = read_image_processor_config(args.model)
 
-    patch_mask_helper()
+    patch_mask_helper(original_positions=positions == 'original')
     if args.tiny_random:
         stats = shape_tiny_scores(model, tokenizer, size, seed=args.seed)
         print('score shaping (phrase logits on sample inputs): '

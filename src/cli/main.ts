@@ -10,6 +10,7 @@ import { evalCommand } from './commands/eval.js';
 import { evalMergeCommand } from './commands/evalMerge.js';
 import { serveCommand } from './commands/serve.js';
 import { modelsCommand, modelsPullCommand } from './commands/models.js';
+import { modelsConvertCommand } from './commands/modelsConvert.js';
 import { scoreCommand } from './commands/score.js';
 import { verifyBoxesCommand } from './commands/verifyBoxes.js';
 import { auditStatsCommand, auditOverrideCommand } from './commands/audit.js';
@@ -28,6 +29,7 @@ const COMMANDS: CliCommand[] = [
   serveCommand,
   modelsCommand,
   modelsPullCommand,
+  modelsConvertCommand,
   scoreCommand,
   verifyBoxesCommand,
   auditStatsCommand,

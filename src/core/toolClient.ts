@@ -315,7 +315,7 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
     async depth(img_pth, bbox, signal): Promise<ToolResult<number>> {
       const reply = await withImage(img_pth, (image) => send('POST', TOOL_ROUTES.depth, { image, bbox }, signal), signal);
       const r = ok(DepthResponse, reply, 'depth');
-      return { value: r.depth, detail: { region: r.region, cached: r.cached, model: r.model } };
+      return { value: r.depth, detail: { region: r.region, reading: r.reading ?? 'median', cached: r.cached, model: r.model } };
     },
 
     async prefetch(img_pth, tools, signal): Promise<void> {

@@ -68,8 +68,10 @@ export type DepthRequest = z.infer<typeof DepthRequest>;
 export const DepthResponse = z.object({
   /** Metric depth in metres: median of the valid depths in `region`. */
   depth: z.number(),
-  /** The pixel region that was sampled (the central part of the box). */
+  /** The pixel region that was sampled (the central part of the box, or the centre pixel). */
   region: BBox,
+  /** How the box was read: `median` of its central half, or the reference's single `center` pixel. */
+  reading: z.enum(['median', 'center']).optional(),
   model: z.string(),
   cached: z.boolean(),
   ms: z.number(),

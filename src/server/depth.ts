@@ -1,8 +1,8 @@
 /**
  * `depth`: a metric depth model in ONNX, with the image processor from transformers.js. Two output
  * contracts are understood:
- * - Depth Anything V2 metric (and anything exported the same way, e.g. MoGe-2): `pixel_values` in,
- *   `predicted_depth` in metres out.
+ * - Depth Anything V2 metric (and anything exported the same way): `pixel_values` in,
+ *   `predicted_depth` in metres out. (MoGe-2, VALOR's depth model, has its own contract: mogeDepth.ts.)
  * - Depth Pro (onnx-community/DepthPro-ONNX): `predicted_depth` is a canonical inverse depth and a
  *   second output gives the focal length in pixels of the network input (or the field of view in
  *   degrees); metres are 1 / (inverse depth × input width / focal length), as Apple's reference

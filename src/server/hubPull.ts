@@ -31,31 +31,66 @@ export interface ModelSpec {
   why: string;
 }
 
+const GD_STOCK: ModelSpec = {
+  folder: MODEL_SUBDIRS.detector,
+  repo: 'onnx-community/grounding-dino-tiny-ONNX',
+  revision: 'main',
+  include: [/^[^/]+\.json$/, /^vocab\.txt$/, /^onnx\/model\.onnx$/],
+  required: ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'],
+  why: 'GroundingDINO Swin-T with the stock IDEA weights (VALOR fine-tuned these), fp32 ONNX for transformers.js',
+};
+
+const moge = (size: 'l' | 'b' | 's', what: string): ModelSpec => ({
+  folder: MODEL_SUBDIRS.depth,
+  repo: `Ruicheng/moge-2-vit${size}-normal-onnx`,
+  revision: 'main',
+  include: [/^model\.onnx$/],
+  required: ['model.onnx'],
+  why: `MoGe-2 ViT-${size.toUpperCase()} (${what}), the authors' fp32 ONNX export; infer's post-processing runs in the server`,
+});
+
 /**
- * The defaults. GroundingDINO: onnx-community/grounding-dino-tiny-ONNX, the Swin-T model VALOR
- * uses, exported for transformers.js (fp32 `onnx/model.onnx`, ~720 MB). Depth:
- * onnx-community/DepthPro-ONNX, the metric depth model published in the transformers.js layout
- * (fp32 graph with external weights, ~3.8 GB); Depth Anything V2 metric models have no such
- * ONNX repository, so those (and MoGe-2) are exported with scripts/export instead.
+ * Depth models `valor models pull --depth NAME` can fetch. MoGe-2 (VALOR's depth model) is the
+ * default: its authors publish ONNX exports of the raw forward pass (one `model.onnx` per
+ * repository; the ViT-L file is about 1.3 GB, ViT-B about 0.4 GB, ViT-S about 0.15 GB by
+ * third-party reports, the exact sizes come from the hub's listing before any download).
+ * Depth Pro (onnx-community/DepthPro-ONNX, ~3.8 GB fp32 with external weights) stays available;
+ * Depth Anything V2 metric has no ONNX repository and is exported with scripts/export.
  */
-export const DEFAULT_MODELS: readonly ModelSpec[] = [
-  {
-    folder: MODEL_SUBDIRS.detector,
-    repo: 'onnx-community/grounding-dino-tiny-ONNX',
-    revision: 'main',
-    include: [/^[^/]+\.json$/, /^vocab\.txt$/, /^onnx\/model\.onnx$/],
-    required: ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'],
-    why: 'GroundingDINO Swin-T (the detector VALOR uses), fp32 ONNX for transformers.js',
-  },
-  {
+export const DEPTH_CHOICES: Readonly<Record<string, ModelSpec>> = {
+  'moge-2-vitl': moge('l', "VALOR's depth model"),
+  'moge-2-vitb': moge('b', 'smaller, for machines short of memory'),
+  'moge-2-vits': moge('s', 'smallest'),
+  'depth-pro': {
     folder: MODEL_SUBDIRS.depth,
     repo: 'onnx-community/DepthPro-ONNX',
     revision: 'main',
     include: [/^[^/]+\.json$/, /^onnx\/model\.onnx$/, /^onnx\/model\.onnx_data$/],
     required: ['config.json', 'preprocessor_config.json', 'onnx/model.onnx', 'onnx/model.onnx_data'],
-    why: 'Depth Pro, metric depth in metres, fp32 ONNX for transformers.js',
+    why: 'Depth Pro, metric depth in metres, fp32 ONNX for transformers.js (not VALOR\'s model)',
   },
-];
+};
+export const DEFAULT_DEPTH = 'moge-2-vitl';
+
+/**
+ * VALOR's verifier-trained detector as its authors publish it: the original GroundingDINO
+ * checkpoint (IDEA format, config GroundingDINO_SwinT_OGC). It is fetched into its own folder and
+ * turned into the server's ONNX layout by `valor models convert` (needs Python with PyTorch).
+ */
+export const VALOR_DETECTOR_CHECKPOINT: ModelSpec = {
+  folder: 'valor-grounding-dino-checkpoint',
+  repo: 'glab-caltech/VALOR-GroundingDINO',
+  revision: 'main',
+  include: [/^VALOR-GroundingDINO\.pth$/],
+  required: ['VALOR-GroundingDINO.pth'],
+  why: "VALOR's verifier-trained GroundingDINO Swin-T, original PyTorch checkpoint (convert with 'valor models convert')",
+};
+
+/** The defaults: the stock detector (ONNX) and MoGe-2 ViT-L. */
+export const DEFAULT_MODELS: readonly ModelSpec[] = [GD_STOCK, DEPTH_CHOICES[DEFAULT_DEPTH] as ModelSpec];
+
+/** VALOR's configuration: its detector checkpoint (to convert) and MoGe-2 ViT-L. */
+export const VALOR_MODELS: readonly ModelSpec[] = [VALOR_DETECTOR_CHECKPOINT, DEPTH_CHOICES[DEFAULT_DEPTH] as ModelSpec];
 
 export interface HubFile {
   path: string;
@@ -82,6 +117,8 @@ export interface PullOptions {
   fetch?: typeof fetch;
   signal?: AbortSignal;
   onProgress?: (p: PullProgress) => void;
+  /** Called with the hub's file list (sizes, hashes) before anything is downloaded. */
+  onListed?: (spec: ModelSpec, files: HubFile[]) => void;
   /** Attempts per file when a transfer breaks (default 5). */
   attempts?: number;
   /** Delay before a retry (default 1000 ms, doubled each time). */
@@ -246,10 +283,16 @@ async function downloadFile(spec: ModelSpec, f: HubFile, dest: string, opts: Pul
 /** Pulls one model into `<modelsDir>/<spec.folder>`; already-verified files are skipped. */
 export async function pullModel(spec: ModelSpec, modelsDir: string, opts: PullOptions = {}): Promise<{ dir: string; files: HubFile[]; fetched: number }> {
   const files = await listHubFiles(spec, opts);
+  opts.onListed?.(spec, files);
   const dir = join(modelsDir, spec.folder);
   await mkdir(dir, { recursive: true });
   const manifest: Manifest = (await readManifest(dir)) ?? { repo: spec.repo, revision: spec.revision, files: {} };
-  if (manifest.repo !== spec.repo) manifest.files = {};
+  if (manifest.repo !== spec.repo) {
+    // Another model was pulled here before (e.g. Depth Pro, now MoGe-2): its files would confuse
+    // the layout detection, so the ones that pull wrote go.
+    for (const old of Object.keys(manifest.files)) await rm(join(dir, ...old.split('/')), { force: true });
+    manifest.files = {};
+  }
   manifest.repo = spec.repo;
   manifest.revision = spec.revision;
   let fetched = 0;

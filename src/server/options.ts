@@ -6,6 +6,7 @@ import { closest } from '../core/suggest.js';
 import type { HttpLimits } from './http.js';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DEPTH_READINGS, type DepthReading } from './depthReading.js';
 import type { Device } from './onnx.js';
 
 export interface ServerOptions {
@@ -18,6 +19,8 @@ export interface ServerOptions {
   /** GroundingDINO folder (transformers.js layout), or undefined when none was found. */
   detectorDir?: string;
   depthDir?: string;
+  /** How `depth` reads a box: `median` of its central half (default) or the reference's single `center` pixel. */
+  depthReading?: DepthReading;
   /** Folders whose images may be referenced by path. */
   allowRoots: string[];
   /** Budget for decoded images, depth maps and raw detector outputs, in MiB. */
@@ -93,6 +96,9 @@ Options:
                            else ~/.cache/valor-studio/models, where 'valor models pull' writes)
   --detector DIR           GroundingDINO folder (overrides --models)
   --depth DIR              depth model folder (overrides --models)
+  --depth-reading median|center
+                           how depth reads a box: median of its central half (default) or the
+                           single centre pixel, as VALOR's reference code does ($VALOR_DEPTH_READING)
   --allow-root DIR         folder whose images may be referenced by path (repeatable; default: cwd)
   --cache-mb N             memory for decoded images, depth maps, detector outputs (default 1024)
   --store-mb N             disk for uploaded images (default 2048)
@@ -108,7 +114,7 @@ Options:
   --vlm-base-url URL       vision model endpoint for vqa (default: $VALOR_VLM_BASE_URL)
   --vlm-model ID           vision model id (default: $VALOR_VLM_MODEL); key: $VALOR_VLM_API_KEY or $OPENAI_API_KEY
 
-Environment: VALOR_TOOLS_TOKEN, VALOR_MODELS_DIR, VALOR_DEVICE, VALOR_VLM_BASE_URL,
+Environment: VALOR_TOOLS_TOKEN, VALOR_MODELS_DIR, VALOR_DEVICE, VALOR_DEPTH_READING, VALOR_VLM_BASE_URL,
 VALOR_VLM_MODEL, VALOR_VLM_API_KEY (falls back to OPENAI_API_KEY).
 `;
 
@@ -120,7 +126,7 @@ export class OptionsError extends Error {
 }
 
 const VALUE_FLAGS = new Set([
-  '--host', '--port', '--token', '--device', '--models', '--detector', '--depth', '--allow-root', '--cache-mb', '--store-mb',
+  '--host', '--port', '--token', '--device', '--models', '--detector', '--depth', '--depth-reading', '--allow-root', '--cache-mb', '--store-mb',
   '--store-dir', '--max-megapixels', '--model-concurrency', '--batch-size', '--threads', '--vlm-base-url', '--vlm-model', '--debug-delay-ms',
 ]);
 
@@ -157,6 +163,11 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: stri
   const deviceText = one('--device') ?? env.VALOR_DEVICE ?? 'cpu';
   if (deviceText !== 'cpu' && deviceText !== 'cuda') throw new OptionsError(`--device must be cpu or cuda, got '${deviceText}'`);
 
+  const readingText = one('--depth-reading') ?? (env.VALOR_DEPTH_READING?.trim() || 'median');
+  if (!(DEPTH_READINGS as readonly string[]).includes(readingText)) {
+    throw new OptionsError(`--depth-reading must be ${DEPTH_READINGS.join(' or ')}, got '${readingText}'`);
+  }
+
   const modelsDir = resolve(cwd, one('--models') ?? defaultModelsDir(env));
   const detectorDir = resolve(cwd, one('--detector') ?? join(modelsDir, MODEL_SUBDIRS.detector));
   const depthDir = resolve(cwd, one('--depth') ?? join(modelsDir, MODEL_SUBDIRS.depth));
@@ -178,6 +189,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: stri
     device: deviceText,
     detectorDir,
     depthDir,
+    depthReading: readingText as DepthReading,
     allowRoots: (values.get('--allow-root') ?? [cwd]).map((r) => resolve(cwd, r)),
     cacheMb: num('--cache-mb', one('--cache-mb') ?? String(DEFAULTS.cacheMb), 1),
     storeMb: num('--store-mb', one('--store-mb') ?? String(DEFAULTS.storeMb), 1),

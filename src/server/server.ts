@@ -31,8 +31,10 @@ import {
   VqaRequest,
   type VqaResponse,
 } from '../protocol/tools.js';
-import { centralRegion, checkBox, medianValid, pixelBox } from './boxes.js';
-import { DEPTH_FILES, DepthModel, downsampleDepth } from './depth.js';
+import { checkBox } from './boxes.js';
+import { downsampleDepth } from './depth.js';
+import { depthFilesFor, loadDepthModel, type DepthBackend } from './depthBackend.js';
+import { readDepth } from './depthReading.js';
 import { HttpError } from './errors.js';
 import { Batcher } from './batcher.js';
 import { type DetectJob, DETECTOR_FILES, GroundingDino, parsePhrases, type RawDetections } from './grounding.js';
@@ -94,7 +96,7 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
 
   const threads = threadPlan(opts.threads);
   const detector = new ModelSlot('detector', 'GroundingDINO', opts.detectorDir, DETECTOR_FILES, (dir) => GroundingDino.load(dir, device, warn, threads.detector), opts.modelConcurrency, '--models DIR (holding grounding-dino/) or --detector DIR');
-  const depth = new ModelSlot('depth', 'depth', opts.depthDir, DEPTH_FILES, (dir) => DepthModel.load(dir, device, warn, threads.depth), opts.modelConcurrency, '--models DIR (holding depth/) or --depth DIR');
+  const depth = new ModelSlot('depth', 'depth', opts.depthDir, depthFilesFor(opts.depthDir), (dir) => loadDepthModel(dir, device, warn, threads.depth), opts.modelConcurrency, '--models DIR (holding depth/) or --depth DIR');
   for (const slot of [detector, depth]) {
     const s = slot.status();
     if (s.error) opts.log(`warning: ${s.error}`);
@@ -257,7 +259,7 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
     sendJson(res, 200, { ...reply, cached: hit, ms: performance.now() - t0 } satisfies DetectResponse);
   };
 
-  const depthMapFor = async (img: StoredImage, signal: AbortSignal): Promise<{ map: Float32Array; model: DepthModel; hit: boolean; phases: Phases }> => {
+  const depthMapFor = async (img: StoredImage, signal: AbortSignal): Promise<{ map: Float32Array; model: DepthBackend; hit: boolean; phases: Phases }> => {
     const model = await depth.get();
     const phases: Phases = {};
     const { value, hit } = await shared(`depth:${model.id}:${img.sha256}`, 'depth_maps', async () => {
@@ -283,18 +285,9 @@ export async function startServer(opts: ServerOptions): Promise<ToolServer> {
     const img = await resolveImage(body.image);
     const box = checkBox(body.bbox, img.width, img.height);
     const { map, model, hit, phases } = await depthMapFor(img, signal);
-    let region = centralRegion(box, img.width, img.height);
-    let value = medianValid(map, img.width, region);
-    if (value === undefined) {
-      // Nothing valid in the centre (a hole in the map): the whole box is the next best evidence.
-      region = pixelBox(box, img.width, img.height);
-      value = medianValid(map, img.width, region);
-    }
-    if (value === undefined) {
-      throw new HttpError(422, 'no_valid_depth', `the depth model gave no valid (finite, positive) depth anywhere inside bbox ${JSON.stringify(body.bbox)}; try a larger box`);
-    }
+    const { value, region } = readDepth(map, img.width, img.height, body.bbox, box, opts.depthReading ?? 'median');
     timing(res, phases, t0);
-    sendJson(res, 200, { depth: value, region, model: model.id, cached: hit, ms: performance.now() - t0 } satisfies DepthResponse);
+    sendJson(res, 200, { depth: value, region, reading: opts.depthReading ?? 'median', model: model.id, cached: hit, ms: performance.now() - t0 } satisfies DepthResponse);
   };
 
   const depthMapRoute: Handler = async (req, res, signal) => {

@@ -35,11 +35,16 @@ interface FakeHub {
 const gitOid = (b: Buffer): string => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-async function startFakeHub(repo: string, files: FakeFile[]): Promise<FakeHub> {
+/** A hub serving `repo` (and any `more` repositories) with their files. */
+async function startFakeHub(repo: string, files: FakeFile[], more: Record<string, FakeFile[]> = {}): Promise<FakeHub> {
+  const repos: Record<string, FakeFile[]> = { [repo]: files, ...more };
   const hub: Omit<FakeHub, 'url' | 'close'> = { gets: [], lists: 0, cutOnce: new Map(), corrupt: new Set(), noRange: false };
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname === `/api/models/${repo}/tree/main`) {
+    const listed = Object.keys(repos).find((r) => url.pathname === `/api/models/${r}/tree/main`);
+    const served = Object.keys(repos).find((r) => url.pathname.startsWith(`/${r}/resolve/main/`));
+    const files = repos[listed ?? served ?? repo] as FakeFile[];
+    if (listed) {
       hub.lists++;
       const body = files.map((f) =>
         f.lfs
@@ -51,7 +56,7 @@ async function startFakeHub(repo: string, files: FakeFile[]): Promise<FakeHub> {
       res.end(JSON.stringify(body));
       return;
     }
-    const prefix = `/${repo}/resolve/main/`;
+    const prefix = `/${served ?? repo}/resolve/main/`;
     if (!url.pathname.startsWith(prefix)) {
       res.writeHead(404).end();
       return;
@@ -201,6 +206,41 @@ describe('models pull against a fake hub', () => {
     }
     assert.equal(existsSync(join(dir, 'grounding-dino', 'onnx', 'model.onnx')), false);
     assert.equal(existsSync(join(dir, 'grounding-dino', 'onnx', 'model.onnx.part')), false);
+  });
+
+  it('valor models pull --valor fetches VALOR\'s checkpoint and MoGe-2 ViT-L, listing sizes and hashes before downloading', async () => {
+    const dir = tmp();
+    const pth = randomBytes(200_000);
+    const onnx = randomBytes(300_000);
+    const valorHub = await startFakeHub('glab-caltech/VALOR-GroundingDINO', [
+      { path: 'VALOR-GroundingDINO.pth', bytes: pth, lfs: true },
+      { path: 'README.md', bytes: Buffer.from('# VALOR'), lfs: false },
+    ], { 'Ruicheng/moge-2-vitl-normal-onnx': [{ path: 'model.onnx', bytes: onnx, lfs: true }, { path: '.gitattributes', bytes: Buffer.from('*'), lfs: false }] });
+    try {
+      const out = new PassThrough();
+      const errs = new PassThrough();
+      let stdout = '';
+      let stderr = '';
+      out.on('data', (d) => (stdout += d));
+      errs.on('data', (d) => {
+        // The listing must come before the first byte of that file is requested.
+        if (/VALOR-GroundingDINO\.pth\s+0\.2 MB\s+sha256/.test(String(d))) assert.equal(valorHub.gets.length, 0, 'listed before any download');
+        stderr += d;
+      });
+      const io = { stdout: out, stderr: errs, env: {}, cwd: dir, signal: new AbortController().signal, isTTY: false };
+      assert.equal(await main(['models', 'pull', '--valor', '--dir', dir, '--endpoint', valorHub.url], io), 0, stderr);
+      assert.ok(stderr.includes(`VALOR-GroundingDINO.pth  0.2 MB  sha256 ${sha256(pth)}`), stderr);
+      assert.ok(stderr.includes(`model.onnx  0.3 MB  sha256 ${sha256(onnx)}`), stderr);
+      assert.deepEqual(readFileSync(join(dir, 'valor-grounding-dino-checkpoint', 'VALOR-GroundingDINO.pth')), pth);
+      assert.deepEqual(readFileSync(join(dir, 'depth', 'model.onnx')), onnx);
+      assert.equal(existsSync(join(dir, 'valor-grounding-dino-checkpoint', 'README.md')), false);
+      assert.match(stdout, /Next: valor models convert/);
+      // Another depth model pulled into the same folder replaces the files the first one brought.
+      assert.equal(await main(['models', 'pull', '--depth', 'nope', '--dir', dir], io), 2);
+      assert.equal(await main(['models', 'pull', '--valor', '--depth', 'moge-2-vitb', '--dir', dir], io), 2);
+    } finally {
+      await valorHub.close();
+    }
   });
 
   it('reports an unreachable hub as offline', async () => {
