@@ -19,6 +19,7 @@ import sys
 # the working directory) so a program can never import from there.
 _HERE = sys.path[0] if sys.path else ''
 import sandbox  # noqa: E402  (our own module, next to this file)
+import linetrace  # noqa: E402  (the debugger's line trace, next to this file)
 sys.path[:] = [p for p in sys.path if p not in ('', '.', _HERE)]
 import ast  # noqa: E402
 import builtins  # noqa: E402
@@ -114,6 +115,10 @@ class _State:
     # From the run request: {tool name: [parameter names]} and the importable module roots.
     tools = {}
     allowed_modules = frozenset()
+    # The line trace (linetrace.py) when the request asks for one, and the tool calls sent so far.
+    tracer = None
+    calls_sent = 0
+    analysis = ({}, [])
 
 
 class _Channel:
@@ -169,6 +174,9 @@ def _tool_call(tool, args):
     if variable is None:
         variable = _State.line_vars.get(line)
     _State.chan.send({'t': 'call', 'tool': tool, 'args': {k: _to_json(v) for k, v in args.items()}, 'line': line, 'variable': variable})
+    if _State.tracer is not None:
+        _State.tracer.note_call(_State.calls_sent)
+    _State.calls_sent += 1
     reply = _State.chan.recv()
     if reply.get('ok'):
         return reply.get('value')
@@ -349,6 +357,7 @@ def _prepare(source):
             call_vars[(call.lineno, call.col_offset)] = target
             per_line.setdefault(call.lineno, []).append(target)
     line_vars = {line: names[0] for line, names in per_line.items() if len(names) == 1}
+    _State.analysis = linetrace.analyse(tree)
 
     # The body becomes a function so a top-level return works; its statements keep their own
     # line numbers, and a finally hands the function's locals back (final_answer, img_pth).
@@ -358,8 +367,10 @@ def _prepare(source):
     fn = ast.FunctionDef(name=WRAPPER_NAME, args=args, body=[wrapped], decorator_list=[], returns=None, type_comment=None)
     if 'type_params' in ast.FunctionDef._fields:
         fn.type_params = []
+    # Past the program's last line, so the line trace never counts the wrapper as a program line.
+    after = len(source.splitlines()) + 1
     for node in (capture, wrapped, fn):
-        node.lineno, node.col_offset, node.end_lineno, node.end_col_offset = 1, 0, 1, 0
+        node.lineno, node.col_offset, node.end_lineno, node.end_col_offset = after, 0, after, 0
     module = ast.Module(body=[fn], type_ignores=[])
     ast.fix_missing_locations(module)
     try:
@@ -541,10 +552,18 @@ def _run_program(req, out):
     error = None
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, max(0.001, float(req['timeout_s'])))
+    if req.get('line_trace'):
+        _State.tracer = linetrace.LineTracer(PROGRAM_FILE, _State.analysis, len(lines), np)
     try:
         try:
             exec(code, g)
-            g[WRAPPER_NAME](img_pth)
+            if _State.tracer is not None:
+                _State.tracer.start()
+            try:
+                g[WRAPPER_NAME](img_pth)
+            finally:
+                if _State.tracer is not None:
+                    _State.tracer.stop()
         except MemoryError as e:
             reserve = None
             error = _describe(e, lines, req)
@@ -573,6 +592,11 @@ def _run_program(req, out):
         signal.setitimer(signal.ITIMER_REAL, 0)
     result['error'] = error
     result['stdout_truncated'] = out.truncated
+    if _State.tracer is not None:
+        try:
+            result['line_trace'] = _State.tracer.record()
+        except Exception:
+            pass
     return result
 
 
