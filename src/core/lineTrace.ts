@@ -106,3 +106,21 @@ export function unexecutedLines(t: LineTrace): number[] {
   const ran = hitsByLine(t);
   return t.statement_lines.filter((line) => !ran.has(line));
 }
+
+/** The program with each executed line's values beside it (`valor run --lines`); lines that never ran marked `·`. */
+export function formatProgramWithValues(program: string, t: LineTrace): string {
+  const sums = summariseLines(t);
+  const never = new Set(unexecutedLines(t));
+  const lines = program.split(/\r?\n/);
+  const width = Math.min(60, Math.max(...lines.map((l) => l.length)));
+  return lines
+    .map((text, i) => {
+      const n = i + 1;
+      const sum = sums.get(n);
+      const mark = never.has(n) ? '·' : ' ';
+      const label = sum ? lineLabel(sum) : '';
+      const raised = sum?.raised ? `  ⚠ ${sum.raised}` : '';
+      return `${String(n).padStart(3)}${mark} ${text.padEnd(width)}${label || raised ? `  │ ${label}${raised}` : ''}`.trimEnd();
+    })
+    .join('\n') + '\n';
+}

@@ -7,9 +7,12 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ChatError } from '../../core/chat.js';
 import { ImageInputError, inspectImage } from '../../core/image.js';
+import { formatProgramWithValues } from '../../core/lineTrace.js';
 import { runQuery } from '../../core/pipeline.js';
+import { replayRecord } from '../../core/replay.js';
+import { formatSensitivity, sensitivity, type SensitivityReport } from '../../core/sensitivity.js';
 import { ProgramRunner, RunnerSetupError } from '../../core/runner/index.js';
-import { DEFAULT_RUNS_DIR, writeRunRecord } from '../../core/runStore.js';
+import { DEFAULT_RUNS_DIR, readRunRecord, writeRunRecord } from '../../core/runStore.js';
 import { parseVprog, resolveImagePath } from '../../core/vprog.js';
 import type { RunRecord } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
@@ -20,6 +23,9 @@ import { formatTraceEntry } from '../format.js';
 const usage = `Usage:
   valor run --image IMG --query TEXT [options]   generate a plan and program, then run it
   valor run FILE.vprog [options]                 run the program already in a .vprog document
+  valor run --replay RECORD.json [FILE.vprog]    re-run a recorded run's program (or the edited one in
+                                                 FILE.vprog) against the record's tool results: no
+                                                 tool server, no model; lists calls with no result
 
 Options:
   --out DIR          folder for the run record (default .valor/runs)
@@ -32,6 +38,11 @@ Options:
   --tools-url URL    tool server (else VALOR_TOOLS_URL; unset: start one on the CPU)
   --tools-token TOK  tool server token (else VALOR_TOOLS_TOKEN)
   --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR)
+  --replay RECORD    answer the program's tool calls from this run record only
+  --sensitivity      after the run, what-if analysis from the record alone: for each gd_detect the
+                     box-threshold intervals where the answer holds, for each depth the smallest
+                     relative change that flips it (replays; no model is called again)
+  --lines            print the program with the values each line bound (the line trace)
 ${ISOLATION_USAGE}
 Exit codes: 0 answered; 1 the program failed or timed out; 2 bad usage or configuration.
 `;
@@ -66,8 +77,30 @@ async function readInput(values: Record<string, unknown>, positionals: string[],
   return { query: String(values.query), imagePath: resolve(io.cwd, String(values.image)), document: null };
 }
 
+/** A replay's input: the record, and an edited reply from a .vprog when one is given. */
+async function readReplayInput(values: Record<string, unknown>, positionals: string[], io: CliIO): Promise<{ record: RunRecord; path: string; reply?: string }> {
+  if (values.image || values.query) throw new UsageError('--replay takes the question and image from the record: leave out --image and --query');
+  if (positionals.length > 1) throw new UsageError(`expected at most one .vprog file with --replay, got ${positionals.length}`);
+  const path = resolve(io.cwd, String(values.replay));
+  let record: RunRecord;
+  try {
+    record = await readRunRecord(path);
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}; --replay needs a run record written by valor run, valor eval or the extension`);
+  }
+  if (!positionals[0]) return { record, path };
+  const docPath = resolve(io.cwd, positionals[0]);
+  let text: string;
+  try {
+    text = await readFile(docPath, 'utf8');
+  } catch {
+    throw new UsageError(`cannot read ${docPath}: check the path`);
+  }
+  return { record, path, reply: parseVprog(text).reply };
+}
+
 /** The --json shape (stable: scripts depend on it). */
-export function runJson(record: RunRecord, recordPath: string | null) {
+export function runJson(record: RunRecord, recordPath: string | null, sens?: SensitivityReport) {
   return {
     query: record.query,
     image: record.image,
@@ -90,6 +123,9 @@ export function runJson(record: RunRecord, recordPath: string | null) {
     record: recordPath,
     timings: record.timings,
     ...(record.isolation ? { isolation: record.isolation } : {}),
+    ...(record.line_trace ? { line_trace: record.line_trace } : {}),
+    ...(record.replay ? { replay: record.replay } : {}),
+    ...(sens ? { sensitivity: sens } : {}),
   };
 }
 
@@ -108,6 +144,11 @@ export function printHuman(record: RunRecord, recordPath: string | null, out: No
     if (record.error.traceback) out.write(`${record.error.traceback.replace(/^/gm, '  ')}\n`);
   } else {
     out.write(`\nanswer: ${JSON.stringify(record.final_answer)}\n`);
+  }
+  if (record.replay) {
+    out.write(`replayed: ${record.replay.of} (tool results from the record; no tool server, no model)\n`);
+    if (record.replay.missing.length === 0) out.write('  every call had a recorded result\n');
+    else for (const m of record.replay.missing) out.write(`  no recorded result: ${m.tool}(${JSON.stringify(m.args)})${m.line ? ` at program line ${m.line}` : ''}\n`);
   }
   if (record.isolation) out.write(`isolation: ${record.isolation}${record.isolation === 'process' ? ' (no OS sandbox: see docs/threat-model.md)' : ''}\n`);
   if (recordPath) out.write(`record: ${recordPath}\n`);
@@ -134,13 +175,43 @@ export const runCommand: CliCommand = {
         'tools-url': { type: 'string' },
         'tools-token': { type: 'string' },
         models: { type: 'string' },
+        replay: { type: 'string' },
+        sensitivity: { type: 'boolean' },
+        lines: { type: 'boolean' },
       },
     });
     const { values, positionals } = parsed;
     const isolation = isolationFromCli(values.isolation, io.env);
-    const input = await readInput(values, positionals, io);
     const timeoutSec = values.timeout === undefined ? 60 : Number(values.timeout);
     if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
+    const finish = async (record: RunRecord, runner: ProgramRunner): Promise<number> => {
+      let sens: SensitivityReport | undefined;
+      if (values.sensitivity) sens = await sensitivity(record, { runner, timeoutMs: timeoutSec * 1000, signal: io.signal });
+      const recordPath = values['no-record'] ? null : await writeRunRecord(resolve(io.cwd, values.out ?? DEFAULT_RUNS_DIR), record);
+      if (values.json) io.stdout.write(`${JSON.stringify(runJson(record, recordPath, sens))}\n`);
+      else {
+        printHuman(record, recordPath, io.stdout);
+        if (values.lines && record.program && record.line_trace) io.stdout.write(`\nlines:\n${formatProgramWithValues(record.program, record.line_trace)}`);
+        if (sens) io.stdout.write(`\n${formatSensitivity(sens)}`);
+      }
+      return record.error ? EXIT.failed : EXIT.ok;
+    };
+
+    if (values.replay !== undefined) {
+      const rin = await readReplayInput(values, positionals, io);
+      const runner = new ProgramRunner({ isolation });
+      try {
+        const r = await replayRecord(rin.record, { runner, reply: rin.reply, source: rin.path, timeoutMs: timeoutSec * 1000, signal: io.signal });
+        return await finish(r.record, runner);
+      } catch (err) {
+        if (err instanceof RunnerSetupError) throw new UsageError(err.message);
+        throw err;
+      } finally {
+        await runner.dispose();
+      }
+    }
+
+    const input = await readInput(values, positionals, io);
 
     let image;
     try {
@@ -155,10 +226,15 @@ export const runCommand: CliCommand = {
       : undefined;
 
     const tools = await toolsFromEnv(io.env, { url: values['tools-url'], token: values['tools-token'], models: values.models }, io.signal);
+    let toolsOpen = true;
+    const closeTools = async () => {
+      if (!toolsOpen) return;
+      toolsOpen = false;
+      await tools.close();
+    };
     const runner = new ProgramRunner({ isolation });
-    let record: RunRecord;
     try {
-      record = await runQuery({
+      const record = await runQuery({
         query: input.query,
         imagePath: image.path,
         image,
@@ -172,6 +248,9 @@ export const runCommand: CliCommand = {
         document: input.document,
         signal: io.signal,
       });
+      // The tool server is no longer needed: what follows (sensitivity) replays from the record.
+      await closeTools();
+      return await finish(record, runner);
     } catch (err) {
       if (err instanceof RunnerSetupError) throw new UsageError(err.message);
       if (err instanceof ChatError) {
@@ -181,12 +260,7 @@ export const runCommand: CliCommand = {
       throw err;
     } finally {
       await runner.dispose();
-      await tools.close();
+      await closeTools();
     }
-
-    const recordPath = values['no-record'] ? null : await writeRunRecord(resolve(io.cwd, values.out ?? DEFAULT_RUNS_DIR), record);
-    if (values.json) io.stdout.write(`${JSON.stringify(runJson(record, recordPath))}\n`);
-    else printHuman(record, recordPath, io.stdout);
-    return record.error ? EXIT.failed : EXIT.ok;
   },
 };
