@@ -50,7 +50,7 @@ describe('valor run --replay', () => {
     assert.match(r.stdout, /answer: "one"/);
     assert.match(r.stdout, /replayed: .*rec\.json/);
     assert.match(r.stdout, /every call had a recorded result/);
-    assert.match(r.stdout, /  2  n = len\(mugs\) +│ n = 1/);
+    assert.match(r.stdout, / {2}2 {2}n = len\(mugs\) +│ n = 1/);
   });
 
   it('an edited .vprog names the call with no recorded result and fails', async () => {
