@@ -73,6 +73,10 @@ export interface SensitivityOptions {
   maxReplaysPerCall?: number;
   /** Bisection stops when the flip point is known to this relative precision (default 0.001). */
   depthPrecision?: number;
+  /** Only thresholds within this distance of each call's recorded one (default: all). */
+  window?: number;
+  /** Skip the depth analysis (the eval flip share needs only the threshold). */
+  detectOnly?: boolean;
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -114,7 +118,9 @@ async function detectSensitivity(record: RunRecord, e: TraceEntry, o: Sensitivit
   const scores = [...new Set(cands.map((c) => c.score))].sort((a, b) => a - b);
   // Interval starts: 0, then each distinct score (at t = s the candidate with score s is dropped).
   const allStarts = [0, ...scores.filter((s) => s > 0 && s < 1)];
-  let starts = allStarts;
+  const nextOf = (from: number) => allStarts[allStarts.indexOf(from) + 1] ?? 1;
+  const w = o.window;
+  let starts = w === undefined ? allStarts : allStarts.filter((from) => nextOf(from) > threshold - w && from <= threshold + w);
   const max = o.maxReplaysPerCall ?? 64;
   let partial = false;
   if (starts.length > max) {
@@ -126,7 +132,7 @@ async function detectSensitivity(record: RunRecord, e: TraceEntry, o: Sensitivit
   const raw: ThresholdInterval[] = [];
   for (let i = 0; i < starts.length; i++) {
     const from = starts[i]!;
-    const to = allStarts[allStarts.indexOf(from) + 1] ?? 1;
+    const to = nextOf(from);
     const kept = cands.filter((c) => c.score > from).map(programView);
     const overrides: ReplayOverrides = { detections: new Map([[e.index, kept]]) };
     count();
@@ -208,7 +214,7 @@ export async function sensitivity(record: RunRecord, o: SensitivityOptions): Pro
     if (e.tool === 'gd_detect') {
       const d = await detectSensitivity(record, e, o, count);
       if (d) detect.push(d);
-    } else if (e.tool === 'depth' && !e.error && typeof e.result === 'number' && Number.isFinite(e.result)) {
+    } else if (!o.detectOnly && e.tool === 'depth' && !e.error && typeof e.result === 'number' && Number.isFinite(e.result)) {
       const up = await depthFlip(record, e, 1, o, count);
       const down = await depthFlip(record, e, -1, o, count);
       const words = [
@@ -230,4 +236,41 @@ export function formatSensitivity(rep: SensitivityReport): string {
   for (const d of rep.depth) lines.push(`  depth #${d.call}${d.line ? ` (line ${d.line})` : ''} = ${d.value}: ${d.summary}`);
   if (rep.detect.length === 0 && rep.depth.length === 0) lines.push('  no gd_detect call with recorded candidates and no depth call: nothing to vary');
   return `${lines.join('\n')}\n`;
+}
+
+/** Per benchmark run: how many answers change for a box threshold within ±window of the recorded one. */
+export interface FlipShare {
+  window: number;
+  /** Records with an answer and at least one gd_detect call with recorded candidates. */
+  analysed: number;
+  /** Of those, answers that change somewhere in the window. */
+  flipped: number;
+  /** Of those, answers where some threshold in the window needed a call the record lacks (and none flipped). */
+  unknown: number;
+  /** flipped / analysed (null when nothing could be analysed). */
+  share: number | null;
+  /** Records without an answer or without candidates (not analysed). */
+  skipped: number;
+  replays: number;
+}
+
+/** The share of answers that flip within ±window of the threshold (`valor eval --sensitivity`). */
+export async function flipShare(records: Iterable<RunRecord>, o: SensitivityOptions & { window: number }): Promise<FlipShare> {
+  const out: FlipShare = { window: o.window, analysed: 0, flipped: 0, unknown: 0, share: null, skipped: 0, replays: 0 };
+  for (const r of records) {
+    if (o.signal?.aborted) break;
+    const hasCandidates = r.trace.some((e) => e.tool === 'gd_detect' && e.detail?.candidates && e.detail.box_threshold !== undefined);
+    if (r.error || !hasCandidates) {
+      out.skipped++;
+      continue;
+    }
+    const rep = await sensitivity(r, { ...o, detectOnly: true });
+    out.replays += rep.replays;
+    out.analysed++;
+    const intervals = rep.detect.flatMap((d) => d.intervals);
+    if (intervals.some((i) => i.outcome !== null && i.outcome !== rep.outcome)) out.flipped++;
+    else if (intervals.some((i) => i.outcome === null)) out.unknown++;
+  }
+  out.share = out.analysed > 0 ? out.flipped / out.analysed : null;
+  return out;
 }

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { runQuery } from '../../src/core/pipeline.js';
 import { replayRecord } from '../../src/core/replay.js';
 import { ProgramRunner } from '../../src/core/runner/index.js';
-import { formatSensitivity, sensitivity } from '../../src/core/sensitivity.js';
+import { flipShare, formatSensitivity, sensitivity } from '../../src/core/sensitivity.js';
 import { ToolError } from '../../src/core/tools.js';
 import type { Detection } from '../../src/protocol/tools.js';
 import { RunRecord } from '../../src/protocol/run.js';
@@ -121,6 +121,16 @@ describe('sensitivity', () => {
     assert.deepEqual(d.intervals[0]!.missing, ['depth({"bbox":[160,10,200,50]})']);
     assert.deepEqual(d.intervals[3]!.missing, ['depth({"bbox":[10,10,50,50]})']);
     assert.match(d.summary, /^stable for 0.31–0.45; at < 0.20 → unknown; /);
+  });
+
+  test('eval flip share: answers that change within ±0.05 of the threshold', async () => {
+    // Window 0.30–0.40 meets [0.2, 0.31) and [0.31, 0.45): 3 and 2 boxes kept.
+    const flips = await record('mugs = gd_detect(img_pth, "mug")\nfinal_answer = len(mugs) == 2', detectTools()); // 3 kept → False: flips
+    const holds = await record('mugs = gd_detect(img_pth, "mug")\nfinal_answer = len(mugs) >= 2', detectTools()); // 3 or 2 → True: holds
+    const failed = await record('mugs = gd_detect(img_pth, "mug")\nfinal_answer = mugs[9]', detectTools());
+    const share = await flipShare([flips, holds, failed], { runner, window: 0.05 });
+    assert.deepEqual({ ...share, replays: undefined }, { window: 0.05, analysed: 2, flipped: 1, unknown: 0, share: 0.5, skipped: 1, replays: undefined });
+    assert.equal(share.replays, 4, 'two intervals per analysed answer, no depth analysis');
   });
 
   test('depth: the smallest relative change that flips the answer, up and down', async () => {
