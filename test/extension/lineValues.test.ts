@@ -123,3 +123,32 @@ test('through the extension: the raising line shows the exception', async (t) =>
   const layout = layoutFromVprog(parseVprog(text));
   assert.equal(lineValueView(layout, record).raised?.line, 9);
 });
+
+test('through the extension: Replay Last Run re-runs the edited program on the recorded tool results, no tool server', async (t) => {
+  // No tool server is configured or reachable: a replay that reached for one would fail.
+  const h = await startExtension(t, { config: { 'valor.toolServer.url': 'http://127.0.0.1:9' } });
+  h.write('scene.png', Buffer.from('x'));
+  const text = doc(PROGRAM);
+  h.write('q.vprog', text);
+  const d = await h.open('q.vprog');
+  const recorded = await recordFor(text);
+  h.api.store.setRun(d.uri.toString(), { record: recorded });
+
+  await stub.executeCommand('valor.replayRun', d.uri);
+  const replayed = h.api.store.get(d.uri.toString()).run!;
+  assert.notEqual(replayed.record.id, recorded.id);
+  assert.equal(replayed.record.replay?.of, recorded.id);
+  assert.equal(replayed.record.final_answer, 'yes');
+  assert.ok(replayed.path, 'the replay is written as a run record');
+  assert.equal((decorationsByColour(stub.activeEditor as StubEditor).get('editorInlayHint.foreground') ?? []).length, 6, 'its line values are shown');
+
+  // Edit: ask for a cup too; the replay names the call it has no result for.
+  const edit = new WorkspaceEdit();
+  edit.insert(d.uri, new Position(9, 0), 'cups = gd_detect(img_pth, "cup")\n');
+  await workspace.applyEdit(edit);
+  await stub.executeCommand('valor.replayRun', d.uri);
+  const second = h.api.store.get(d.uri.toString()).run!.record;
+  assert.equal(second.error?.type, 'NoRecordedResult');
+  assert.deepEqual(second.replay?.missing, [{ tool: 'gd_detect', args: { prompt: 'cup' }, line: 2 }]);
+  assert.ok(stub.messages.some((m) => /1 call\(s\) had no recorded result: gd_detect\(\{"prompt":"cup"\}\) on program line 2/.test(m.message)), JSON.stringify(stub.messages));
+});
