@@ -4,7 +4,9 @@ For every executed line of the program: how often it ran, and for its first few 
 of the names it bound (rendered here, bounded, without calling any code of the program's own
 classes) and the tool calls it made. Steps are kept in execution order; loops keep the first
 ``max_hits_kept`` runs of each line and a count. The whole record is capped (``max_steps``,
-``max_chars`` of rendered text); what is dropped is counted, never silently lost.
+``max_chars`` of rendered text); what is dropped is counted, never silently lost. Tracing costs
+about a microsecond a line, so after ``max_events`` line events (a long loop) it stops for the
+rest of the run and says so (``hits_complete`` false): the program runs on at full speed.
 
 Uses ``sys.settrace`` on the program's own frames only (file name ``<program>``): comprehension
 and lambda frames are left alone, their tool calls belong to the enclosing line.
@@ -167,7 +169,7 @@ class Renderer:
 # ---------------------------------------------------------------- the tracer
 
 class LineTracer:
-    def __init__(self, filename, analysis, nlines, np, max_hits_kept=3, max_steps=2000, max_chars=200000):
+    def __init__(self, filename, analysis, nlines, np, max_hits_kept=3, max_steps=2000, max_chars=200000, max_events=200000):
         (self.bindings, self.statement_lines), self.filename, self.nlines = analysis, filename, nlines
         self.render = Renderer(np)
         self.max_hits_kept, self.max_steps, self.max_chars = max_hits_kept, max_steps, max_chars
@@ -176,6 +178,7 @@ class LineTracer:
         self.dropped = 0
         self.chars = 0
         self.truncated = False
+        self.max_events, self.events, self.stopped = max_events, 0, False
         # Per traced frame: [frame, open step or None, its line]; innermost last.
         self.stack = []
 
@@ -238,11 +241,23 @@ class LineTracer:
         self.stack.append([frame, None, None])
         return self.local_trace
 
+    def _give_up(self):
+        self.stopped = self.truncated = True
+        sys.settrace(None)
+        while self.stack:
+            self._close(self.stack.pop())
+
     def local_trace(self, frame, event, arg):
+        if self.stopped:
+            return None
         if not self.stack or self.stack[-1][0] is not frame:
             return self.local_trace
         entry = self.stack[-1]
         if event == 'line':
+            self.events += 1
+            if self.events > self.max_events:
+                self._give_up()
+                return None
             line = frame.f_lineno
             if entry[2] is not None:
                 self._close(entry)
@@ -278,4 +293,5 @@ class LineTracer:
             'dropped_steps': self.dropped,
             'truncated': self.truncated,
             'max_hits_kept': self.max_hits_kept,
+            'hits_complete': not self.stopped,
         }

@@ -66,12 +66,15 @@ export interface LineSummary {
   /** Tool-call indices made on the line. */
   calls: number[];
   raised?: string;
+  /** The hit count is a lower bound (the trace stopped part-way). */
+  atLeast?: boolean;
 }
 
 /** Per executed line: its hits, the values each name took on its kept runs, its calls. */
 export function summariseLines(t: LineTrace): Map<number, LineSummary> {
   const out = new Map<number, LineSummary>();
-  for (const [line, hits] of t.lines) out.set(line, { line, hits, values: new Map(), calls: [] });
+  const atLeast = t.hits_complete === false;
+  for (const [line, hits] of t.lines) out.set(line, { line, hits, values: new Map(), calls: [], ...(atLeast ? { atLeast } : {}) });
   for (const s of t.steps) {
     let sum = out.get(s.line);
     if (!sum) {
@@ -97,12 +100,14 @@ export function lineLabel(sum: LineSummary, maxChars = 120): string {
     parts.push(`${name} = ${shown.join(' │ ')}`);
   }
   let text = parts.join(', ');
-  if (sum.hits > 1) text = `${text}${text ? '  ' : ''}×${sum.hits}`;
+  if (sum.hits > 1) text = `${text}${text ? '  ' : ''}×${sum.hits}${sum.atLeast ? '+' : ''}`;
   return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
 }
 
 /** Program lines (1-based) where a statement starts that never ran (`else:`, blank lines and continuations are no statements). */
 export function unexecutedLines(t: LineTrace): number[] {
+  // A trace that stopped part-way cannot tell which lines never ran.
+  if (t.hits_complete === false) return [];
   const ran = hitsByLine(t);
   return t.statement_lines.filter((line) => !ran.has(line));
 }

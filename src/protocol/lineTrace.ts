@@ -65,6 +65,11 @@ export const LineTrace = z.object({
   dropped_steps: z.number().int().nonnegative(),
   /** Whether a cap cut the record (steps or values left out). */
   truncated: z.boolean(),
+  /**
+   * False when tracing stopped part-way (a long loop spent the event budget): hits are then lower
+   * bounds, and lines after that point may have run unseen.
+   */
+  hits_complete: z.boolean().optional(),
   /** How many runs of each line are kept as steps. */
   max_hits_kept: z.number().int().positive(),
 });

@@ -106,6 +106,19 @@ describe('line trace', () => {
     assert.equal(t.steps.find((s) => s.line === 5)!.raised, 'ZeroDivisionError');
   });
 
+  test('a long loop spends the event budget: tracing stops, the program runs on, nothing is dimmed', async () => {
+    const o = await runner.run({ program: 's = 0\nfor i in range(300000):\n    s = s + i\nfinal_answer = s', imagePath: IMG, tools: new ScriptedTools() });
+    assert.equal(o.final_answer, 44999850000);
+    const t = o.line_trace!;
+    assert.equal(t.hits_complete, false);
+    assert.equal(t.truncated, true);
+    const hits = new Map(t.lines);
+    assert.ok(hits.get(2)! < 300000 && hits.get(2)! > 50000, String(hits.get(2)));
+    assert.equal(hits.has(4), false, 'the last line ran after tracing stopped');
+    assert.deepEqual(unexecutedLines(t), [], 'a stopped trace dims nothing');
+    assert.match(lineLabel(summariseLines(t).get(3)!), /×\d+\+$/);
+  });
+
   test('off when the runner is told so', async () => {
     const r = new ProgramRunner({ lineTrace: false });
     try {
