@@ -12,6 +12,7 @@ Uses ``sys.settrace`` on the program's own frames only (file name ``<program>``)
 and lambda frames are left alone, their tool calls belong to the enclosing line.
 """
 import ast
+import itertools
 import math
 import sys
 
@@ -117,7 +118,8 @@ class Renderer:
             except Exception:
                 return '<%s>' % type(v).__name__
         if np is not None and t is np.ndarray:
-            flat = v.ravel()[:self.max_items]
+            # v.flat reads single elements: no copy of a large or strided array.
+            flat = [v.flat[i] for i in range(min(self.max_items, v.size))]
             vals = ', '.join(self.text(x.item(), depth + 1) for x in flat) if v.dtype.kind in 'biuf' else ''
             more = ', …' if v.size > self.max_items else ''
             return 'array%s %s [%s%s]' % (tuple(v.shape), v.dtype, vals, more)
@@ -135,7 +137,7 @@ class Renderer:
             return '%s%s%s%s' % (o, items, more, c)
         if t is dict:
             parts = []
-            for k in list(v)[:self.max_items]:
+            for k in itertools.islice(v, self.max_items):
                 parts.append('%s: %s' % (self.text(k, depth + 1) if type(k) in (str, int, float, bool) else '<key>', self.text(v[k], depth + 1)))
             more = ', … (%d)' % len(v) if len(v) > self.max_items else ''
             return '{%s%s}' % (', '.join(parts), more)

@@ -119,6 +119,15 @@ describe('line trace', () => {
     assert.match(lineLabel(summariseLines(t).get(3)!), /×\d+\+$/);
   });
 
+  test('large values are rendered from their first items only', async () => {
+    const program = ['d = {i: i for i in range(200000)}', 'a = np.arange(12).reshape(3, 4)[:, ::2]', 'final_answer = len(d)'].join('\n');
+    const o = await runner.run({ program, imagePath: IMG, tools: new ScriptedTools() });
+    assert.equal(o.final_answer, 200000);
+    const steps = o.line_trace!.steps;
+    assert.equal(steps[0]!.values!.d!.repr, '{0: 0, 1: 1, 2: 2, 3: 3, … (200000)}');
+    assert.equal(steps[1]!.values!.a!.repr, 'array(3, 2) int64 [0, 2, 4, 6, …]');
+  });
+
   test('off when the runner is told so', async () => {
     const r = new ProgramRunner({ lineTrace: false });
     try {
