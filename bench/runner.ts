@@ -9,8 +9,14 @@
  * Second row: the OS sandbox's cost per warm run (Landlock + seccomp + rlimits set up in every
  * program's process) as a ratio to an unconfined warm run (isolation "process"), same program.
  *
+ * Third row: the line-level trace's cost (src/protocol/lineTrace.ts) per warm run of the prompt's
+ * worked examples with the placeholder tools, trace on vs off, alternating run by run.
+ *
  * Run alone: `npx tsx bench/runner.ts`.
  */
+import { PlaceholderTools } from '../src/core/placeholderTools.js';
+import { PROMPT_EXAMPLES } from '../src/core/prompt.js';
+import { parseReply } from '../src/core/reply.js';
 import { ProgramRunner } from '../src/core/runner/index.js';
 import type { IsolationMode } from '../src/protocol/run.js';
 import type { Tools } from '../src/core/tools.js';
@@ -81,6 +87,38 @@ async function measurePair(a: IsolationMode, b: IsolationMode, runs: number, war
   }
 }
 
+/** Warm runs of every worked example with the line trace on and off, alternating run by run. */
+export async function measureLineTrace(runs: number, warmup: number): Promise<[number[], number[]]> {
+  const on = new ProgramRunner({ lineTrace: true });
+  const off = new ProgramRunner({ lineTrace: false });
+  const programs = PROMPT_EXAMPLES.map((ex) => parseReply(ex.reply).program!);
+  const tools = new PlaceholderTools();
+  const once = async (r: ProgramRunner): Promise<number> => {
+    const t0 = performance.now();
+    for (const program of programs) {
+      const o = await r.run({ program, imagePath: '/bench/image.jpg', tools });
+      if (!o.ok) throw new Error(`bench example failed: ${JSON.stringify(o.error)}`);
+      if ((r === on) !== (o.line_trace !== undefined)) throw new Error('bench: the line trace was not as asked');
+    }
+    return performance.now() - t0;
+  };
+  try {
+    const tOn: number[] = [];
+    const tOff: number[] = [];
+    for (let i = 0; i < warmup + runs; i++) {
+      const first = i % 2 === 0;
+      const x = await once(first ? on : off);
+      const y = await once(first ? off : on);
+      if (i < warmup) continue;
+      (first ? tOn : tOff).push(x);
+      (first ? tOff : tOn).push(y);
+    }
+    return [tOn, tOff];
+  } finally {
+    await Promise.all([on.dispose(), off.dispose()]);
+  }
+}
+
 export async function bench(runs = 30): Promise<BenchResult[]> {
   const cold = await measure(false, runs, 2);
   const warm = await measure(true, runs, 3);
@@ -92,6 +130,9 @@ export async function bench(runs = 30): Promise<BenchResult[]> {
   // Each pair ran back to back, so its ratio sees the same machine load; the median of those is
   // steadier on a busy machine than the ratio of the two medians.
   const pairRatio = median(boxed.map((x, i) => x / open[i]!));
+  const [traced, untraced] = await measureLineTrace(runs, 2);
+  const lt = median(traced);
+  const lu = median(untraced);
   return [
     {
       name: 'runner: overhead per program (warm worker)',
@@ -110,6 +151,15 @@ export async function bench(runs = 30): Promise<BenchResult[]> {
       ratio: pairRatio,
       target: '<= 1.2',
       notes: `ratio = median over ${runs * 2} back-to-back pairs of (sandboxed / unconfined), the order alternating; ratio of the medians ${(sb / u).toFixed(3)}; sandboxed min/max ${Math.min(...boxed).toFixed(1)}/${Math.max(...boxed).toFixed(1)} ms, unconfined ${Math.min(...open).toFixed(1)}/${Math.max(...open).toFixed(1)} ms`,
+    },
+    {
+      name: 'runner: line trace cost (worked examples, warm)',
+      value: Number(lt.toFixed(2)),
+      unit: 'ms',
+      baseline: { name: 'same runs with the line trace off', value: Number(lu.toFixed(2)) },
+      ratio: lt / lu,
+      target: '<= 1.3',
+      notes: `median of ${runs} passes over the ${PROMPT_EXAMPLES.length} worked examples (placeholder tools, sandboxed warm runner), trace on and off alternating pass by pass; on min/max ${Math.min(...traced).toFixed(1)}/${Math.max(...traced).toFixed(1)} ms, off ${Math.min(...untraced).toFixed(1)}/${Math.max(...untraced).toFixed(1)} ms`,
     },
   ];
 }

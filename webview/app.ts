@@ -9,6 +9,7 @@ import type { DepthMapData, HostMessage, PendingPart, ViewMessage, ViewRunRecord
 import { WEBVIEW_PROTOCOL_VERSION, parseHostMessage } from '../src/protocol/webview.js';
 import { decodeDepth, formatMetres, paintDepth, paintRampBar } from './depth.js';
 import { h, setChildren } from './dom.js';
+import { renderLineView } from './lineView.js';
 import type { CallView, GroundingFilter } from './model.js';
 import {
   buildCalls,
@@ -75,6 +76,9 @@ export class App {
   private readonly traceList = h('ol', { class: 'trace', attrs: { 'aria-label': 'tool calls in program order' } });
   private readonly traceSummary = h('span', { class: 'section-note' });
   private readonly planBox = h('div', { class: 'plan' });
+  private readonly linesBox = h('div', { class: 'lines-box' });
+  private readonly linesSection: HTMLDetailsElement;
+  private selectedLine: number | null = null;
   private readonly scoresBox = h('div', { class: 'scores' });
   private readonly groundingBox = h('div', { class: 'grounding' });
   private readonly groundingSection: HTMLDetailsElement;
@@ -109,11 +113,14 @@ export class App {
     this.groundingSection = section('Grounding verifier', this.groundingBox, undefined, 'section-grounding');
     this.compareSection = section('Compare runs', this.compareBox, undefined, 'section-compare');
     this.groundingSection.hidden = true;
+    this.linesSection = section('Program lines', this.linesBox, undefined, 'section-lines');
+    this.linesSection.hidden = true;
     this.compareSection.hidden = true;
 
     const side = h('aside', { class: 'side' }, [
       section('Answer', this.answerBox, undefined, 'section-answer'),
       section('Program trace', this.traceList, this.traceSummary, 'section-trace'),
+      this.linesSection,
       section('Scores', this.scoresBox, undefined, 'section-scores'),
       section('Plan', this.planBox, undefined, 'section-plan'),
       this.groundingSection,
@@ -241,6 +248,7 @@ export class App {
     this.renderHeader();
     this.renderAnswer();
     this.renderTrace();
+    this.renderLines();
     this.renderScores();
     this.renderPlan();
     this.renderGrounding();
@@ -321,6 +329,25 @@ export class App {
     const detect = this.calls.filter((c) => c.tool === 'gd_detect').length;
     this.traceSummary.textContent = ` ${this.calls.length} call${this.calls.length === 1 ? '' : 's'}${detect ? `, ${detect} detection` : ''}`;
     this.markSelectedRow(false);
+  }
+
+  /** The line-by-line trace (webview/lineView.ts); a line selects the call whose boxes it used. */
+  private renderLines(): void {
+    const run = this.run;
+    const trace = run?.line_trace;
+    this.linesSection.hidden = !trace || !run?.program;
+    if (!run || !trace || !run.program) return;
+    const list = renderLineView(
+      { program: run.program, trace, calls: run.trace ?? [], errorLine: run.error?.line ?? null, errorText: run.error ? `${run.error.type}: ${run.error.message}` : null },
+      this.selectedLine,
+      (line, call) => {
+        this.selectedLine = line;
+        this.renderLines();
+        if (call !== null) this.selectCall(call, false);
+        this.post({ type: 'revealLine', runId: run.id, line, ...(call !== null ? { callIndex: call } : {}) });
+      },
+    );
+    setChildren(this.linesBox, [list]);
   }
 
   private callRow(call: CallView): CallRow {

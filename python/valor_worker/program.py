@@ -11,6 +11,8 @@ import math
 import sys
 import traceback
 
+import linetrace  # the debugger's line trace, next to this file
+
 PROGRAM_FILE = '<program>'
 WRAPPER_NAME = '__valor_program__'
 np = None  # numpy, once the worker has imported it (set_numpy)
@@ -30,6 +32,10 @@ class _State:
     # From the run request: {tool name: [parameter names]} and the importable module roots.
     tools = {}
     allowed_modules = frozenset()
+    # The line trace (linetrace.py) when the request asks for one, and the tool calls sent so far.
+    tracer = None
+    calls_sent = 0
+    analysis = ({}, [])
 
 
 class _Channel:
@@ -85,6 +91,9 @@ def _tool_call(tool, args):
     if variable is None:
         variable = _State.line_vars.get(line)
     _State.chan.send({'t': 'call', 'tool': tool, 'args': {k: _to_json(v) for k, v in args.items()}, 'line': line, 'variable': variable})
+    if _State.tracer is not None:
+        _State.tracer.note_call(_State.calls_sent)
+    _State.calls_sent += 1
     reply = _State.chan.recv()
     if reply.get('ok'):
         return reply.get('value')
@@ -265,6 +274,7 @@ def _prepare(source):
             call_vars[(call.lineno, call.col_offset)] = target
             per_line.setdefault(call.lineno, []).append(target)
     line_vars = {line: names[0] for line, names in per_line.items() if len(names) == 1}
+    _State.analysis = linetrace.analyse(tree)
 
     # The body becomes a function so a top-level return works; its statements keep their own
     # line numbers, and a finally hands the function's locals back (final_answer, img_pth).
@@ -274,8 +284,10 @@ def _prepare(source):
     fn = ast.FunctionDef(name=WRAPPER_NAME, args=args, body=[wrapped], decorator_list=[], returns=None, type_comment=None)
     if 'type_params' in ast.FunctionDef._fields:
         fn.type_params = []
+    # Past the program's last line, so the line trace never counts the wrapper as a program line.
+    after = len(source.splitlines()) + 1
     for node in (capture, wrapped, fn):
-        node.lineno, node.col_offset, node.end_lineno, node.end_col_offset = 1, 0, 1, 0
+        node.lineno, node.col_offset, node.end_lineno, node.end_col_offset = after, 0, after, 0
     module = ast.Module(body=[fn], type_ignores=[])
     ast.fix_missing_locations(module)
     try:

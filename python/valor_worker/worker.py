@@ -19,7 +19,9 @@ import sys
 # the working directory) so a program can never import from there.
 _HERE = sys.path[0] if sys.path else ''
 import sandbox  # noqa: E402  (our own modules, next to this file)
+import linetrace  # noqa: E402  (the debugger's line trace, next to this file)
 from program import (  # noqa: E402
+    PROGRAM_FILE,
     WRAPPER_NAME,
     _Channel,
     _Reject,
@@ -233,10 +235,18 @@ def _run_program(req, out):
     error = None
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, max(0.001, float(req['timeout_s'])))
+    if req.get('line_trace'):
+        _State.tracer = linetrace.LineTracer(PROGRAM_FILE, _State.analysis, len(lines), np)
     try:
         try:
             exec(code, g)
-            g[WRAPPER_NAME](img_pth)
+            if _State.tracer is not None:
+                _State.tracer.start()
+            try:
+                g[WRAPPER_NAME](img_pth)
+            finally:
+                if _State.tracer is not None:
+                    _State.tracer.stop()
         except MemoryError as e:
             reserve = None
             error = _describe(e, lines, req)
@@ -265,6 +275,11 @@ def _run_program(req, out):
         signal.setitimer(signal.ITIMER_REAL, 0)
     result['error'] = error
     result['stdout_truncated'] = out.truncated
+    if _State.tracer is not None:
+        try:
+            result['line_trace'] = _State.tracer.record()
+        except Exception:
+            pass
     return result
 
 

@@ -100,6 +100,7 @@ export async function runQuery(o: QueryRunOptions): Promise<RunRecord> {
   let stdout = '';
   let runMs: number | undefined;
   let isolation: RunRecord['isolation'];
+  let lineTrace: RunRecord['line_trace'];
   if (parsed.program === null || parsed.program.trim() === '') {
     const why = parsed.format.diagnostics.find((d) => d.severity === 'error')?.message;
     error = {
@@ -122,6 +123,7 @@ export async function runQuery(o: QueryRunOptions): Promise<RunRecord> {
     stdout = outcome.stdout;
     runMs = outcome.ms;
     isolation = outcome.isolation;
+    lineTrace = outcome.line_trace;
   }
 
   return {
@@ -145,6 +147,7 @@ export async function runQuery(o: QueryRunOptions): Promise<RunRecord> {
     error,
     stdout,
     ...(isolation ? { isolation } : {}),
+    ...(lineTrace ? { line_trace: lineTrace } : {}),
     timings: { generate_ms: generated?.ms, run_ms: runMs, total_ms: performance.now() - started },
   };
 }

@@ -7,6 +7,7 @@ export const COMMANDS = {
   newQuery: 'valor.newQuery',
   generate: 'valor.generate',
   runProgram: 'valor.runProgram',
+  replayRun: 'valor.replayRun',
   score: 'valor.score',
   verifyBoxes: 'valor.verifyBoxes',
   openRunView: 'valor.openRunView',

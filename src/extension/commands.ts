@@ -308,6 +308,40 @@ export class Actions implements PanelActions {
     return stored;
   }
 
+  /**
+   * Re-runs the document's program (as it is now, edited or not) against its last run's record:
+   * no tool server, no model (src/core/replay.ts). Calls the record has no result for fail in the
+   * program with NoRecordedResult and are listed in the new record.
+   */
+  async replay(doc: vscode.TextDocument, signal: AbortSignal, report: Report): Promise<StoredRun | undefined> {
+    requireTrust('replay programs');
+    const last = await this.lastRun(doc);
+    if (!last) {
+      throw new ActionableError('replay needs a run of this document to take the tool results from: run it first', [
+        { kind: 'command', command: COMMANDS.runProgram, label: 'Run', args: [doc.uri] },
+      ]);
+    }
+    const vprog = this.d.layouts.vprog(doc);
+    requireProgram(doc, vprog);
+    const runner = await this.d.services.runner();
+    report('replaying the program against the recorded tool results…');
+    const { replayRecord } = await import('../core/replay.js');
+    const { record, missing } = await replayRecord(last.record, { runner, reply: vprog.reply, source: last.path ?? last.record.id, timeoutMs: this.d.config().run.timeoutMs, signal });
+    if (signal.aborted) return undefined;
+    const replayed: RunRecord = { ...record, document: documentRef(doc) };
+    const { writeRunRecord } = await import('../core/runStore.js');
+    const path = await writeRunRecord(runsDirFor(this.d, doc.uri), replayed);
+    const stored: StoredRun = { record: replayed, path };
+    this.d.store.setRun(doc.uri.toString(), stored);
+    this.d.runsTree.refresh();
+    this.d.log.info(`replay ${replayed.id} of ${last.record.id}: ${replayed.error ? `${replayed.error.type}: ${replayed.error.message}` : `answer ${answerText(replayed)}`}; ${missing.length} call(s) without a recorded result`);
+    if (missing.length > 0) {
+      const list = missing.map((m) => `${m.tool}(${JSON.stringify(m.args)})${m.line ? ` on program line ${m.line}` : ''}`).join('; ');
+      void vscode.window.showWarningMessage(`Replay: ${missing.length} call(s) had no recorded result: ${list}. Run the program against the tools to get them.`);
+    }
+    return stored;
+  }
+
   async score(doc: vscode.TextDocument, signal: AbortSignal, report: Report): Promise<StoredScores> {
     requireTrust('score programs (the syntax reward runs the program)');
     const vprog = this.d.layouts.vprog(doc);
@@ -599,6 +633,12 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
       if (stored) afterRun(d, stored);
     },
 
+    replayRun: async (arg?: unknown) => {
+      const doc = await targetDocument(arg);
+      const stored = await withCancellableProgress('VALOR: replaying the last run', (signal, report) => actions.replay(doc, signal, report));
+      if (stored) afterRun(d, stored);
+    },
+
     score: async (arg?: unknown) => {
       const doc = await targetDocument(arg);
       const scores = await withCancellableProgress('VALOR: scoring (six rewards)', (signal, report) => actions.score(doc, signal, report));
@@ -775,6 +815,7 @@ export function registerCommands(d: CommandDeps, actions: Actions): vscode.Dispo
     newQuery: 'Starting a new query',
     generate: 'Generating the plan and program',
     runProgram: 'Running the program',
+    replayRun: 'Replaying the last run',
     score: 'Scoring',
     verifyBoxes: 'Verifying boxes',
     openRunView: 'Opening the run view',

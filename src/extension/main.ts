@@ -11,6 +11,7 @@ import { LANGUAGE_ID, OUTPUT_CHANNEL_NAME, RUNS_VIEW_ID, RUN_VIEW_TYPE } from '.
 import { changeNeedsRestart, readConfig, type SettingKey, type ValorConfig } from './config.js';
 import { LayoutCache } from './documentLayout.js';
 import { ScoreDecorations, ScoreHoverProvider, VprogCodeLensProvider, VprogDiagnostics, isVprog, workspaceRoots } from './editorFeatures.js';
+import { LineValueDecorations, LineValueHoverProvider } from './lineValues.js';
 import { ResultsStore } from './resultsStore.js';
 import { RunPanels } from './runPanel.js';
 import { RunsTreeProvider } from './runsTree.js';
@@ -84,9 +85,11 @@ async function setup(context: vscode.ExtensionContext, keys: ApiKeys, log: Exten
     runsTree,
     codeLenses,
     new ScoreDecorations(store, layoutOf),
+    new LineValueDecorations(store, layoutOf),
     new VprogDiagnostics(store, layoutOf),
     vscode.languages.registerCodeLensProvider(selector, codeLenses),
     vscode.languages.registerHoverProvider(selector, new ScoreHoverProvider(store, layoutOf)),
+    vscode.languages.registerHoverProvider(selector, new LineValueHoverProvider(store, layoutOf)),
     vscode.window.registerTreeDataProvider(RUNS_VIEW_ID, runsTree),
     vscode.window.registerWebviewPanelSerializer(RUN_VIEW_TYPE, panels.serializer()),
     ...registerCommands(deps as CommandDeps, actions),

@@ -32,6 +32,8 @@ export const DoneMessage = z.object({
   error: ErrorPayload.nullable().optional(),
   img_pth_reassigned: z.boolean().optional(),
   stdout_truncated: z.boolean().optional(),
+  /** The line trace; checked and bounded by the parent (src/core/lineTrace.ts), never trusted here. */
+  line_trace: z.unknown().optional(),
 });
 export const ChildMessage = z.discriminatedUnion('t', [CallMessage, DoneMessage]);
 export type DoneMessage = z.infer<typeof DoneMessage>;

@@ -5,6 +5,7 @@
  * and the webview, so the schema lives here and is validated when a record is read back.
  */
 import { z } from 'zod';
+import { LineTrace } from './lineTrace.js';
 import { BBox, Detection } from './tools.js';
 
 export const ToolName = z.enum(['gd_detect', 'depth', 'vqa']);
@@ -99,6 +100,8 @@ export const ProgramOutcome = z.object({
   ms: z.number(),
   /** The isolation the program ran under (absent in records made before it was recorded). */
   isolation: IsolationMode.optional(),
+  /** Line-level trace (src/protocol/lineTrace.ts), when the runner recorded one. */
+  line_trace: LineTrace.optional(),
 });
 export type ProgramOutcome = z.infer<typeof ProgramOutcome>;
 
@@ -249,6 +252,12 @@ export const RunRecord = z.object({
   stdout: z.string().optional(),
   /** How the program's process was confined (absent in older records and when nothing ran). */
   isolation: IsolationMode.optional(),
+  /** Line-level trace of the run (src/protocol/lineTrace.ts): values per program line, hits, order. */
+  line_trace: LineTrace.optional(),
+  /** Set on records made by replay (src/core/replay.ts): the record replayed and calls it had no result for. */
+  replay: z
+    .object({ of: z.string(), missing: z.array(z.object({ tool: ToolName, args: z.record(z.string(), z.unknown()), line: z.number().int().nullable() })) })
+    .optional(),
   timings: z.object({ generate_ms: z.number().optional(), run_ms: z.number().optional(), total_ms: z.number() }),
   rewards: RewardSet.optional(),
   grounding: z.array(GroundingResult).optional(),

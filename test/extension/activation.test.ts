@@ -8,7 +8,7 @@ test('activation registers every declared command and the providers, and leaves 
   const h = await startExtension(t);
   assert.deepEqual([...stub.commands.keys()].sort(), [...COMMAND_IDS].sort());
   assert.equal(stub.codeLensProviders.length, 1);
-  assert.equal(stub.hoverProviders.length, 1);
+  assert.equal(stub.hoverProviders.length, 2, 'scores, and line values of the last run');
   assert.ok(stub.treeProviders.has(RUNS_VIEW_ID));
   assert.ok(stub.serializers.has(RUN_VIEW_TYPE));
   const item = stub.statusItems.find((s) => s.id === 'valor.toolServer');

@@ -111,6 +111,31 @@ describe('valor run against valor serve', () => {
     check(JSON.parse(r.stdout) as RunJson);
   });
 
+  it('a recorded run replays to the same answer with no tool server, and its what-if report comes from the recorded candidates', async () => {
+    const runs = join(work, 'runs');
+    const r = await runCli(['run', join(work, 'mug.vprog'), '--json', '--out', runs], {
+      env: cleanEnv({ VALOR_TOOLS_URL: url, VALOR_TOOLS_TOKEN: token }),
+      cwd: work,
+      timeoutMs: 120_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const recorded = JSON.parse(r.stdout) as RunJson & { record: string; trace: Array<{ detail?: { candidates?: unknown[] } }> };
+    assert.ok(Array.isArray(recorded.trace[0]?.detail?.candidates), 'the tool server recorded candidates');
+    // Nothing listens on port 9: a replay that reached for a tool server would fail.
+    const rp = await runCli(['run', '--replay', recorded.record, '--sensitivity', '--json', '--no-record'], {
+      env: cleanEnv({ VALOR_TOOLS_URL: 'http://127.0.0.1:9' }),
+      cwd: work,
+      timeoutMs: 120_000,
+    });
+    assert.equal(rp.code, 0, rp.stderr);
+    const replayed = JSON.parse(rp.stdout) as RunJson & { replay: { missing: unknown[] }; sensitivity: { detect: Array<{ threshold: number; stable: { from: number; to: number } | null }> } };
+    assert.deepEqual(replayed.final_answer, recorded.final_answer);
+    assert.deepEqual(replayed.replay.missing, []);
+    const d = replayed.sensitivity.detect[0]!;
+    assert.equal(d.threshold, 0.35);
+    assert.ok(d.stable && d.stable.from <= 0.35 && 0.35 < d.stable.to, JSON.stringify(d));
+  });
+
   it('starts its own tool server when VALOR_TOOLS_URL is unset', async () => {
     const models = mkdtempSync(join(tmpdir(), 'valor-e2e-models-'));
     try {

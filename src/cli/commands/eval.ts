@@ -3,7 +3,7 @@
  * its ground truth; the records, summary.json and report.html go to --out. Resumable, shardable
  * (`--shard i/n`, then `valor eval merge`). See docs/eval.md.
  */
-import { resolve, dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createSemaphore } from '../../core/concurrency.js';
 import { loadDataset } from '../../core/eval/dataset.js';
 import { EvalSetupError, runEval, type EvalDeps } from '../../core/eval/loop.js';
@@ -12,6 +12,9 @@ import { parseShard } from '../../core/eval/shard.js';
 import { incompleteLine, summaryLines } from '../../core/eval/summary.js';
 import { scoreReply } from '../../core/rewards/score.js';
 import { ProgramRunner } from '../../core/runner/index.js';
+import { listRunRecords, writeFileAtomic } from '../../core/runStore.js';
+import { flipShare, type FlipShare } from '../../core/sensitivity.js';
+import { RUNS_SUBDIR } from '../../core/eval/summary.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
 import { endpointFromEnv, toolsFromEnv } from '../config.js';
@@ -42,6 +45,9 @@ Options:
   --tool-retries N   extra attempts of a tool call when the tool server does not answer (default 3)
   --regenerate       ask the generator again instead of using its response cache
   --no-report        do not write report.html
+  --sensitivity      after the run, replay each answered question from its record with the box
+                     threshold moved within ±0.05 (recorded candidates only, no model called
+                     again) and report the share of answers that flip; writes DIR/sensitivity.json
   --base-url URL     generator endpoint (else VALOR_LLM_BASE_URL)
   --model NAME       generator model (else VALOR_LLM_MODEL)
   --tools-url URL    tool server (else VALOR_TOOLS_URL; unset: start one on the CPU)
@@ -104,6 +110,7 @@ export const evalCommand: CliCommand = {
         'tool-retries': { type: 'string' },
         regenerate: { type: 'boolean' },
         'no-report': { type: 'boolean' },
+        sensitivity: { type: 'boolean' },
         'base-url': { type: 'string' },
         model: { type: 'string' },
         'tools-url': { type: 'string' },
@@ -179,6 +186,7 @@ export const evalCommand: CliCommand = {
     const progress = createProgress({ out: io.stderr, tty: io.isTTY });
     const resumeCmd = `valor eval ${argv.filter((a) => a !== '--resume').map(shellQuote).join(' ')} --resume`;
     let outcome;
+    let flips: FlipShare | undefined;
     try {
       outcome = await runEval(
         {
@@ -200,6 +208,12 @@ export const evalCommand: CliCommand = {
         },
         deps,
       );
+      if (values.sensitivity && outcome.status === 'complete') {
+        const listed = await listRunRecords(join(outDir, RUNS_SUBDIR));
+        const records = listed.flatMap((l) => (l.record ? [l.record] : []));
+        flips = await flipShare(records, { runner, window: 0.05, timeoutMs: timeoutSec * 1000, signal: io.signal });
+        await writeFileAtomic(join(outDir, 'sensitivity.json'), `${JSON.stringify(flips, null, 2)}\n`);
+      }
     } catch (err) {
       if (err instanceof EvalSetupError) throw new UsageError(err.message);
       throw err;
@@ -216,6 +230,10 @@ export const evalCommand: CliCommand = {
     for (const line of summaryLines(s)) io.stdout.write(`${line}\n`);
     io.stdout.write(`summary: ${outcome.summaryPath}\n`);
     if (outcome.reportPath) io.stdout.write(`report: ${outcome.reportPath}\n`);
+    if (flips) {
+      const share = flips.share === null ? 'no answer had recorded candidates to vary' : `${flips.flipped} of ${flips.analysed} answers (${(flips.share * 100).toFixed(1)} %) flip within ±${flips.window} of the box threshold`;
+      io.stdout.write(`sensitivity: ${share}; ${flips.unknown} unknown (a call the record lacks), ${flips.skipped} not analysed (no answer or no candidates); ${join(outDir, 'sensitivity.json')}\n`);
+    }
 
     if (outcome.status === 'complete') return EXIT.ok;
     if (outcome.status === 'fatal') {

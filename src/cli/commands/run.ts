@@ -11,9 +11,12 @@ import { isConfigToolFailure, type ToolClient, watchToolServer } from '../../cor
 import { annotateRun } from '../../core/runAnnotation.js';
 import { buildStandaloneRunView } from '../../core/runViewPage.js';
 import type { DepthMapData } from '../../protocol/webview.js';
+import { formatProgramWithValues } from '../../core/lineTrace.js';
 import { runQuery } from '../../core/pipeline.js';
+import { replayRecord } from '../../core/replay.js';
+import { formatSensitivity, sensitivity, type SensitivityReport } from '../../core/sensitivity.js';
 import { ProgramRunner, RunnerSetupError } from '../../core/runner/index.js';
-import { DEFAULT_RUNS_DIR, writeRunRecord } from '../../core/runStore.js';
+import { DEFAULT_RUNS_DIR, readRunRecord, writeRunRecord } from '../../core/runStore.js';
 import { parseVprog, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
 import type { RunRecord } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
@@ -26,6 +29,9 @@ import { generationPromptFrom, PROMPT_OPTIONS, PROMPT_USAGE } from '../promptOpt
 const usage = `Usage:
   valor run --image IMG --query TEXT [options]   generate a plan and program, then run it
   valor run FILE.vprog [options]                 run the program already in a .vprog document
+  valor run --replay RECORD.json [FILE.vprog]    re-run a recorded run's program (or the edited one in
+                                                 FILE.vprog) against the record's tool results: no
+                                                 tool server, no model; lists calls with no result
 
 Options:
   --out DIR          folder for the run record (default .valor/runs)
@@ -44,6 +50,11 @@ ${PROMPT_USAGE}
   --models DIR       model folder for the embedded tool server (else VALOR_MODELS_DIR, else a
                      models/ folder beside the .vprog document or in the working folder,
                      else ~/.cache/valor-studio/models from 'valor models pull')
+  --replay RECORD    answer the program's tool calls from this run record only
+  --sensitivity      after the run, what-if analysis from the record alone: for each gd_detect the
+                     box-threshold intervals where the answer holds, for each depth the smallest
+                     relative change that flips it (replays; no model is called again)
+  --lines            print the program with the values each line bound (the line trace)
 ${ISOLATION_USAGE}
 Exit codes: 0 answered; 1 the program failed or timed out; 2 bad usage or configuration
 (including a tool server that cannot be reached, refuses the token or has no models).
@@ -83,8 +94,30 @@ async function readInput(values: Record<string, unknown>, positionals: string[],
   return { query: String(values.query), imagePath: String(values.image), document: null };
 }
 
+/** A replay's input: the record, and an edited reply from a .vprog when one is given. */
+async function readReplayInput(values: Record<string, unknown>, positionals: string[], io: CliIO): Promise<{ record: RunRecord; path: string; reply?: string }> {
+  if (values.image || values.query) throw new UsageError('--replay takes the question and image from the record: leave out --image and --query');
+  if (positionals.length > 1) throw new UsageError(`expected at most one .vprog file with --replay, got ${positionals.length}`);
+  const path = resolve(io.cwd, String(values.replay));
+  let record: RunRecord;
+  try {
+    record = await readRunRecord(path);
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}; --replay needs a run record written by valor run, valor eval or the extension`);
+  }
+  if (!positionals[0]) return { record, path };
+  const docPath = resolve(io.cwd, positionals[0]);
+  let text: string;
+  try {
+    text = await readFile(docPath, 'utf8');
+  } catch {
+    throw new UsageError(`cannot read ${docPath}: check the path`);
+  }
+  return { record, path, reply: parseVprog(text).reply };
+}
+
 /** The --json shape (stable: scripts depend on it). */
-export function runJson(record: RunRecord, recordPath: string | null) {
+export function runJson(record: RunRecord, recordPath: string | null, sens?: SensitivityReport) {
   return {
     query: record.query,
     image: record.image,
@@ -107,6 +140,9 @@ export function runJson(record: RunRecord, recordPath: string | null) {
     record: recordPath,
     timings: record.timings,
     ...(record.isolation ? { isolation: record.isolation } : {}),
+    ...(record.line_trace ? { line_trace: record.line_trace } : {}),
+    ...(record.replay ? { replay: record.replay } : {}),
+    ...(sens ? { sensitivity: sens } : {}),
   };
 }
 
@@ -126,6 +162,11 @@ export function printHuman(record: RunRecord, recordPath: string | null, out: No
     if (record.error.traceback) out.write(`${record.error.traceback.replace(/^/gm, '  ')}\n`);
   } else {
     out.write(`\nanswer: ${JSON.stringify(record.final_answer)}\n`);
+  }
+  if (record.replay) {
+    out.write(`replayed: ${record.replay.of} (tool results from the record; no tool server, no model)\n`);
+    if (record.replay.missing.length === 0) out.write('  every call had a recorded result\n');
+    else for (const m of record.replay.missing) out.write(`  no recorded result: ${m.tool}(${JSON.stringify(m.args)})${m.line ? ` at program line ${m.line}` : ''}\n`);
   }
   if (record.isolation) out.write(`isolation: ${record.isolation}${record.isolation === 'process' ? ' (no OS sandbox: see docs/threat-model.md)' : ''}\n`);
   if (recordPath) out.write(`record: ${recordPath}\n`);
@@ -171,13 +212,55 @@ export const runCommand: CliCommand = {
         'tools-token': { type: 'string' },
         models: { type: 'string' },
         ...PROMPT_OPTIONS,
+        replay: { type: 'string' },
+        sensitivity: { type: 'boolean' },
+        lines: { type: 'boolean' },
       },
     });
     const { values, positionals } = parsed;
     const isolation = isolationFromCli(values.isolation, io.env);
-    const input = await readInput(values, positionals, io);
     const timeoutSec = values.timeout === undefined ? 60 : Number(values.timeout);
     if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
+    const finish = async (record: RunRecord, runner: ProgramRunner, depthMap: DepthMapData | null, watched?: ReturnType<typeof watchToolServer>): Promise<number> => {
+      let sens: SensitivityReport | undefined;
+      if (values.sensitivity) sens = await sensitivity(record, { runner, timeoutMs: timeoutSec * 1000, signal: io.signal });
+      const recordPath = values['no-record'] ? null : await writeRunRecord(resolve(io.cwd, values.out ?? DEFAULT_RUNS_DIR), record);
+      const views = await writeViews(record, depthMap, { html: values.html, annotated: values.annotated }, io);
+      if (values.json) io.stdout.write(`${JSON.stringify({ ...runJson(record, recordPath, sens), ...views })}\n`);
+      else {
+        printHuman(record, recordPath, io.stdout);
+        if (values.lines && record.program && record.line_trace) io.stdout.write(`\nlines:\n${formatProgramWithValues(record.program, record.line_trace)}`);
+        if (sens) io.stdout.write(`\n${formatSensitivity(sens)}`);
+        if (views.html) io.stdout.write(`html: ${views.html}\n`);
+        if (views.annotated) io.stdout.write(`annotated: ${views.annotated}\n`);
+      }
+      if (!record.error) return EXIT.ok;
+      // The program failed because the tool server could not answer: say so apart from the trace,
+      // and exit 2 when only the person's set-up can fix it (token, URL, models).
+      const infra = watched?.failure();
+      if (infra) {
+        const config = isConfigToolFailure(infra);
+        io.stderr.write(`valor run: ${config ? 'configuration' : 'the tool server failed'}: ${infra.message}\n`);
+        return config ? EXIT.usage : EXIT.failed;
+      }
+      return EXIT.failed;
+    };
+
+    if (values.replay !== undefined) {
+      const rin = await readReplayInput(values, positionals, io);
+      const runner = new ProgramRunner({ isolation });
+      try {
+        const r = await replayRecord(rin.record, { runner, reply: rin.reply, source: rin.path, timeoutMs: timeoutSec * 1000, signal: io.signal });
+        return await finish(r.record, runner, null);
+      } catch (err) {
+        if (err instanceof RunnerSetupError) throw new UsageError(err.message);
+        throw err;
+      } finally {
+        await runner.dispose();
+      }
+    }
+
+    const input = await readInput(values, positionals, io);
 
     let image;
     try {
@@ -205,11 +288,15 @@ export const runCommand: CliCommand = {
       io.signal,
     );
     const watched = watchToolServer(tools.tools);
+    let toolsOpen = true;
+    const closeTools = async () => {
+      if (!toolsOpen) return;
+      toolsOpen = false;
+      await tools.close();
+    };
     const runner = new ProgramRunner({ isolation });
-    let record: RunRecord;
-    let depthMap: DepthMapData | null = null;
     try {
-      record = await runQuery({
+      const record = await runQuery({
         query: input.query,
         imagePath: image.path,
         image,
@@ -226,10 +313,14 @@ export const runCommand: CliCommand = {
         signal: io.signal,
       });
       // The HTML view shows the depth map the run sampled from; fetch it while the server is up.
+      let depthMap: DepthMapData | null = null;
       const client = tools.tools as Partial<ToolClient>;
       if (values.html && record.trace.some((t) => t.tool === 'depth' && !t.error) && typeof client.depthMap === 'function') {
         depthMap = await client.depthMap(image.path, 512, io.signal).catch(() => null);
       }
+      // The tool server is no longer needed: what follows (sensitivity) replays from the record.
+      await closeTools();
+      return await finish(record, runner, depthMap, watched);
     } catch (err) {
       if (err instanceof RunnerSetupError) throw new UsageError(err.message);
       if (err instanceof ChatError) {
@@ -239,26 +330,7 @@ export const runCommand: CliCommand = {
       throw err;
     } finally {
       await runner.dispose();
-      await tools.close();
+      await closeTools();
     }
-
-    const recordPath = values['no-record'] ? null : await writeRunRecord(resolve(io.cwd, values.out ?? DEFAULT_RUNS_DIR), record);
-    const views = await writeViews(record, depthMap, { html: values.html, annotated: values.annotated }, io);
-    if (values.json) io.stdout.write(`${JSON.stringify({ ...runJson(record, recordPath), ...views })}\n`);
-    else {
-      printHuman(record, recordPath, io.stdout);
-      if (views.html) io.stdout.write(`html: ${views.html}\n`);
-      if (views.annotated) io.stdout.write(`annotated: ${views.annotated}\n`);
-    }
-    if (!record.error) return EXIT.ok;
-    // The program failed because the tool server could not answer: say so apart from the trace,
-    // and exit 2 when only the person's set-up can fix it (token, URL, models).
-    const infra = watched.failure();
-    if (infra) {
-      const config = isConfigToolFailure(infra);
-      io.stderr.write(`valor run: ${config ? 'configuration' : 'the tool server failed'}: ${infra.message}\n`);
-      return config ? EXIT.usage : EXIT.failed;
-    }
-    return EXIT.failed;
   },
 };

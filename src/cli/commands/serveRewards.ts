@@ -84,7 +84,8 @@ export const serveRewardsCommand: CliCommand = {
     const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model });
     const judgeSet = await judgeSetFrom(values, io);
     const host = values.host ?? '127.0.0.1';
-    const runner = new ProgramRunner({ isolation });
+    // Reward runs are scored, never debugged: no line trace (it costs about 8 % of a warm run).
+    const runner = new ProgramRunner({ isolation, lineTrace: false });
     const server = await startRewardServer({
       host,
       port,

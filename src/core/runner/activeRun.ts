@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ChildMessage, type CallMessage, type DoneMessage } from '../../protocol/programWire.js';
 import type { IsolationMode, ProgramError, ProgramOutcome, TraceEntry } from '../../protocol/run.js';
+import { boundLineTrace } from '../lineTrace.js';
 import type { RunRequest } from '../runnerTypes.js';
 import { ToolError } from '../tools.js';
 import { dispatch, type Dispatched } from './dispatch.js';
@@ -22,6 +23,8 @@ export interface RunSettings {
   killGraceMs: number;
   startTimeoutMs: number;
   isolation: IsolationMode;
+  /** Ask the program's process for a line-level trace (src/protocol/lineTrace.ts). */
+  lineTrace: boolean;
 }
 
 /** How long to wait for a killed process's exit to be reported before giving up on seeing it. */
@@ -96,6 +99,7 @@ export class ActiveRun {
       timeout_s: this.settings.timeoutMs / 1000,
       memory_mb: this.settings.memoryMB,
       max_stdout: this.settings.maxStdoutBytes,
+      line_trace: this.settings.lineTrace,
     };
   }
 
@@ -349,6 +353,7 @@ export class ActiveRun {
     let outcome: ProgramOutcome;
     if (d) {
       const error = d.error ?? null;
+      const lineTrace = this.settings.lineTrace ? boundLineTrace(d.line_trace, this.trace.length) : undefined;
       outcome = {
         ok: d.ok && !error,
         final_answer: d.ok ? (d.final_answer ?? null) : null,
@@ -359,6 +364,7 @@ export class ActiveRun {
         img_pth_reassigned: Boolean(d.img_pth_reassigned),
         ms,
         isolation: this.settings.isolation,
+        ...(lineTrace ? { line_trace: lineTrace } : {}),
       };
     } else {
       outcome = {

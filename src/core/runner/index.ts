@@ -51,6 +51,8 @@ export interface ProgramRunnerOptions {
    * missing. `process`: no OS confinement, only the separate process and its limits.
    */
   isolation?: IsolationMode;
+  /** Record a line-level trace of every run (default true; src/protocol/lineTrace.ts). */
+  lineTrace?: boolean;
   /** Told about every python process started (the warm parent, each program's process); for diagnostics and tests. */
   onProcess?: (event: RunnerProcessEvent) => void;
 }
@@ -123,6 +125,7 @@ export class ProgramRunner implements ProgramRunnerLike {
       killGraceMs: this.opts.killGraceMs ?? 2000,
       startTimeoutMs: this.opts.startTimeoutMs ?? 60_000,
       isolation: this.isolation,
+      lineTrace: this.opts.lineTrace ?? true,
     };
     if (signal?.aborted) {
       return { ok: false, final_answer: null, error: { type: 'Cancelled', message: 'the run was cancelled before it started', line: null }, trace: [], stdout: '', ms: 0 };
