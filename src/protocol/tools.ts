@@ -175,7 +175,7 @@ export const TOOL_ROUTES = {
   prefetch: '/v1/prefetch',
 } as const;
 
-/** Parameter names of the program's tools, in order (valor.md §2). The Python functions are generated from this. */
+/** Parameter names of the program's tools, in order (docs/valor.md §2). The Python functions are generated from this. */
 export const TOOL_PARAMS = {
   gd_detect: ['img_pth', 'prompt'],
   depth: ['img_pth', 'bbox'],

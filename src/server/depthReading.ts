@@ -3,7 +3,7 @@
  * - `median` (our default): the median of the valid (finite, positive) depths in the central
  *   half of the box (width and height), falling back to the whole box when the centre holds
  *   none. A loose box's edges are background; one pixel can be a hole or noise.
- * - `center` (the reference's way, valor.md §2): the single pixel at the box centre,
+ * - `center` (the reference's way, docs/valor.md §2): the single pixel at the box centre,
  *   `(trunc((x1 + x2) / 2), trunc((y1 + y2) / 2))` of the box as given, clamped to the image.
  *   Where that pixel is invalid (MoGe masks it, +∞) the reference returns that value; JSON has
  *   no infinity and a silent stand-in would hide it, so the server answers `no_valid_depth`.

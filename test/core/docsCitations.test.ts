@@ -10,15 +10,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { REPO } from '../helpers/cli.js';
 
-// The sandbox stream moves these two files (to src/core/runner/ and python/); their citations
-// are replaced there. Nothing else is exempt.
-const MOVING = new Set(['src/core/runner.ts', 'src/core/pythonWorker.ts']);
-
 function trackedText(): { path: string; text: string }[] {
   const out = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: REPO, encoding: 'utf8' });
   return out
     .split('\0')
-    .filter((p) => p && /\.(ts|mjs|js|md|json|py|sh)$/.test(p) && !p.startsWith('test/fixtures/') && !MOVING.has(p) && existsSync(join(REPO, p)))
+    .filter((p) => p && /\.(ts|mjs|js|md|json|py|sh)$/.test(p) && !p.startsWith('test/fixtures/') && existsSync(join(REPO, p)))
     .map((path) => ({ path, text: readFileSync(join(REPO, path), 'utf8') }));
 }
 

@@ -49,7 +49,7 @@ export async function dispatch(tools: Tools, tool: 'gd_detect' | 'depth' | 'vqa'
     const r = await tools.gd_detect(img, prompt, signal);
     const parsed = z.array(Detection).safeParse(r.value);
     if (!parsed.success) throw new ToolError('gd_detect: the tool returned detections of the wrong shape (expected a list of {bbox, label, score})', 'ToolError');
-    // Programs see integer pixel boxes (valor.md §2).
+    // Programs see integer pixel boxes (docs/valor.md §2).
     res = { value: parsed.data.map((d) => ({ bbox: d.bbox.map((x) => Math.round(x)), label: d.label, score: d.score })), detail: r.detail };
   } else if (tool === 'depth') {
     const bbox = checkBBox(tool, args.bbox, false) as BBox;

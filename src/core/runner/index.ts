@@ -1,5 +1,5 @@
 /**
- * The program runner (design.md "Program execution"): runs a VALOR program in a python3 child and
+ * The program runner (docs/architecture.md "Program execution"): runs a VALOR program in a python3 child and
  * answers its tool calls from a `Tools` implementation, tracing every call.
  *
  * Warm mode (default): one python3 parent imports numpy once and forks a fresh child per run, so
