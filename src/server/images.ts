@@ -121,7 +121,8 @@ export class ImageStore {
     const roots = this.allowRoots;
     const inside = roots.some((root) => {
       const rel = relative(root, real);
-      return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && !rel.startsWith(`..${sep}`));
+      // By whole components: `..` or `../x` leaves the root; a name like `..notes.png` does not.
+      return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
     });
     if (!inside) {
       throw new HttpError(403, 'path_forbidden', `image path ${p} resolves to ${real}, outside the server's allowed folders (${roots.join(', ')}): start the server with --allow-root <folder>, or upload the bytes with POST /v1/images`);
