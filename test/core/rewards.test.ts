@@ -382,6 +382,33 @@ describe('overrides, vision judge, batches', () => {
     for (const r of ['spatial', 'attribute', 'logic', 'adherence']) assert.equal(verdict(set, r).saw_image, true);
   });
 
+  test('a vision verdict for one image is not reused for another image', async (t) => {
+    const { srv, judge, cache } = await setup(t);
+    // The judges pass the reply on the 320×240 scene (the image of the first round) and fail it on any other.
+    const smallUrls = new Set<string>();
+    let round = 'small';
+    srv.setHandler((req) => {
+      const content = req.json.messages[1].content as Array<{ type: string; image_url?: { url: string } }>;
+      const url = content[1]?.image_url?.url ?? '';
+      if (round === 'small') smallUrls.add(url);
+      return { text: jsonVerdict(smallUrls.has(url) ? 1 : 0, 'per image') };
+    });
+    const small = await scoreReply({ query: GOOD_QUERY, reply: GOOD_REPLY, judge, runner, cache, visionJudge: true, imagePath: 'test/fixtures/images/scene-320x240.png' });
+    assert.equal(srv.chatRequests().length, 4);
+    assert.equal(smallUrls.size, 1, 'one image, one data URL');
+    round = 'big';
+    const big = 'test/fixtures/images/scene-640x480.jpg';
+    const other = await scoreReply({ query: GOOD_QUERY, reply: GOOD_REPLY, judge, runner, cache, visionJudge: true, imagePath: big });
+    assert.equal(srv.chatRequests().length, 8, 'the second image is judged afresh');
+    for (const r of ['spatial', 'attribute', 'logic', 'adherence']) {
+      assert.equal(value(small, r), 1, r);
+      assert.equal(value(other, r), 0, `${r} on the other image`);
+    }
+    const again = await scoreReply({ query: GOOD_QUERY, reply: GOOD_REPLY, judge, runner, cache, visionJudge: true, imagePath: big });
+    assert.equal(srv.chatRequests().length, 8, 'the same image again comes from the cache');
+    assert.equal(value(again, 'logic'), 0);
+  });
+
   test('a batch keeps input order and judges identical replies once', async (t) => {
     const { srv, judge, cache } = await setup(t);
     byJudge(srv, {}, 20);
