@@ -7,7 +7,6 @@ import { ProgramRunner } from '../../src/core/runner.js';
 import { createVerdictCache } from '../../src/core/rewards/judge.js';
 import { VERDICT_RESPONSE_FORMAT, TOOL_API_TEXT } from '../../src/core/rewards/rubrics.js';
 import { scoreBatch, scoreReply } from '../../src/core/rewards/score.js';
-import { DEFAULT_WEIGHTS } from '../../src/core/rewards/total.js';
 import { rewardSubject } from '../../src/core/audit.js';
 import type { Override } from '../../src/protocol/run.js';
 import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
@@ -92,7 +91,7 @@ describe('requests sent to the judges', () => {
     assert.equal(set.incomplete, false);
     assert.equal(value(set, 'format'), 1);
     assert.equal(value(set, 'syntax'), 1);
-    assert.deepEqual(set.weights, { ...DEFAULT_WEIGHTS });
+    assert.deepEqual(set.weights, { logic: 0.3, syntax: 0.1, attribute: 0.2, spatial: 0.2, adherence: 0.2 });
     assert.equal(set.subject, rewardSubject(GOOD_QUERY, GOOD_REPLY));
   });
 

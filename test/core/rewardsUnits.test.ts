@@ -77,7 +77,9 @@ describe('total', () => {
 
   test("VALOR's formula with the reference weights", () => {
     const w = resolveWeights();
-    assert.deepEqual(w, { ...DEFAULT_WEIGHTS });
+    // VALOR's reference weighting (valor.md), as numbers, not the constant compared with itself.
+    assert.deepEqual(w, { logic: 0.3, syntax: 0.1, attribute: 0.2, spatial: 0.2, adherence: 0.2 });
+    assert.deepEqual({ ...DEFAULT_WEIGHTS }, { logic: 0.3, syntax: 0.1, attribute: 0.2, spatial: 0.2, adherence: 0.2 });
     assert.deepEqual(computeTotal(all(1), w), { total: 1, incomplete: false });
     assert.deepEqual(computeTotal(all(1, { logic: 0 }), w), { total: 0.7, incomplete: false });
     assert.deepEqual(computeTotal(all(0.5, { syntax: 0 }), w), { total: 0.45, incomplete: false });
@@ -93,7 +95,7 @@ describe('total', () => {
     assert.throws(() => resolveWeights({ logic: 0.5 }), /sum to 1/);
     assert.throws(() => resolveWeights({ format: 1 } as Record<string, number>), /unknown reward weight "format"/);
     assert.throws(() => resolveWeights({ logic: -0.1, syntax: 0.5 }), /≥ 0/);
-    assert.deepEqual(parseWeights('logic=0.2, syntax=0.2'), { ...DEFAULT_WEIGHTS, logic: 0.2, syntax: 0.2 });
+    assert.deepEqual(parseWeights('logic=0.2, syntax=0.2'), { logic: 0.2, syntax: 0.2, attribute: 0.2, spatial: 0.2, adherence: 0.2 });
     assert.throws(() => parseWeights('logic:0.2'), /name=value/);
   });
 });
