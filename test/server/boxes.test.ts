@@ -54,6 +54,8 @@ describe('checkBox', () => {
   it('names what is wrong: inverted, zero area, non-finite, with the field', () => {
     refused([100, 100, 50, 200], /^bbox \[100, 100, 50, 200\] is inverted \(x2 < x1\)/);
     refused([100, 200, 150, 100], /inverted \(y2 < y1\)/);
+    // Zero width but inverted height: the message names the inversion that is there.
+    refused([100, 200, 100, 150], /inverted \(y2 < y1\)/);
     refused([100, 100, 100, 200], /zero area \(x1 == x2\)/);
     refused([100, 100, 200, 100], /zero area \(y1 == y2\)/);
     refused([Number.NaN, 0, 1, 1], /non-finite/);

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { HttpError } from '../../src/server/errors.js';
-import { describeIssues, parseJson, readBody, tokenMatches } from '../../src/server/http.js';
+import { describeIssues, parseJson, readBody, sendError, sendJson, tokenMatches } from '../../src/server/http.js';
 
 const LIMIT = 1000;
 
@@ -34,9 +34,13 @@ function sendChunked(port: number, chunks: Buffer[], headers: Record<string, str
 describe('readBody', () => {
   let srv: Server;
   let port: number;
+  const failures: Error[] = [];
   before(async () => {
     srv = createServer((req, res) => {
-      readBody(req, LIMIT, 'the test body').then(
+      readBody(req, LIMIT, 'the test body').catch((e: Error) => {
+        failures.push(e);
+        throw e;
+      }).then(
         (buf) => {
           res.writeHead(200);
           res.end(`got ${buf.length} ${buf.toString('utf8').slice(0, 3)}`);
@@ -66,6 +70,33 @@ describe('readBody', () => {
     assert.match(r.body, /^body_too_large: the test body exceeds 1000 bytes/);
   });
 
+  it('accepts a declared content-length of exactly the limit', async () => {
+    const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers: { 'content-length': String(LIMIT) } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end(Buffer.alloc(LIMIT, 'k'));
+    });
+    assert.deepEqual(r, { status: 200, body: 'got 1000 kkk' });
+  });
+
+  it('rejects with an AbortError when the client goes away mid-body', async () => {
+    const n = failures.length;
+    await new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers: { 'transfer-encoding': 'chunked' } });
+      req.on('error', () => resolve());
+      req.write(Buffer.alloc(10, 'a'), () => setTimeout(() => req.destroy(), 50));
+    });
+    for (let i = 0; i < 100 && failures.length === n; i++) await new Promise((r) => setTimeout(r, 20));
+    const e = failures[n];
+    assert.ok(e, 'readBody settled');
+    assert.equal(e.name, 'AbortError');
+    assert.match(e.message, /client went away while sending the body/);
+  });
+
   it('refuses a declared content-length over the limit before reading', async () => {
     const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers: { 'content-length': String(LIMIT + 1) } }, (res) => {
@@ -78,6 +109,34 @@ describe('readBody', () => {
     });
     assert.equal(r.status, 413);
     assert.match(r.body, /^body_too_large: the test body is 1001 bytes; the server accepts at most 1000 bytes/);
+  });
+});
+
+describe('sendJson and sendError', () => {
+  it('send the JSON with its length, type and no-store, and errors in the protocol shape', async () => {
+    const srv = createServer((req, res) => {
+      if (req.url === '/ok') sendJson(res, 201, { a: 'é' });
+      else {
+        sendError(res, new HttpError(429, 'busy', 'try later'), { 'retry-after': '3' });
+        sendJson(res, 200, { second: true });
+      }
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    try {
+      const ok = await fetch(`${base}/ok`);
+      assert.equal(ok.status, 201);
+      assert.equal(ok.headers.get('content-type'), 'application/json; charset=utf-8');
+      assert.equal(ok.headers.get('content-length'), '10', 'bytes, not characters');
+      assert.equal(ok.headers.get('cache-control'), 'no-store');
+      assert.equal(await ok.text(), '{"a":"é"}');
+      const err = await fetch(`${base}/err`);
+      assert.equal(err.status, 429);
+      assert.equal(err.headers.get('retry-after'), '3');
+      assert.deepEqual(await err.json(), { error: { code: 'busy', message: 'try later' } }, 'a second reply after the first is dropped');
+    } finally {
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
   });
 });
 
@@ -102,6 +161,15 @@ describe('describeIssues and parseJson', () => {
   it('spells out the box format and shows what came', () => {
     assert.match(issues({ bbox: [1, 2, 3], image: { sha256: 'a'.repeat(64) } }), /^bbox must be 4 numbers \[x1, y1, x2, y2\] in pixels .*; got \[1,2,3\]$/);
     assert.match(issues({ image: { sha256: 'a'.repeat(64) } }), /got nothing$/);
+  });
+  it('names at most five problems, each once, and cuts a long box short', () => {
+    const Many = z.object({ a: z.string(), b: z.string(), c: z.string(), d: z.string(), e: z.string(), f: z.string() });
+    const text = describeIssues(Many.safeParse({}).error?.issues ?? [], {});
+    assert.deepEqual(text.split('; ').map((p) => p.split(':')[0]), ['a', 'b', 'c', 'd', 'e']);
+    const long = { bbox: Array.from({ length: 60 }, () => 'xx'), image: { sha256: 'a'.repeat(64) } };
+    const boxText = issues(long);
+    assert.equal((boxText.match(/bbox must be/g) ?? []).length, 1, 'the same box message once');
+    assert.ok(boxText.endsWith(`got ${JSON.stringify(long.bbox).slice(0, 100)}`), boxText);
   });
   it('spells out the image reference', () => {
     assert.match(issues({ bbox: [1, 2, 3, 4], image: { sha256: 'abc' } }), /^image must be \{"sha256": "<64 hex digits>"\} or \{"path": "<file on the server>"\}; image\.sha256: /);
