@@ -146,7 +146,7 @@ describe('tokenMatches', () => {
     assert.equal(tokenMatches('bearer   s3cret  ', 's3cret'), true);
   });
   it('refuses anything else', () => {
-    for (const h of [undefined, '', 's3cret', 'Bearer s3cre', 'Bearer s3cretx', 'Basic s3cret', 'Bearer ']) assert.equal(tokenMatches(h, 's3cret'), false, String(h));
+    for (const h of [undefined, '', 's3cret', 'xBearer s3cret', 'Token Bearer s3cret', 'Bearer s3cre', 'Bearer s3cretx', 'Basic s3cret', 'Bearer ']) assert.equal(tokenMatches(h, 's3cret'), false, String(h));
     assert.equal(tokenMatches('Bearer ', ''), false, 'an empty token never matches');
   });
 });
@@ -173,6 +173,7 @@ describe('describeIssues and parseJson', () => {
   });
   it('spells out the image reference', () => {
     assert.match(issues({ bbox: [1, 2, 3, 4], image: { sha256: 'abc' } }), /^image must be \{"sha256": "<64 hex digits>"\} or \{"path": "<file on the server>"\}; image\.sha256: /);
+    assert.match(issues({ bbox: [1, 2, 3, 4] }), /^image must be \{"sha256": .*; image: /);
   });
   it('names any other field, and the body itself', () => {
     assert.match(issues({ bbox: [1, 2, 3, 4], image: { sha256: 'a'.repeat(64) }, n: 'x' }), /^n: /);
