@@ -87,6 +87,10 @@ describe('degenerate text: reasons and thresholds', () => {
     assert.equal(d(rep(5, ['a b c', 'd e f', 'g h i', 'j k l', 'm n o'])).degenerate, false, 'five of ten is not more than half');
     assert.equal(d(rep(6, ['   ', ''])).reason, 'the plan repeats one line 6 times', 'blank lines are not counted');
   });
+  test('lines are compared trimmed, and blank lines are not counted', () => {
+    assert.equal(d(['detect the cup', '  detect the cup', 'detect the cup  '].join('\n').repeat(1) + '\n' + ['detect the cup', ' detect the cup', 'detect the cup '].join('\n')).reason, 'the plan repeats one line 6 times');
+    assert.equal(d([...Array(5).fill('detect the cup'), 'a b c', 'd e f', 'g h i', '', '  ', ''].join('\n')).reason, 'the plan repeats one line 5 times', 'five of eight lines, blanks aside');
+  });
   test('few distinct words count from forty words, below 8% distinct', () => {
     const words = (distinct: number, total: number) => Array.from({ length: total }, (_, i) => `w${i % distinct}`).join(' ');
     assert.equal(d(words(2, 39)).degenerate, false, 'under forty words is too short to judge');
@@ -110,6 +114,25 @@ describe('parseJudgeReply: details', () => {
     assert.equal((parseJudgeReply('```\n{"rationale": "c", "score": 1}\n```') as { rationale?: string }).rationale, 'c');
     assert.equal((parseJudgeReply('[1] <answer>1</answer>') as { shape?: string }).shape, 'tagged');
     assert.equal((parseJudgeReply('null <answer>0</answer>') as { score?: number }).score, 0);
+  });
+  test('every <think> block is dropped, across lines', () => {
+    assert.deepEqual(parseJudgeReply('<think>\nmaybe <answer>0</answer>\n</think> ok <think>no,\n<answer>0</answer></think>\n<answer>1</answer>'), { ok: true, score: 1, rationale: 'ok', extraKeys: [], shape: 'tagged' });
+    assert.deepEqual(parseJudgeReply('draft\n<answer>0</answer>\n</think> final <answer>1</answer>'), { ok: true, score: 1, rationale: 'final', extraKeys: [], shape: 'tagged' });
+  });
+  test('a fenced verdict after prose with braces, and a JSON object followed by prose', () => {
+    for (const fence of ['```json', '```', '```JSON']) {
+      const r = parseJudgeReply(`Consider {x}. ${fence}\n{"rationale": "a", "score": 1}\n\`\`\` and {y}`);
+      assert.equal(r.ok && r.rationale, 'a', fence);
+    }
+    assert.equal((parseJudgeReply('{"rationale": "b", "score": 0} is my verdict') as { rationale?: string }).rationale, 'b');
+  });
+  test('JSON that is not an object is no verdict; a score that is an object is quoted', () => {
+    for (const t of ['[1, 2]', 'null', '5', '"1"']) {
+      assert.deepEqual(parseJudgeReply(t), { ok: false, problem: 'no verdict was found: expected a JSON object {"rationale": ..., "score": 0 or 1}, or <answer>0</answer> / <answer>1</answer> at the end' }, t);
+    }
+    assert.deepEqual(parseJudgeReply('{"rationale": "x", "score": {}}'), { ok: false, problem: '"score" was [object Object]; it must be the number 0 or 1' });
+    assert.deepEqual(parseJudgeReply('{"rationale": "x"}'), { ok: false, problem: 'the JSON object has no "score" key' });
+    assert.deepEqual(parseJudgeReply('<answer>1 0</answer>'), { ok: false, problem: 'the <answer> tag held "1 0"; it must hold 0 or 1' });
   });
   test('a JSON problem is reported when no tag follows, the first one found', () => {
     const r = parseJudgeReply('{"rationale": 5, "score": 1}');
