@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { HttpError } from '../../src/server/errors.js';
@@ -112,11 +113,24 @@ describe('readBody', () => {
   });
 });
 
+describe('readBody on a failing stream', () => {
+  it('rejects with the stream\'s own error', async () => {
+    const s = Object.assign(new PassThrough(), { headers: {} });
+    const p = readBody(s as never, 100, 'x');
+    s.write(Buffer.from('abc'));
+    s.emit('error', new Error('disk went away'));
+    await assert.rejects(p, /^Error: disk went away$/);
+  });
+});
+
 describe('sendJson and sendError', () => {
   it('send the JSON with its length, type and no-store, and errors in the protocol shape', async () => {
     const srv = createServer((req, res) => {
       if (req.url === '/ok') sendJson(res, 201, { a: 'é' });
-      else {
+      else if (req.url === '/twice') {
+        sendJson(res, 200, { first: true });
+        sendError(res, new HttpError(500, 'late', 'too late'), { 'x-late': '1' });
+      } else {
         sendError(res, new HttpError(429, 'busy', 'try later'), { 'retry-after': '3' });
         sendJson(res, 200, { second: true });
       }
@@ -134,6 +148,10 @@ describe('sendJson and sendError', () => {
       assert.equal(err.status, 429);
       assert.equal(err.headers.get('retry-after'), '3');
       assert.deepEqual(await err.json(), { error: { code: 'busy', message: 'try later' } }, 'a second reply after the first is dropped');
+      const twice = await fetch(`${base}/twice`);
+      assert.equal(twice.status, 200);
+      assert.equal(twice.headers.get('x-late'), null);
+      assert.deepEqual(await twice.json(), { first: true }, 'an error after the reply is dropped, headers and all');
     } finally {
       await new Promise<void>((r) => srv.close(() => r()));
     }
@@ -170,6 +188,8 @@ describe('describeIssues and parseJson', () => {
     const boxText = issues(long);
     assert.equal((boxText.match(/bbox must be/g) ?? []).length, 1, 'the same box message once');
     assert.ok(boxText.endsWith(`got ${JSON.stringify(long.bbox).slice(0, 100)}`), boxText);
+    // Four wrong elements are four issues at bbox.0 ... bbox.3: one box message.
+    assert.equal(issues({ bbox: ['a', 'b', 'c', 'd'], image: { sha256: 'a'.repeat(64) } }), 'bbox must be 4 numbers [x1, y1, x2, y2] in pixels (or null for the whole image in vqa); got ["a","b","c","d"]');
   });
   it('spells out the image reference', () => {
     assert.match(issues({ bbox: [1, 2, 3, 4], image: { sha256: 'abc' } }), /^image must be \{"sha256": "<64 hex digits>"\} or \{"path": "<file on the server>"\}; image\.sha256: /);
