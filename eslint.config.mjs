@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'node_modules/**', 'test-artifacts/**', '.vscode-test/**', 'test/fixtures/**'] },
+  { ignores: ['dist/**', 'out/**', 'reports/**', '.stryker-tmp/**', 'node_modules/**', 'test-artifacts/**', '.vscode-test/**', 'test/fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -202,11 +202,23 @@ async function main(argv: string[]): Promise<number> {
     finished: new Date().toISOString(),
     modules: outcomes.map((o) => ({ module: o.module, seconds: Number((o.ms / 1000).toFixed(1)), figures: o.results.length, ...(o.error ? { error: o.error } : {}) })),
     results: rows.map((r) => ({ ...r, value: Number.isFinite(r.value) ? r.value : null })),
+    // Mutation scores are measured by `npm run mutation` (scripts/mutation/score.mjs), not here: kept as they were.
+    ...previousMutation(out),
   };
   writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
   const failed = outcomes.filter((o) => o.error).length;
   process.stdout.write(`\nwrote ${out}${failed ? ` (${failed} module(s) failed)` : ''}\n`);
   return failed ? 1 : 0;
+}
+
+/** The `mutation` figures of an existing results file, to carry over into the new one. */
+function previousMutation(path: string): { mutation?: unknown } {
+  try {
+    const prev = JSON.parse(readFileSync(path, 'utf8')) as { mutation?: unknown };
+    return prev.mutation === undefined ? {} : { mutation: prev.mutation };
+  } catch {
+    return {};
+  }
 }
 
 main(process.argv.slice(2)).then(

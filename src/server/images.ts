@@ -119,7 +119,8 @@ export class ImageStore {
     const within = (file: string, list: readonly string[] = roots) =>
       list.some((root) => {
         const rel = relative(root, file);
-        return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && !rel.startsWith(`..${sep}`));
+        // By whole components: `..` or `../x` leaves the root; a name like `..notes.png` does not.
+        return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
       });
     // The same answer for a path outside the allowed folders whether or not it exists (and
     // without saying where a link points), so the server cannot be used to probe the disk.

@@ -98,7 +98,10 @@ describe('overrides', () => {
 
   test('subject keys: content-derived and distinct', () => {
     assert.match(rewardSubject('q', 'r'), /^[0-9a-f]{64}$/);
-    assert.equal(rewardSubject('q', 'r'), rewardSubject('q', 'r'));
+    // Pinned: overrides files name their subject by this hash, so a change would orphan them.
+    // sha256 of the sorted-key JSON {"kind":"reward","query":"q","reply":"r"} (worked out with python's hashlib).
+    assert.equal(rewardSubject('q', 'r'), '6b6c6386a0920bf660ae81dd45f79e3309c1fe304690ef08f26077a3a97591c5');
+    assert.equal(rewardSubject('Is the mug left?', '<plan>é</plan>'), '03ae450bc282cf509799ff0164d13095bb75c012d0216bd21bda850627086fa6');
     assert.notEqual(rewardSubject('q', 'r'), rewardSubject('qr', ''));
     assert.equal(boxSubject('ab', '  sofa,   table '), 'ab|sofa, table');
   });

@@ -7,7 +7,6 @@ import { ProgramRunner } from '../../src/core/runner/index.js';
 import { createVerdictCache } from '../../src/core/rewards/judge.js';
 import { VERDICT_RESPONSE_FORMAT, TOOL_API_TEXT } from '../../src/core/rewards/rubrics.js';
 import { scoreBatch, scoreReply } from '../../src/core/rewards/score.js';
-import { DEFAULT_WEIGHTS } from '../../src/core/rewards/total.js';
 import { rewardSubject } from '../../src/core/audit.js';
 import type { Override } from '../../src/protocol/run.js';
 import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
@@ -92,7 +91,7 @@ describe('requests sent to the judges', () => {
     assert.equal(set.incomplete, false);
     assert.equal(value(set, 'format'), 1);
     assert.equal(value(set, 'syntax'), 1);
-    assert.deepEqual(set.weights, { ...DEFAULT_WEIGHTS });
+    assert.deepEqual(set.weights, { logic: 0.3, syntax: 0.1, attribute: 0.2, spatial: 0.2, adherence: 0.2 });
     assert.equal(set.subject, rewardSubject(GOOD_QUERY, GOOD_REPLY));
   });
 
@@ -380,6 +379,33 @@ describe('overrides, vision judge, batches', () => {
       assert.match(content[1]?.image_url?.url ?? '', /^data:image\/jpeg;base64,\/9j\//);
     }
     for (const r of ['spatial', 'attribute', 'logic', 'adherence']) assert.equal(verdict(set, r).saw_image, true);
+  });
+
+  test('a vision verdict for one image is not reused for another image', async (t) => {
+    const { srv, judge, cache } = await setup(t);
+    // The judges pass the reply on the 320×240 scene (the image of the first round) and fail it on any other.
+    const smallUrls = new Set<string>();
+    let round = 'small';
+    srv.setHandler((req) => {
+      const content = req.json.messages[1].content as Array<{ type: string; image_url?: { url: string } }>;
+      const url = content[1]?.image_url?.url ?? '';
+      if (round === 'small') smallUrls.add(url);
+      return { text: jsonVerdict(smallUrls.has(url) ? 1 : 0, 'per image') };
+    });
+    const small = await scoreReply({ query: GOOD_QUERY, reply: GOOD_REPLY, judge, runner, cache, visionJudge: true, imagePath: 'test/fixtures/images/scene-320x240.png' });
+    assert.equal(srv.chatRequests().length, 4);
+    assert.equal(smallUrls.size, 1, 'one image, one data URL');
+    round = 'big';
+    const big = 'test/fixtures/images/scene-640x480.jpg';
+    const other = await scoreReply({ query: GOOD_QUERY, reply: GOOD_REPLY, judge, runner, cache, visionJudge: true, imagePath: big });
+    assert.equal(srv.chatRequests().length, 8, 'the second image is judged afresh');
+    for (const r of ['spatial', 'attribute', 'logic', 'adherence']) {
+      assert.equal(value(small, r), 1, r);
+      assert.equal(value(other, r), 0, `${r} on the other image`);
+    }
+    const again = await scoreReply({ query: GOOD_QUERY, reply: GOOD_REPLY, judge, runner, cache, visionJudge: true, imagePath: big });
+    assert.equal(srv.chatRequests().length, 8, 'the same image again comes from the cache');
+    assert.equal(value(again, 'logic'), 0);
   });
 
   test('a batch keeps input order and judges identical replies once', async (t) => {

@@ -35,13 +35,101 @@ test('activation registers every declared command and the providers, and leaves 
   assert.deepEqual(rejections, []);
 });
 
-test('every registered command runs without an unhandled rejection when invoked with no context', async (t) => {
+test('every registered command, invoked with no context, answers with what to do next and never rejects', async (t) => {
   const rejections = watchRejections(t);
   await startExtension(t, { config: { 'valor.toolServer.url': 'http://127.0.0.1:9' } });
   stub.answers = undefined;
+  // showOpenDialog answers stub.openDialog (undefined: dismissed); count how often it is asked.
+  let openDialogs = 0;
+  Object.defineProperty(stub, 'openDialog', { configurable: true, get: () => (openDialogs++, undefined), set: () => undefined });
+  t.after(() => {
+    delete (stub as { openDialog?: unknown }).openDialog;
+  });
+  let treeRefreshes = 0;
+  stub.treeProviders.get(RUNS_VIEW_ID)?.onDidChangeTreeData?.(() => treeRefreshes++);
+
+  /** What one command visibly did. */
+  interface Seen {
+    messages: Array<{ severity: string; message: string; items: string[] }>;
+    quickPicks: string[];
+    executed: Array<[string, ...unknown[]]>;
+    openDialogs: number;
+    documents: Array<{ languageId: string; text: string }>;
+    treeRefreshes: number;
+  }
+  const noActiveDoc = (verb: string) => (s: Seen): void => {
+    assert.equal(s.messages.length, 1);
+    assert.equal(s.messages[0]?.severity, 'error');
+    assert.match(s.messages[0]?.message ?? '', new RegExp(`^${verb} failed: no \\.vprog document is active: open one, or start one from an image`));
+    assert.deepEqual(s.messages[0]?.items, ['New Query from Image…']);
+  };
+  const expected: Record<(typeof COMMAND_IDS)[number], (s: Seen) => void> = {
+    'valor.newQuery': (s) => {
+      assert.equal(s.openDialogs, 1, 'asks for an image');
+      assert.deepEqual(s.messages, [], 'a dismissed dialog is not an error');
+    },
+    'valor.generate': noActiveDoc('Generating the plan and program'),
+    'valor.runProgram': noActiveDoc('Running the program'),
+    'valor.replayRun': noActiveDoc('Replaying the last run'),
+    'valor.score': noActiveDoc('Scoring'),
+    'valor.verifyBoxes': noActiveDoc('Verifying boxes'),
+    'valor.openRunView': noActiveDoc('Opening the run view'),
+    'valor.overrideVerdict': noActiveDoc('Recording the override'),
+    'valor.rejudgeReward': noActiveDoc('Re-judging'),
+    'valor.rolloutGroup': noActiveDoc('Scoring the rollout group'),
+    'valor.openRun': (s) => {
+      assert.deepEqual(s.messages.map((m) => [m.severity, m.message]), [['warning', 'Opening the run failed: there are no runs in this workspace yet (.valor/runs is empty)']]);
+    },
+    'valor.showAgreement': (s) => {
+      assert.equal(s.documents.length, 1, 'opens the agreement statistics');
+      assert.equal(s.documents[0]?.languageId, 'markdown');
+      assert.match(s.documents[0]?.text ?? '', /agreement/i);
+    },
+    'valor.startToolServer': (s) => {
+      assert.equal(s.messages.length, 1);
+      assert.equal(s.messages[0]?.severity, 'warning');
+      assert.match(s.messages[0]?.message ?? '', /^Starting the tool server failed: a remote tool server is configured \(http:\/\/127\.0\.0\.1:9\); clear valor\.toolServer\.url/);
+      assert.deepEqual(s.messages[0]?.items, ['Open Settings']);
+    },
+    'valor.stopToolServer': (s) => {
+      assert.deepEqual(s.executed, [['setContext', 'valor.toolServerRunning', false]]);
+      assert.deepEqual(s.messages, []);
+    },
+    'valor.restartToolServer': (s) => {
+      assert.deepEqual(s.messages.map((m) => [m.severity, m.message]), [['info', 'Using the remote tool server at http://127.0.0.1:9; there is no embedded server to restart.']]);
+    },
+    'valor.showLogs': (s) => assert.deepEqual(s.executed, [['<show output>', 'VALOR']]),
+    'valor.setApiKey': (s) => assert.deepEqual(s.quickPicks, ['Set the API key for…']),
+    'valor.clearApiKey': (s) => assert.deepEqual(s.quickPicks, ['Forget the API key of…']),
+    'valor.refreshRuns': (s) => assert.equal(s.treeRefreshes, 1),
+    'valor.openSettings': (s) => assert.equal(s.executed[0]?.[0], 'workbench.action.openSettings'),
+    'valor.openReviewQueue': (s) => assert.deepEqual(s.quickPicks, ['Review which judged items?']),
+  };
+  assert.deepEqual(Object.keys(expected).sort(), [...COMMAND_IDS].sort(), 'every command has its expectation');
   for (const id of COMMAND_IDS) {
+    const m0 = stub.messages.length;
+    const q0 = stub.shownQuickPicks.length;
+    const e0 = stub.executed.length;
+    const d0 = stub.documents.length;
+    const o0 = openDialogs;
+    const r0 = treeRefreshes;
     // Dialogs are dismissed (no scripted answers), so each command stops at its first question.
     await assert.doesNotReject(Promise.resolve(stub.executeCommand(id)), id);
+    const seen: Seen = {
+      messages: stub.messages.slice(m0).map((m) => ({ severity: m.severity, message: m.message, items: m.items })),
+      quickPicks: stub.shownQuickPicks.slice(q0).map((q) => q.title ?? ''),
+      executed: stub.executed.slice(e0).filter((e) => !(id !== 'valor.stopToolServer' && e.command === 'setContext')).map((e) => [e.command, ...e.args]),
+      openDialogs: openDialogs - o0,
+      documents: stub.documents.slice(d0).map((d) => ({ languageId: d.languageId, text: d.getText() })),
+      treeRefreshes: treeRefreshes - r0,
+    };
+    try {
+      expected[id](seen);
+    } catch (err) {
+      (err as Error).message = `${id}: ${(err as Error).message}\nseen: ${JSON.stringify(seen).slice(0, 600)}`;
+      throw err;
+    }
+    for (const m of seen.messages) assert.doesNotMatch(m.message, /TypeError|ReferenceError|undefined|\[object Object\]/, `${id} shows an internal error`);
   }
   await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(rejections, []);

@@ -72,6 +72,18 @@ describe('tool server with the fixture models', () => {
     for (const d of clean.detections) assert.ok(['Red Mug', 'laptop'].includes(d.label));
   });
 
+  it('labels a cached detection with the spelling of the prompt asked now, not of an earlier differently-cased one', async () => {
+    const first = await detect({ prompt: 'Red Mug, laptop', box_threshold: 0.05, text_threshold: 0.05 });
+    assert.ok(first.detections.some((d) => d.label === 'Red Mug'), `the fixture finds a Red Mug at 0.05: ${first.detections.map((d) => d.label).join(', ')}`);
+    for (const prompt of ['RED MUG, laptop', 'red mug, Laptop']) {
+      const again = await detect({ prompt, box_threshold: 0.05, text_threshold: 0.05 });
+      const asked = prompt.split(', ');
+      assert.deepEqual(again.detections.map((d) => d.bbox), first.detections.map((d) => d.bbox), 'same caption, same boxes');
+      for (const d of again.detections) assert.ok(asked.includes(d.label), `${prompt}: label ${d.label} is not spelled as asked`);
+      assert.ok(again.detections.some((d) => d.label === asked[0]));
+    }
+  });
+
   it('lowers thresholds per request; candidates are a superset of the detections; other thresholds need no model run', async () => {
     const before = await runs('detector');
     const strict = await detect({ prompt: 'mug, chair' });

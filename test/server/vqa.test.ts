@@ -73,6 +73,24 @@ describe('vqa against an OpenAI-compatible vision model', () => {
     assert.equal(h.cache.vqa?.entries, 1);
   });
 
+  it('asks the model again for another question on the same crop, and for the same question on another crop', async () => {
+    const before = vlm.chatRequests().length;
+    vlm.script({ text: 'Ceramic' });
+    const other = VqaResponse.parse((await srv.call('POST', TOOL_ROUTES.vqa, { image: { sha256: sha }, bbox: [100, 100, 200, 180], prompt: 'What is the mug made of?' })).body);
+    assert.equal(other.answer, 'ceramic', 'not the cached answer of the colour question');
+    assert.equal(other.cached, false);
+    assert.equal(vlm.chatRequests().length, before + 1);
+    assert.match((await sent(vlm.chatRequests().at(-1) as RecordedRequest)).text, /Question: What is the mug made of\?$/);
+    vlm.script({ text: 'blue' });
+    const moved = VqaResponse.parse((await srv.call('POST', TOOL_ROUTES.vqa, { image: { sha256: sha }, bbox: [300, 100, 400, 180], prompt: 'What colour is the mug? Options: red, blue' })).body);
+    assert.equal(moved.answer, 'blue', 'not the cached answer for the other crop');
+    assert.equal(moved.cached, false);
+    assert.equal(vlm.chatRequests().length, before + 2);
+    const again = VqaResponse.parse((await srv.call('POST', TOOL_ROUTES.vqa, { image: { sha256: sha }, bbox: [100, 100, 200, 180], prompt: 'What is the mug made of?' })).body);
+    assert.deepEqual([again.answer, again.cached], ['ceramic', true]);
+    assert.equal(vlm.chatRequests().length, before + 2);
+  });
+
   it('clamps the padded crop at the image border', async () => {
     vlm.script({ text: 'Mug,' });
     const v = VqaResponse.parse((await srv.call('POST', TOOL_ROUTES.vqa, { image: { sha256: sha }, bbox: [0, 0, 40, 40], prompt: 'what is it?' })).body);

@@ -1,0 +1,44 @@
+// Mutation-testing module groups: which source files are mutated, and which test files run against
+// them. Each group is one Stryker run with its own incremental file, so a mutant only ever runs the
+// tests of its own module (and, within the group, only the test files that cover it: the TAP
+// runner records coverage per test file).
+//
+// Only in-process tests belong here: Stryker sees coverage only in the process it starts, so tests
+// that exercise a module through a child process (the tool server over HTTP, the python worker)
+// would leave its mutants "no coverage". `inProcess: false` marks a group whose tests are not yet
+// in-process; it is configured so it can be run, but its figure is not comparable.
+
+/** @type {Record<string, { mutate: string[]; tests: string[]; note?: string }>} */
+export const GROUPS = {
+  reply: { mutate: ['src/core/reply.ts'], tests: ['test/core/reply.test.ts'] },
+  metrics: { mutate: ['src/core/eval/metrics.ts'], tests: ['test/core/evalMetrics.test.ts'] },
+  boxes: { mutate: ['src/server/boxes.ts'], tests: ['test/server/boxes.test.ts'] },
+  http: { mutate: ['src/server/http.ts'], tests: ['test/server/httpBody.test.ts'] },
+  audit: { mutate: ['src/core/audit.ts'], tests: ['test/core/audit.test.ts', 'test/core/exports.test.ts'] },
+  'rewards-units': {
+    mutate: ['src/core/rewards/total.ts', 'src/core/rewards/degenerate.ts', 'src/core/rewards/verdictParse.ts'],
+    tests: ['test/core/rewardsUnits.test.ts'],
+  },
+  rewards: {
+    mutate: ['src/core/rewards/judge.ts', 'src/core/rewards/score.ts', 'src/core/rewards/rubrics.ts', 'src/core/rewards/syntax.ts', 'src/core/rewards/pyFormat.ts'],
+    tests: ['test/core/rewards.test.ts', 'test/core/rewardsUnits.test.ts', 'test/core/referencePrompts.test.ts'],
+  },
+  caches: { mutate: ['src/core/diskCache.ts', 'src/core/contentHash.ts', 'src/server/lru.ts'], tests: ['test/core/diskCache.test.ts', 'test/core/llmClient.test.ts'] },
+  exports: { mutate: ['src/core/exports/*.ts'], tests: ['test/core/exports.test.ts', 'test/cli/exportVerl.test.ts'] },
+  'eval-loop': {
+    mutate: ['src/core/eval/loop.ts', 'src/core/eval/shard.ts', 'src/core/eval/dataset.ts', 'src/core/eval/summary.ts', 'src/core/eval/records.ts'],
+    tests: ['test/core/evalLoop.test.ts', 'test/core/evalDataset.test.ts', 'test/core/evalProgress.test.ts'],
+  },
+  runner: { mutate: ['src/core/runner.ts'], tests: ['test/core/runner.test.ts', 'test/core/runnerLimits.test.ts', 'test/core/runnerPlaceholder.test.ts'] },
+  images: { mutate: ['src/server/images.ts'], tests: ['test/server/imagePaths.test.ts'] },
+  'server-models': {
+    mutate: ['src/server/grounding.ts', 'src/server/depth.ts'],
+    tests: ['test/server/inference.test.ts', 'test/server/parity.test.ts'],
+    note: 'exercised through the tool server child process: needs in-process tests before its figure means anything',
+  },
+  webview: {
+    mutate: ['webview/model.ts', 'webview/stage.ts'],
+    tests: ['test/webview/protocol.test.ts'],
+    note: 'stage.ts is exercised in a real browser (render/interaction tests) where Stryker records no coverage',
+  },
+};
