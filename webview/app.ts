@@ -273,6 +273,7 @@ export class App {
     setChildren(this.header, [
       h('h1', { class: 'query', text: run.query ?? '(no query recorded)' }),
       h('div', { class: 'meta', text: meta.join(' · ') }),
+      isolationLabel(run.isolation),
       this.pending.has('run') ? h('div', { class: 'working', text: 'Running the program…' }) : null,
     ]);
   }
@@ -899,4 +900,17 @@ export class App {
 function firstLine(s: string): string {
   const line = s.split('\n').find((l) => l.trim()) ?? '';
   return line.length > 120 ? `${line.slice(0, 119)}…` : line;
+}
+
+/** How the program's process was confined, as the user sees it; nothing for records that do not say. */
+function isolationLabel(mode: ViewRunRecord['isolation']): HTMLElement | null {
+  if (mode === 'sandbox') return h('div', { class: 'isolation isolation-sandbox', text: 'sandbox: OS (Landlock + seccomp)', title: 'The program ran in the OS sandbox: no file, network or process access beyond Python itself (docs/threat-model.md).' });
+  if (mode === 'process')
+    return h('div', {
+      class: 'isolation isolation-process',
+      text: 'no OS sandbox (isolation: process)',
+      title: 'The program ran as a plain python3 process with limits: a hostile program could read your files and reach the network. Set valor.run.isolation to "sandbox" (docs/threat-model.md).',
+      attrs: { role: 'note' },
+    });
+  return null;
 }

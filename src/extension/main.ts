@@ -59,7 +59,8 @@ async function setup(context: vscode.ExtensionContext, keys: ApiKeys, log: Exten
     maxRestarts: () => getConfig().toolServer.maxRestarts,
   });
   const status = new ServerStatusItem();
-  const refreshServerStatus = () => status.show(getConfig().toolServer.url ? { kind: 'remote', url: getConfig().toolServer.url } : supervisor.current);
+  const refreshServerStatus = () =>
+    status.show(getConfig().toolServer.url ? { kind: 'remote', url: getConfig().toolServer.url } : supervisor.current, getConfig().run.isolation);
   supervisor.onDidChangeState(() => refreshServerStatus());
   refreshServerStatus();
 

@@ -1,6 +1,7 @@
 /**
  * The tool server's status bar item: starting, ready (with its device), error, stopped, or the
- * remote server in use. Clicking it shows the log, where the server's output is.
+ * remote server in use, and how programs are confined (valor.run.isolation). Clicking it shows
+ * the log, where the server's output is.
  */
 import * as vscode from 'vscode';
 import { COMMANDS } from './commandIds.js';
@@ -15,8 +16,27 @@ export interface StatusView {
   background?: string;
 }
 
-/** Pure: what the item shows for a state (tested directly). */
-export function statusView(s: ServerDisplay): StatusView {
+export type IsolationSetting = 'sandbox' | 'process';
+
+/**
+ * Pure: what the item shows for a server state and the `valor.run.isolation` setting in force
+ * (tested directly). The tooltip always says how programs run; process isolation also marks the
+ * text, since it is the weaker mode.
+ */
+export function statusView(s: ServerDisplay, isolation: IsolationSetting = 'sandbox'): StatusView {
+  const v = serverView(s);
+  if (isolation === 'process') {
+    return {
+      ...v,
+      text: `${v.text} $(warning) no sandbox`,
+      tooltip: `${v.tooltip}\nPrograms run without the OS sandbox (valor.run.isolation is "process"): a hostile program could read your files and reach the network.`,
+      background: v.background ?? 'statusBarItem.warningBackground',
+    };
+  }
+  return { ...v, tooltip: `${v.tooltip}\nPrograms run in the OS sandbox (Landlock + seccomp; valor.run.isolation is "sandbox").` };
+}
+
+function serverView(s: ServerDisplay): StatusView {
   switch (s.kind) {
     case 'stopped':
       return { text: '$(circle-outline) VALOR tools', tooltip: 'VALOR tool server: not running (it starts when a program runs). Click to show the log.' };
@@ -47,8 +67,8 @@ export class ServerStatusItem implements vscode.Disposable {
     this.item.command = COMMANDS.showLogs;
   }
 
-  show(s: ServerDisplay): void {
-    const v = statusView(s);
+  show(s: ServerDisplay, isolation: IsolationSetting = 'sandbox'): void {
+    const v = statusView(s, isolation);
     this.item.text = v.text;
     this.item.tooltip = v.tooltip;
     this.item.backgroundColor = v.background ? new vscode.ThemeColor(v.background) : undefined;

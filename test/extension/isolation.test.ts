@@ -1,6 +1,6 @@
 // The extension's side of the isolation setting: the setting is read and validated (user scope
 // only, so a workspace cannot weaken it), and a refused sandbox is shown with the setting to open,
-// not with the numpy hint of other set-up errors.
+// not with the numpy hint of other set-up errors; the status bar item says which mode is in force.
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { ProgramRunner } from '../../src/core/runner/index.js';
 import { readConfig } from '../../src/extension/config.js';
 import { describeFailure } from '../../src/extension/errors.js';
 import { ScriptedTools } from '../helpers/scriptedTools.js';
+import { startExtension, stub, watchRejections } from './harness.js';
 
 test('valor.run.isolation: sandbox by default, process when set, machine scope, bad values reported', () => {
   assert.equal(readConfig(() => undefined).config.run.isolation, 'sandbox');
@@ -41,4 +42,23 @@ test('a refused sandbox is shown with what is missing and the setting to open', 
   assert.match(f.message, /valor\.run\.isolation/);
   assert.doesNotMatch(f.message, /numpy/);
   assert.deepEqual(f.actions[0], { kind: 'openSettings', query: 'valor.run.isolation' });
+});
+
+test('the tool server status bar item shows the isolation setting in force, and follows a change', async (t) => {
+  const rejections = watchRejections(t);
+  const h = await startExtension(t);
+  const item = () => stub.statusItems.find((s) => s.id === 'valor.toolServer')!;
+  assert.match(String(item().tooltip), /Programs run in the OS sandbox \(Landlock \+ seccomp; valor\.run\.isolation is "sandbox"\)/);
+  assert.doesNotMatch(item().text, /no sandbox/);
+  assert.equal(item().backgroundColor, undefined);
+
+  stub.setConfig('valor.run.isolation', 'process');
+  assert.match(item().text, /^\$\(circle-outline\) VALOR tools \$\(warning\) no sandbox$/);
+  assert.match(String(item().tooltip), /Programs run without the OS sandbox \(valor\.run\.isolation is "process"\)/);
+  assert.equal(item().backgroundColor?.id, 'statusBarItem.warningBackground');
+
+  stub.setConfig('valor.run.isolation', 'sandbox');
+  assert.doesNotMatch(item().text, /no sandbox/);
+  await h.stop();
+  assert.deepEqual(rejections, []);
 });

@@ -14,9 +14,11 @@ import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { RunRecord } from '../../src/protocol/run.js';
 import { colorDistance, type Pixels } from '../helpers/browser.js';
+import { writeReviewEval } from '../helpers/reviewFixture.js';
+import { kappaWithInterval } from '../../src/core/review/agreement.js';
 import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
 import { BROKEN_LINE, GENERATED_REPLY, RATIONALE, answer, isVqa, makeWorkspace, userSettings } from './helpers/scene.js';
-import { VIEW, WB } from './helpers/selectors.js';
+import { REVIEW, VIEW, WB } from './helpers/selectors.js';
 import {
   MUST_RUN,
   findCodeServer,
@@ -76,6 +78,7 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
   let extensionsDir: string;
   let wb: Workbench;
   let ui: WorkbenchUi;
+  let reviewValues: Awaited<ReturnType<typeof writeReviewEval>>;
 
   before(async () => {
     if ('missing' in found) throw new Error(`CI=true and the workbench cannot start: ${found.missing}`);
@@ -86,6 +89,8 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     extensionsDir = await installVsix(install, scratch, vsix);
     ws = makeWorkspace(join(scratch, 'ws'));
     mkdirSync(ws, { recursive: true });
+    // Judged items for scenario 10: an eval output folder (the layout `valor eval --score` writes) on the workspace's image.
+    reviewValues = await writeReviewEval(join(ws, 'eval-small'), 4, { imagePath: join(ws, 'desk.png'), seed: 5 });
     wb = await startWorkbench({ install, scratch, extensionsDir, workspace: ws, userSettings: userSettings(llm.url) });
     ui = await openWorkbench(wb);
   });
@@ -384,6 +389,73 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
       assert.ok(ratio >= 4.5, `${theme}: the answer text has contrast ${ratio.toFixed(2)} (${c.fg} on ${c.bg})`);
       await ui.screenshot(`9-run-view-${theme.split(' ')[0]!.toLowerCase()}`);
     }
+  });
+
+  it('10. Open Review Queue… on an eval output folder: reviewed with the keyboard alone; progress and kappa change on screen; decisions land in .valor/audits.jsonl', async () => {
+    // eval-small/ was written with the workspace (before()), so the Explorer lists it from the start.
+    const values = reviewValues;
+    const auditFile = join(ws, '.valor', 'audits.jsonl');
+    const linesBefore = existsSync(auditFile) ? readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).length : 0;
+    const folder = ui.page.locator(`${WB.explorerRow}[aria-label="eval-small"]`).first();
+    await folder.waitFor();
+    await folder.click({ button: 'right' });
+    const item = ui.page.locator(WB.contextMenuItem).filter({ hasText: 'Open Review Queue…' }).first();
+    await item.hover();
+    await ui.page.waitForTimeout(300);
+    await ui.page.keyboard.press('Enter');
+    await ui.pick(/All, in order/);
+
+    const view = ui.webview();
+    const progress = view.locator(REVIEW.progress);
+    await progress.waitFor();
+    const idleAt = (position: number, done: number) =>
+      until(`the review view idle at item ${position + 1} with ${done} reviewed`, async () =>
+        (await view.locator(`${REVIEW.app}[data-busy="no"] ${REVIEW.progress}[data-position="${position}"][data-done="${done}"]`).count()) === 1,
+      );
+    await idleAt(0, 0);
+    assert.match(await progress.innerText(), /0 of 4 reviewed/);
+    assert.equal(await view.locator(REVIEW.verdict).count(), 6);
+
+    // Keyboard only (the panel took focus when it opened): item 1 flips spatial, item 2 accepts all, item 3 flips spatial.
+    const flips = (i: number) => i === 0 || i === 2;
+    const kb = ui.page.keyboard;
+    const shown: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      if (flips(i)) {
+        await kb.press('j'); // format -> syntax
+        await kb.press('j'); // -> spatial
+        await kb.press('f');
+      }
+      await kb.press('Enter'); // accept the rest, then the next item
+      await idleAt(i + 1, i + 1);
+      assert.match(await progress.innerText(), new RegExp(`${i + 1} of 4 reviewed`));
+      // The spatial agreement row equals the statistics of what was decided so far (fixture values and keys pressed).
+      const pairs = values.slice(0, i + 1).flatMap((v, k) => (v.spatial === null ? [] : [[v.spatial, flips(k) ? 1 - v.spatial : v.spatial] as [number, number]]));
+      const k = kappaWithInterval(pairs);
+      const row = view.locator(`${REVIEW.agreementRow}[data-reward="spatial"]`);
+      assert.equal(await row.getAttribute('data-n'), String(pairs.length));
+      const kappa = await row.getAttribute('data-kappa');
+      assert.equal(kappa, k.kappa === null ? 'none' : k.kappa.toFixed(4));
+      shown.push(`${pairs.length}:${kappa}`);
+    }
+    assert.equal(new Set(shown).size, 3, `the spatial agreement on screen changed with each item: ${shown.join(' ')}`);
+    // The picture shows the agreement table: the panel (Problems, from scenario 6) closed, the table scrolled into view.
+    await ui.command('View: Hide Panel');
+    await view.locator(REVIEW.agreement).scrollIntoViewIfNeeded();
+    await ui.screenshot('10-review-queue');
+
+    // The decisions are in the workspace's audit log: 3 items × 6 verdicts, the two flips as the opposite of the judge.
+    const added = await until('the review decisions in the audit log', () => {
+      const lines = existsSync(auditFile) ? readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).slice(linesBefore) : [];
+      return lines.length >= 18 && lines.map((l) => JSON.parse(l) as { target: string; value: number | null; machine_value?: number | null; retracts?: string });
+    });
+    assert.equal(added.length, 18, 'one decision per verdict of the three reviewed items');
+    const spatial = added.filter((a) => a.target === 'spatial');
+    assert.equal(spatial.length, 3);
+    assert.deepEqual(
+      spatial.map((a) => [a.machine_value, a.value]),
+      [0, 1, 2].map((i) => [values[i]!.spatial, flips(i) ? 1 - values[i]!.spatial! : values[i]!.spatial]),
+    );
   });
 });
 

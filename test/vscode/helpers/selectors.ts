@@ -63,3 +63,12 @@ export const VIEW = {
   flip: 'button.flip',
   answerText: '.answer-text',
 } as const;
+
+/** Our review queue view's own elements (webview/review/app.ts). */
+export const REVIEW = {
+  app: '.app',
+  progress: '.rv-progress',
+  verdict: '.rv-verdict',
+  agreement: '.rv-agreement',
+  agreementRow: '.rv-agreement tr',
+} as const;
