@@ -160,7 +160,7 @@ describe('total', () => {
 
   test("VALOR's formula with the reference weights", () => {
     const w = resolveWeights();
-    // VALOR's reference weighting (valor.md), as numbers, not the constant compared with itself.
+    // VALOR's reference weighting (docs/valor.md §3), as numbers, not the constant compared with itself.
     assert.deepEqual(w, { logic: 0.3, syntax: 0.1, attribute: 0.2, spatial: 0.2, adherence: 0.2 });
     assert.deepEqual({ ...DEFAULT_WEIGHTS }, { logic: 0.3, syntax: 0.1, attribute: 0.2, spatial: 0.2, adherence: 0.2 });
     assert.deepEqual(computeTotal(all(1), w), { total: 1, incomplete: false });
