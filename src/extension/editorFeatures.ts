@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { COMMANDS, CONTEXT_KEYS, LANGUAGE_ID } from './commandIds.js';
 import { documentProblems, type DocProblem } from './diagnosticsModel.js';
+import { PerKeyDebounce } from './perKeyDebounce.js';
 import { isImagePath, resolveDocumentImage } from './imagePaths.js';
 import type { DocLayout } from './layout.js';
 import type { ResultsStore } from './resultsStore.js';
@@ -31,7 +32,7 @@ export const BADGE_COLORS: Record<BadgeKind, string> = {
 export class ScoreDecorations implements vscode.Disposable {
   readonly types: Record<BadgeKind, vscode.TextEditorDecorationType>;
   private readonly subs: vscode.Disposable[] = [];
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly edits = new PerKeyDebounce(200);
 
   constructor(
     private readonly store: ResultsStore,
@@ -54,14 +55,7 @@ export class ScoreDecorations implements vscode.Disposable {
       vscode.workspace.onDidChangeTextDocument((e) => {
         if (!isVprog(e.document)) return;
         const key = e.document.uri.toString();
-        clearTimeout(this.timers.get(key));
-        this.timers.set(
-          key,
-          setTimeout(() => {
-            this.timers.delete(key);
-            this.refreshUri(key);
-          }, 200),
-        );
+        this.edits.schedule(key, () => this.refreshUri(key));
       }),
     );
     for (const e of vscode.window.visibleTextEditors) this.refresh(e);
@@ -102,7 +96,7 @@ export class ScoreDecorations implements vscode.Disposable {
   }
 
   dispose(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
+    this.edits.dispose();
     for (const s of this.subs) s.dispose();
     for (const t of Object.values(this.types)) t.dispose();
   }
@@ -190,14 +184,15 @@ export function toDiagnostic(doc: vscode.TextDocument, p: DocProblem): vscode.Di
 
 export class VprogDiagnostics implements vscode.Disposable {
   readonly collection: vscode.DiagnosticCollection;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly edits: PerKeyDebounce;
   private readonly subs: vscode.Disposable[] = [];
 
   constructor(
     private readonly store: ResultsStore,
     private readonly layoutOf: LayoutOf,
-    private readonly debounceMs = 250,
+    debounceMs = 250,
   ) {
+    this.edits = new PerKeyDebounce(debounceMs);
     this.collection = vscode.languages.createDiagnosticCollection('valor');
     this.subs.push(
       vscode.workspace.onDidOpenTextDocument((d) => this.update(d)),
@@ -216,15 +211,7 @@ export class VprogDiagnostics implements vscode.Disposable {
 
   schedule(doc: vscode.TextDocument): void {
     if (!isVprog(doc)) return;
-    const key = doc.uri.toString();
-    clearTimeout(this.timers.get(key));
-    this.timers.set(
-      key,
-      setTimeout(() => {
-        this.timers.delete(key);
-        this.update(doc);
-      }, this.debounceMs),
-    );
+    this.edits.schedule(doc.uri.toString(), () => this.update(doc));
   }
 
   update(doc: vscode.TextDocument): void {
@@ -245,7 +232,7 @@ export class VprogDiagnostics implements vscode.Disposable {
   }
 
   dispose(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
+    this.edits.dispose();
     for (const s of this.subs) s.dispose();
     this.collection.dispose();
   }

@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import type { LayoutOf } from './editorFeatures.js';
 import { isVprog } from './editorFeatures.js';
+import { PerKeyDebounce } from './perKeyDebounce.js';
 import { lineValueView, programLineAt, valueAt, wordAt } from './lineValuesModel.js';
 import type { ResultsStore } from './resultsStore.js';
 
@@ -20,7 +21,7 @@ export const LINE_VALUE_COLORS = {
 export class LineValueDecorations implements vscode.Disposable {
   readonly types: { value: vscode.TextEditorDecorationType; raised: vscode.TextEditorDecorationType; dimmed: vscode.TextEditorDecorationType };
   private readonly subs: vscode.Disposable[] = [];
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly edits = new PerKeyDebounce(150);
 
   constructor(
     private readonly store: ResultsStore,
@@ -38,14 +39,7 @@ export class LineValueDecorations implements vscode.Disposable {
       vscode.workspace.onDidChangeTextDocument((e) => {
         if (!isVprog(e.document)) return;
         const key = e.document.uri.toString();
-        clearTimeout(this.timers.get(key));
-        this.timers.set(
-          key,
-          setTimeout(() => {
-            this.timers.delete(key);
-            this.refreshUri(key);
-          }, 150),
-        );
+        this.edits.schedule(key, () => this.refreshUri(key));
       }),
     );
     for (const e of vscode.window.visibleTextEditors) this.refresh(e);
@@ -80,7 +74,7 @@ export class LineValueDecorations implements vscode.Disposable {
   }
 
   dispose(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
+    this.edits.dispose();
     for (const s of this.subs) s.dispose();
     for (const t of Object.values(this.types)) t.dispose();
   }
