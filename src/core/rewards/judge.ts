@@ -17,7 +17,7 @@ import type { Semaphore } from '../concurrency.js';
 import { parseJudgeReply } from './verdictParse.js';
 import { parseReferenceReply, referenceCorrection, referenceJudgeMessages, type ReferenceJudgeSet } from './judgeSet.js';
 import { boundCites, citeBounds, type RawCites } from './cites.js';
-import { correctionMessage, JUDGE_PROMPT_VERSION, judgeMessages, verdictResponseFormat, type JudgeMaterial, type JudgeReward, type VerdictMode } from './rubrics.js';
+import { citesProgram, correctionMessage, JUDGE_PROMPT_VERSION, judgeMessages, verdictResponseFormat, type JudgeMaterial, type JudgeReward, type VerdictMode } from './rubrics.js';
 
 /** Judges are asked to be deterministic so re-scoring gives the same verdict and caches hit. */
 export const JUDGE_SAMPLING = Object.freeze({ temperature: 0, max_tokens: 1024 });
@@ -262,7 +262,9 @@ async function judgeUncached(opts: JudgeCallOptions, initialMode: RequestMode, i
       return errorVerdict(`the ${reward} judge gave no usable verdict after one correction: first ${problem}; then ${parsed.problem}`);
     }
   }
-  const cites = parsed.cites ? boundCites(parsed.cites, citeBounds(opts.material)) : undefined;
+  // A judge that never saw the program (spatial, attribute, logic) cannot cite its lines.
+  const bounds = citeBounds(opts.material);
+  const cites = parsed.cites ? boundCites(parsed.cites, citesProgram(reward) ? bounds : { ...bounds, programLines: 0 }) : undefined;
   return {
     ...base(),
     state: parsed.score === 1 ? 'pass' : 'fail',
