@@ -69,6 +69,9 @@ export function failureOf(record: RecordFacts, rewards?: Pick<RewardSet, 'verdic
   }
   const err = record.error;
   if (err && NOT_REPAIRABLE_ERRORS.has(err.type)) return NO_FAILURE;
+  if (err?.type === 'NoFinalAnswer' || (!err && (record.final_answer === null || record.final_answer === undefined))) {
+    return { kind: 'no_final_answer', message: err?.message ?? 'The program finished without setting final_answer (or left it None).', line: null, lineText: null };
+  }
   if (err && err.type !== 'NoProgram') {
     return {
       kind: 'runtime_error',
@@ -78,9 +81,6 @@ export function failureOf(record: RecordFacts, rewards?: Pick<RewardSet, 'verdic
       lineText: programLine(record.program, err.line),
       ...(err.traceback ? { traceback: err.traceback } : {}),
     };
-  }
-  if (!err && (record.final_answer === null || record.final_answer === undefined)) {
-    return { kind: 'no_final_answer', message: 'The program finished without setting final_answer (or left it None).', line: null, lineText: null };
   }
   const syntax = verdicts.find((v) => v.reward === 'syntax');
   if ((syntax && syntax.state === 'fail') || err?.type === 'NoProgram') {

@@ -31,7 +31,7 @@ function tail(text: string, max: number): string {
 
 function where(f: Failure): string {
   if (f.line === null) return '';
-  return f.lineText !== null ? ` on program line ${f.line}:\n\n    ${f.lineText.trim()}\n` : ` on program line ${f.line}.`;
+  return f.lineText !== null ? ` on program line ${f.line}:\n\n    ${f.lineText.trim()}` : ` on program line ${f.line}.`;
 }
 
 /** What went wrong, as the repair message states it. */
@@ -42,7 +42,7 @@ export function describeFailure(f: Failure): string {
       return `Running your program failed${where(f)}\n\n${tail(f.message, MAX_DETAIL)}${tb}`;
     }
     case 'no_final_answer':
-      return 'Your program ran to the end but never set final_answer (or left it None), so it gave no answer.';
+      return `Your program ran to the end but gave no answer: ${f.message}`;
     case 'format':
       return `Your reply could not be read. ${tail(f.message, MAX_DETAIL)}`;
     case 'syntax':
