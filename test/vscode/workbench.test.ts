@@ -463,20 +463,22 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     await ui.command('VALOR: Score Program (Six Rewards)');
     await ui.toast(/VALOR total /, 120_000);
     await until('the failing badges', async () => /✗ spatial/.test((await inlineTexts(ui)).join(' | ')));
-    const hoverOn = async (lineText: string, expected: RegExp) => {
+    // Decoration hovers are plain text: VS Code renders their spaces as no-break spaces, hence \s.
+    const loose = (text: string) => new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '\\s'));
+    const hoverOn = async (lineText: string, expected: string) => {
       await ui.page.keyboard.press('Escape');
       await ui.page.locator(`${WB.editorLines} .view-line`).filter({ hasText: lineText }).first().hover({ position: { x: 12, y: 6 } });
-      await ui.page.locator(WB.hover).filter({ hasText: expected }).first().waitFor();
+      await ui.page.locator(WB.hover).filter({ hasText: loose(expected) }).first().waitFor();
     };
     // The cited program line (document line 11) carries the adherence judge's mark and hover.
-    await hoverOn(CITED_PROGRAM_LINE_TEXT, /adherence judge: fail — cites this line \(program line 3\)/);
+    await hoverOn(CITED_PROGRAM_LINE_TEXT, 'adherence judge: fail — cites this line (program line 3)');
     await ui.screenshot('11-cited-program-line');
     // Plan step 2 (document line 6) is cited by both failing judges.
-    await hoverOn(CITED_PLAN_LINE_TEXT, /spatial judge: fail — cites this line \(plan step 2\)/);
-    assert.match((await ui.page.locator(WB.hover).allInnerTexts()).join('\n'), /adherence judge: fail — cites this line \(plan step 2\)/);
+    await hoverOn(CITED_PLAN_LINE_TEXT, 'spatial judge: fail — cites this line (plan step 2)');
+    assert.match((await ui.page.locator(WB.hover).allInnerTexts()).join('\n'), loose('adherence judge: fail — cites this line (plan step 2)'));
     await ui.screenshot('11-cited-plan-step');
     // The score hover on <answer> lists adherence's cites with the document line.
-    await hoverOn('<answer>', /Cites: plan step 2; program line 3 \(document line 11\)/);
+    await hoverOn('<answer>', 'Cites: plan step 2; program line 3 (document line 11)');
     await ui.page.keyboard.press('Escape');
   });
 });
