@@ -95,7 +95,9 @@ export async function repairLoop(start: RepairLoopStart, deps: RepairLoopDeps, m
     const attempt = attempts.length;
     let next: RepairAttempt;
     try {
-      const proposal = await deps.propose({ query: start.query, reply: turn.reply, failure: turn.failure, earlier: failed.slice(0, -1) }, signal);
+      // After an unreadable answer the diff still shows the last program that ran against the new one.
+      const diffAgainst = final.record?.program ?? undefined;
+      const proposal = await deps.propose({ query: start.query, reply: turn.reply, failure: turn.failure, earlier: failed.slice(0, -1), ...(diffAgainst !== undefined ? { diffAgainst } : {}) }, signal);
       const ran = await runAndCheck(proposal.reply, attempt);
       next = { attempt, reply: proposal.reply, record: ran.record, ...(ran.rewards ? { rewards: ran.rewards } : {}), failure: ran.failure, proposal };
       final = next;

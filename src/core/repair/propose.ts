@@ -21,6 +21,8 @@ export interface RepairInput {
   failure: Failure;
   /** Replies that failed before this one, oldest first (a loop's earlier attempts), so the model sees them all. */
   earlier?: readonly FailedTurn[];
+  /** The program the diff's old side shows; default: the failed reply's program ('' when it has none). */
+  diffAgainst?: string;
 }
 
 export interface RepairDeps {
@@ -91,7 +93,7 @@ export async function proposeRepair(input: RepairInput, deps: RepairDeps): Promi
       parsed.format,
     );
   }
-  const old = parseReply(input.reply).program ?? '';
+  const old = input.diffAgainst ?? parseReply(input.reply).program ?? '';
   return {
     reply: res.text,
     plan: parsed.plan,

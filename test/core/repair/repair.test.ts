@@ -137,6 +137,8 @@ describe('proposeRepair and repairLoop', () => {
       [2, null, 'ran'],
     ]);
     assert.equal(result.original.record, record, 'a given original run is not run again');
+    // The diff of the passing repair is against the last program that ran, not the unreadable answer.
+    assert.deepEqual(result.final.proposal!.diff.filter((d) => d.op !== 'equal').map((d) => `${d.op} ${d.text}`), ['delete n = len(mug)', 'insert n = len(mugs)']);
     // The second repair request shows the model its unreadable answer and says so.
     const second = srv.chatRequests()[2]!.json.messages as Array<{ role: string; content: string }>;
     assert.deepEqual(second.map((m) => m.role), ['user', 'assistant', 'user', 'assistant', 'user']);
