@@ -74,9 +74,6 @@ export function citesFromJson(v: unknown): RawCites | undefined {
   return { plan_steps: wholeNumbers(o.plan_steps), program_lines: wholeNumbers(o.program_lines) };
 }
 
-/** The tagged form: `<cites>plan: 2, 3; program: 5, 7-9</cites>`, either part optional. */
-export const CITES_TAG_EXAMPLE = '<cites>plan: 2, 3; program: 5, 7</cites>';
-
 function numbersIn(text: string): number[] {
   const out: number[] = [];
   for (const m of text.matchAll(/(\d{1,6})(?:\s*[-–]\s*(\d{1,6}))?/g)) {
@@ -90,7 +87,10 @@ function numbersIn(text: string): number[] {
   return out;
 }
 
-/** Cites from a tagged reply's last `<cites>` block; undefined when there is none. */
+/**
+ * Cites from a tagged reply's last `<cites>` block (`<cites>plan: 2, 3; program: 5, 7-9</cites>`,
+ * either part optional); undefined when there is none.
+ */
 export function citesFromTags(text: string): RawCites | undefined {
   const blocks = [...text.matchAll(/<cites>([\s\S]*?)<\/cites>/gi)];
   const body = blocks.at(-1)?.[1];
