@@ -1,5 +1,6 @@
 /** Plain-text rendering of run pieces for the terminal (shared by `run`, `eval` and `score`). */
-import type { TraceEntry } from '../protocol/run.js';
+import { describeCites } from '../core/rewards/cites.js';
+import type { TraceEntry, Verdict } from '../protocol/run.js';
 
 function short(value: unknown, max = 160): string {
   const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value ?? null);
@@ -24,4 +25,18 @@ export function formatTraceEntry(t: TraceEntry): string {
   } else result = short(t.result);
   const line = t.line === null ? 'L?' : `L${t.line}`;
   return `${line.padEnd(4)} ${lhs}${t.tool}(${args}) -> ${result}  (${Math.round(t.ms)} ms)`;
+}
+
+/**
+ * `cites plan step 2; program lines 5 (document line 14)` for a failing verdict that cites
+ * something, else null. `documentLine` maps a program line to the line a person sees (a .vprog
+ * document's), when there is one.
+ */
+export function formatFailingCites(v: Pick<Verdict, 'state' | 'cites'>, documentLine?: (programLine: number) => number | null): string | null {
+  if (v.state !== 'fail' || !v.cites) return null;
+  const text = describeCites(v.cites, (n) => {
+    const d = documentLine?.(n);
+    return d === null || d === undefined || d === n ? String(n) : `${n} (document line ${d})`;
+  });
+  return text === '' ? null : `cites ${text}`;
 }

@@ -117,7 +117,7 @@ export class ScoreHoverProvider implements vscode.HoverProvider {
     if (layout.reply !== scores.reply) return undefined;
     const line = scoreBadges(layout, scores.set).find((l) => l.line === pos.line);
     if (!line) return undefined;
-    const md = new vscode.MarkdownString(hoverMarkdown(scores.set, line.rewards, doc.uri.toString(), line.badges.some((b) => b.reward === 'total')));
+    const md = new vscode.MarkdownString(hoverMarkdown(scores.set, line.rewards, doc.uri.toString(), line.badges.some((b) => b.reward === 'total'), (n) => layout.programLineToDocLine(n)));
     // Only our two commands may run from the hover's links; judge text is escaped.
     md.isTrusted = { enabledCommands: [COMMANDS.overrideVerdict, COMMANDS.rejudgeReward] };
     md.supportHtml = false;

@@ -12,6 +12,7 @@ import { changeNeedsRestart, readConfig, type SettingKey, type ValorConfig } fro
 import { LayoutCache } from './documentLayout.js';
 import { ScoreDecorations, ScoreHoverProvider, VprogCodeLensProvider, VprogDiagnostics, isVprog, workspaceRoots } from './editorFeatures.js';
 import { LineValueDecorations, LineValueHoverProvider } from './lineValues.js';
+import { CitedLineDecorations } from './citedLines.js';
 import { ResultsStore } from './resultsStore.js';
 import { RunPanels } from './runPanel.js';
 import { RunsTreeProvider } from './runsTree.js';
@@ -87,6 +88,7 @@ async function setup(context: vscode.ExtensionContext, keys: ApiKeys, log: Exten
     codeLenses,
     new ScoreDecorations(store, layoutOf),
     new LineValueDecorations(store, layoutOf),
+    new CitedLineDecorations(store, layoutOf),
     new VprogDiagnostics(store, layoutOf),
     vscode.languages.registerCodeLensProvider(selector, codeLenses),
     vscode.languages.registerHoverProvider(selector, new ScoreHoverProvider(store, layoutOf)),

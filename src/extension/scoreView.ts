@@ -6,6 +6,7 @@
  * VS Code objects; tests check it directly.
  */
 import type { Override, RewardName, RewardSet, Verdict } from '../protocol/run.js';
+import { describeCites } from '../core/rewards/cites.js';
 import { COMMANDS } from './commandIds.js';
 import type { DocLayout } from './layout.js';
 
@@ -114,8 +115,27 @@ export function commandLink(title: string, command: string, args: RewardCommandA
   return `[${title}](command:${command}?${encodeURIComponent(JSON.stringify([args]))} "${tooltip}")`;
 }
 
+/**
+ * What a verdict cites, for the hover: `Cites: plan steps 2, 3; program line 5 (document line 14)`.
+ * `programLineToDocLine` is the layout's (0-based document lines); without it program lines are shown alone.
+ */
+export function citesText(v: Verdict, programLineToDocLine?: (n: number) => number | null): string | null {
+  if (!v.cites) return null;
+  const text = describeCites(v.cites, (n) => {
+    const d = programLineToDocLine?.(n);
+    return d === null || d === undefined ? `${n}` : `${n} (document line ${d + 1})`;
+  });
+  return text === '' ? null : `Cites: ${text}`;
+}
+
 /** The hover for the rewards on one anchor line. */
-export function hoverMarkdown(set: RewardSet, rewards: readonly RewardName[], documentUri: string, includeTotal: boolean): string {
+export function hoverMarkdown(
+  set: RewardSet,
+  rewards: readonly RewardName[],
+  documentUri: string,
+  includeTotal: boolean,
+  programLineToDocLine?: (n: number) => number | null,
+): string {
   const parts: string[] = [];
   if (includeTotal) {
     const weights = Object.entries(set.weights)
@@ -144,6 +164,8 @@ export function hoverMarkdown(set: RewardSet, rewards: readonly RewardName[], do
     }
     if (v.error) lines.push(`Error: ${escapeMarkdown(clip(v.error, 600))}`);
     if (v.rationale) lines.push(`> ${escapeMarkdown(clip(v.rationale, 1500)).replace(/\n/g, '\n> ')}`);
+    const cites = o ? null : citesText(v, programLineToDocLine);
+    if (cites) lines.push(escapeMarkdown(cites));
     const args = { uri: documentUri, reward: r };
     const links = [commandLink('Override…', COMMANDS.overrideVerdict, args, `Record your own verdict for ${r}`)];
     if (r !== 'format') links.push(commandLink('Re-judge', COMMANDS.rejudgeReward, args, `Ask the judge again for ${r}, bypassing caches`));

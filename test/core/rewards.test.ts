@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { createChatClient } from '../../src/core/llmClient.js';
 import { ProgramRunner } from '../../src/core/runner/index.js';
 import { createVerdictCache } from '../../src/core/rewards/judge.js';
-import { VERDICT_RESPONSE_FORMAT, TOOL_API_TEXT } from '../../src/core/rewards/rubrics.js';
+import { verdictResponseFormat, TOOL_API_TEXT } from '../../src/core/rewards/rubrics.js';
 import { scoreBatch, scoreReply } from '../../src/core/rewards/score.js';
 import { rewardSubject } from '../../src/core/audit.js';
 import type { Override } from '../../src/protocol/run.js';
@@ -59,17 +59,17 @@ describe('requests sent to the judges', () => {
     for (const [name, r] of seen) {
       assert.equal(r.json.model, 'judge-m');
       assert.equal(r.json.temperature, 0);
-      assert.deepEqual(r.json.response_format, VERDICT_RESPONSE_FORMAT);
+      assert.deepEqual(r.json.response_format, verdictResponseFormat(name!));
       assert.equal(r.json.messages.length, 2);
       const [sys, user] = r.json.messages as Array<{ role: string; content: string }>;
       assert.equal(sys!.role, 'system');
       assert.equal(user!.role, 'user');
       assert.ok(sys!.content.includes(TOOL_API_TEXT), `${name}: the tool API is in the system message`);
-      assert.match(sys!.content, /\{"rationale": .*"score": 0 or 1\}/);
+      assert.match(sys!.content, /\{"rationale": .*"score": 0 or 1, "cites": \{"plan_steps": \[<step numbers>\]/);
       assert.ok(user!.content.includes('===== PLAN =====\n1. Detect the mug'), `${name}: plan sent`);
       if (name === 'adherence') {
         assert.ok(!user!.content.includes(GOOD_QUERY), 'adherence does not see the query');
-        assert.ok(user!.content.includes('===== PROGRAM =====\ndets = gd_detect(img_pth, "mug, laptop")'), 'adherence sees the program, fences removed');
+        assert.ok(user!.content.includes('===== PROGRAM =====\n1| dets = gd_detect(img_pth, "mug, laptop")'), 'adherence sees the program, fences removed, lines numbered');
       } else {
         assert.ok(user!.content.includes(`===== QUESTION =====\n${GOOD_QUERY}\n`), `${name}: query sent`);
         assert.ok(!user!.content.includes('dets = gd_detect'), `${name}: does not see the program`);

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { auditOverrideCommand, auditStatsCommand } from '../../src/cli/commands/audit.js';
 import { scoreCommand } from '../../src/cli/commands/score.js';
+import { printHuman } from '../../src/cli/commands/run.js';
+import type { RunRecord } from '../../src/protocol/run.js';
 import { cliIO } from '../helpers/cliIO.js';
 import { GOOD_QUERY, GOOD_REPLY, judgeOf, jsonVerdict } from '../helpers/judgeReplies.js';
 import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
@@ -40,6 +42,30 @@ describe('valor score / audit', () => {
     assert.equal(body.verdicts.length, 6);
     assert.equal(body.verdicts.find((v: { reward: string }) => v.reward === 'logic').prompt[0].role, 'system');
     assert.equal(body.image, join(work, 'scene.jpg'));
+  });
+
+  test('a failing verdict prints what it cites, program lines with their document lines', async () => {
+    srv.setHandler((req) => {
+      const j = judgeOf(req);
+      if (j === 'adherence') return { text: JSON.stringify({ rationale: 'Line 8 reads the wrong box.', score: 0, cites: { plan_steps: [3], program_lines: [8, 99] } }) };
+      // A passing verdict's cites are not printed.
+      return { text: JSON.stringify({ rationale: `${j} fine`, score: 1, cites: { plan_steps: [1] } }) };
+    });
+    // Another plan wording (same lines), so no verdict of the earlier tests is cached for it.
+    writeFileSync(join(work, 'cites.vprog'), `# image: scene.jpg\n# query: ${GOOD_QUERY} (cites)\n\n${GOOD_REPLY.replace('Answer "yes" or "no".', 'Answer yes or no, as asked.')}\n`);
+    const io = cliIO(env, work);
+    assert.equal(await scoreCommand.run(['cites.vprog'], io), 0, io.err.text);
+    // The reply starts on document line 4; program line 1 is reply line 9, so program line 8 is document line 19.
+    assert.match(io.out.text, /adherence +0 +\[judge-m[^\n]*Line 8 reads the wrong box\.\n +cites plan step 3; program line 8 \(document line 19\)\n/);
+    assert.equal(io.out.text.match(/cites /g)?.length, 1, io.out.text);
+    // valor run's printing of a scored record says the same, in program lines when there is no document.
+    const out = { text: '', write(c: string) { this.text += c; return true; } };
+    const verdicts = [{ reward: 'adherence', state: 'fail', value: 0, rationale: 'r', judge: 'j', cites: { plan_steps: [], program_lines: [2] } }];
+    const record = { query: 'q', image: { path: 'i.png', sha256: 'x' }, format: { score: 1, diagnostics: [] }, plan: null, trace: [], error: null, final_answer: 1, rewards: { verdicts, total: 0.8, incomplete: false, weights: {} } };
+    printHuman(record as unknown as RunRecord, null, out as unknown as NodeJS.WritableStream);
+    assert.match(out.text, /^adherence judge: fail, cites program line 2$/m);
+    printHuman({ ...record, program_document_line: 12 } as unknown as RunRecord, null, (out.text = '', out) as unknown as NodeJS.WritableStream);
+    assert.match(out.text, /^adherence judge: fail, cites program line 2 \(document line 13\)$/m);
   });
 
   test('a failing judge: shown as ERROR, total incomplete, exit 1; no endpoint: exit 2', async () => {

@@ -146,7 +146,9 @@ test('through the extension: decorations per kind with theme colours, hover, Cod
 
   const byColor = new Map<string, Array<{ line: number; text: string }>>();
   for (const [type, opts] of editor.decorations) {
-    const color = ((type as { options: { after: { color: { id: string } } } }).options.after.color).id;
+    // Only the after-text decorations (the cited-line bars of citedLines.ts have none).
+    const color = (type as { options: { after?: { color?: { id: string } } } }).options.after?.color?.id;
+    if (!color) continue;
     byColor.set(color, opts.map((o) => ({ line: o.range.start.line, text: o.renderOptions?.after?.contentText?.trim() ?? '' })));
   }
   assert.deepEqual(byColor.get('valor.scorePassed'), [{ line: 0, text: '✓ format' }, { line: 3, text: '✓ spatial' }]);
@@ -154,7 +156,7 @@ test('through the extension: decorations per kind with theme colours, hover, Cod
   assert.deepEqual(byColor.get('valor.scoreError'), [{ line: 0, text: 'total: incomplete' }, { line: 3, text: '⚠ attribute (judge failed)' }]);
   assert.deepEqual(byColor.get('valor.scoreOverridden'), [{ line: 3, text: '✎ logic' }]);
   // Decorations sit at the end of their line.
-  const [, passOpts] = [...editor.decorations].find(([type]) => (type as { options: { after: { color: { id: string } } } }).options.after.color.id === 'valor.scorePassed')!;
+  const [, passOpts] = [...editor.decorations].find(([type]) => (type as { options: { after?: { color?: { id: string } } } }).options.after?.color?.id === 'valor.scorePassed')!;
   assert.equal(passOpts[0]!.range.start.character, doc.lineAt(0).text.length);
   assert.equal(stub.context.get('valor.hasScores'), true);
 

@@ -17,7 +17,7 @@ import { colorDistance, type Pixels } from '../helpers/browser.js';
 import { writeReviewEval } from '../helpers/reviewFixture.js';
 import { kappaWithInterval } from '../../src/core/review/agreement.js';
 import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
-import { BROKEN_LINE, GENERATED_REPLY, RATIONALE, answer, isVqa, makeWorkspace, userSettings } from './helpers/scene.js';
+import { BROKEN_LINE, CITED_PLAN_LINE_TEXT, CITED_PROGRAM_LINE_TEXT, GENERATED_REPLY, RATIONALE, answer, isVqa, makeWorkspace, userSettings } from './helpers/scene.js';
 import { REVIEW, VIEW, WB } from './helpers/selectors.js';
 import {
   MUST_RUN,
@@ -456,6 +456,30 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
       spatial.map((a) => [a.machine_value, a.value]),
       [0, 1, 2].map((i) => [values[i]!.spatial, flips(i) ? 1 - values[i]!.spatial! : values[i]!.spatial]),
     );
+  });
+
+  it('11. cited lines: a failing verdict marks the lines it cites; hovering one names the judge; the score hover lists the cites', async () => {
+    await ui.openFile('cited.vprog');
+    await ui.command('VALOR: Score Program (Six Rewards)');
+    await ui.toast(/VALOR total /, 120_000);
+    await until('the failing badges', async () => /✗ spatial/.test((await inlineTexts(ui)).join(' | ')));
+    // Decoration hovers are plain text: VS Code renders their spaces as no-break spaces, hence \s.
+    const loose = (text: string) => new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '\\s'));
+    const hoverOn = async (lineText: string, expected: string) => {
+      await ui.page.keyboard.press('Escape');
+      await ui.page.locator(`${WB.editorLines} .view-line`).filter({ hasText: lineText }).first().hover({ position: { x: 12, y: 6 } });
+      await ui.page.locator(WB.hover).filter({ hasText: loose(expected) }).first().waitFor();
+    };
+    // The cited program line (document line 11) carries the adherence judge's mark and hover.
+    await hoverOn(CITED_PROGRAM_LINE_TEXT, 'adherence judge: fail — cites this line (program line 3)');
+    await ui.screenshot('11-cited-program-line');
+    // Plan step 2 (document line 6) is cited by both failing judges.
+    await hoverOn(CITED_PLAN_LINE_TEXT, 'spatial judge: fail — cites this line (plan step 2)');
+    assert.match((await ui.page.locator(WB.hover).allInnerTexts()).join('\n'), loose('adherence judge: fail — cites this line (plan step 2)'));
+    await ui.screenshot('11-cited-plan-step');
+    // The score hover on <answer> lists adherence's cites with the document line.
+    await hoverOn('<answer>', 'Cites: plan step 2; program line 3 (document line 11)');
+    await ui.page.keyboard.press('Escape');
   });
 });
 

@@ -18,11 +18,11 @@ import { formatSensitivity, sensitivity, type SensitivityReport } from '../../co
 import { ProgramRunner, RunnerSetupError } from '../../core/runner/index.js';
 import { DEFAULT_RUNS_DIR, readRunRecord, writeRunRecord } from '../../core/runStore.js';
 import { parseVprog, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
-import type { RunRecord } from '../../protocol/run.js';
+import { shownLine, type RunRecord } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
 import { endpointFromEnv, toolsFromEnv } from '../config.js';
-import { formatTraceEntry } from '../format.js';
+import { formatFailingCites, formatTraceEntry } from '../format.js';
 import { describePrompt } from '../../core/promptSource.js';
 import { generationPromptFrom, PROMPT_OPTIONS, PROMPT_USAGE } from '../promptOptions.js';
 
@@ -167,6 +167,11 @@ export function printHuman(record: RunRecord, recordPath: string | null, out: No
     out.write(`replayed: ${record.replay.of} (tool results from the record; no tool server, no model)\n`);
     if (record.replay.missing.length === 0) out.write('  every call had a recorded result\n');
     else for (const m of record.replay.missing) out.write(`  no recorded result: ${m.tool}(${JSON.stringify(m.args)})${m.line ? ` at program line ${m.line}` : ''}\n`);
+  }
+  // Scored records (valor eval --score, the extension): what each failing judge points at.
+  for (const v of record.rewards?.verdicts ?? []) {
+    const cites = formatFailingCites(v, record.program_document_line ? (n) => shownLine(record, n) : undefined);
+    if (cites) out.write(`${v.reward} judge: fail, ${cites}\n`);
   }
   if (record.isolation) out.write(`isolation: ${record.isolation}${record.isolation === 'process' ? ' (no OS sandbox: see docs/threat-model.md)' : ''}\n`);
   if (recordPath) out.write(`record: ${recordPath}\n`);

@@ -10,11 +10,12 @@ import { DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audi
 import { ProgramRunner } from '../../core/runner/index.js';
 import { scoreReply, type ScoredReply } from '../../core/rewards/score.js';
 import { parseWeights, WEIGHTED_REWARDS } from '../../core/rewards/total.js';
-import { parseVprog, resolveImagePath } from '../../core/vprog.js';
+import { parseVprog, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
 import type { Verdict } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
 import { endpointFromEnv } from '../config.js';
+import { formatFailingCites } from '../format.js';
 import { judgeSetFrom, JUDGE_PROMPT_OPTIONS, JUDGE_PROMPT_USAGE } from '../promptOptions.js';
 import { describeJudgeSet } from '../../core/rewards/judgeSet.js';
 
@@ -53,13 +54,15 @@ function fmtValue(v: Verdict): string {
   return String(v.value);
 }
 
-export function printScore(file: string, r: ScoredReply, out: NodeJS.WritableStream): void {
+export function printScore(file: string, r: ScoredReply, out: NodeJS.WritableStream, documentLine?: (programLine: number) => number | null): void {
   out.write(`${file}\n`);
   for (const v of r.verdicts) {
     const who = v.judge === 'parser' || v.judge === 'runner' || v.judge === 'rule' || v.judge === 'gate' ? v.judge : `${v.judge}${v.cached ? ', cached' : ''}${v.ms !== undefined ? `, ${(v.ms / 1000).toFixed(1)} s` : ''}`;
     const o = r.overridden?.[v.reward];
     const text = v.state === 'error' ? (v.error ?? 'failed') : v.rationale;
     out.write(`  ${v.reward.padEnd(10)} ${fmtValue(v).padEnd(5)} ${`[${who}]`} ${text.replace(/\s+/g, ' ').trim()}\n`);
+    const cites = formatFailingCites(v, documentLine);
+    if (cites) out.write(`  ${''.padEnd(10)} ${''.padEnd(5)} ${cites}\n`);
     if (o) out.write(`  ${''.padEnd(10)} ${''.padEnd(5)} overridden by ${o.author ?? 'a person'} (machine said ${o.machine_value ?? 'nothing'}): ${o.note}\n`);
   }
   const formula = `${r.total_rule === 'gate' ? '[format > 0]' : 'format'} x (${WEIGHTED_REWARDS.map((k) => `${r.weights[k]} ${k}`).join(' + ')})`;
@@ -153,7 +156,7 @@ export const scoreCommand: CliCommand = {
     if (values.json) {
       io.stdout.write(`${JSON.stringify({ file: docPath, query: doc.query, image: imagePath ?? null, ...result })}\n`);
     } else {
-      printScore(positionals[0]!, result, io.stdout);
+      printScore(positionals[0]!, result, io.stdout, (n) => programLineToDocumentLine(doc, n));
     }
     if (result.incomplete) {
       const failed = result.verdicts.filter((v) => v.state === 'error').map((v) => v.reward);

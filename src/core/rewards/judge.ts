@@ -16,7 +16,8 @@ import type { Verdict } from '../../protocol/run.js';
 import type { Semaphore } from '../concurrency.js';
 import { parseJudgeReply } from './verdictParse.js';
 import { parseReferenceReply, referenceCorrection, referenceJudgeMessages, type ReferenceJudgeSet } from './judgeSet.js';
-import { correctionMessage, judgeMessages, VERDICT_RESPONSE_FORMAT, type JudgeMaterial, type JudgeReward, type VerdictMode } from './rubrics.js';
+import { boundCites, citeBounds, type RawCites } from './cites.js';
+import { citesProgram, correctionMessage, JUDGE_PROMPT_VERSION, judgeMessages, verdictResponseFormat, type JudgeMaterial, type JudgeReward, type VerdictMode } from './rubrics.js';
 
 /** Judges are asked to be deterministic so re-scoring gives the same verdict and caches hit. */
 export const JUDGE_SAMPLING = Object.freeze({ temperature: 0, max_tokens: 1024 });
@@ -116,9 +117,15 @@ type RequestMode = VerdictMode | 'reference';
 /** The sentence every failed verdict ends with: nothing was kept, so running again retries. */
 export const JUDGE_RETRY_HINT = 'nothing of this failure was cached: score again to ask the judge again';
 
-function cacheKey(client: ChatClient, messages: ChatMessage[], mode: RequestMode, imageDataUrl: string | undefined): string {
+/**
+ * The verdict cache key: everything that shapes the request (the exact messages, the schema asked
+ * for, the sampling) plus the prompt version, so a change to what judges are asked, or to how
+ * their replies are read, never replays a verdict made the old way.
+ */
+export function verdictCacheKey(client: Pick<ChatClient, 'baseUrl' | 'model'>, reward: JudgeReward, messages: ChatMessage[], mode: RequestMode, imageDataUrl: string | undefined): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ v: 1, base: client.baseUrl, model: client.model, mode, sampling: JUDGE_SAMPLING, messages }));
+  const format = mode === 'json_schema' ? verdictResponseFormat(reward) : null;
+  h.update(JSON.stringify({ v: 2, prompt_version: JUDGE_PROMPT_VERSION, base: client.baseUrl, model: client.model, mode, sampling: JUDGE_SAMPLING, format, messages }));
   if (imageDataUrl) h.update(imageDataUrl);
   return h.digest('hex');
 }
@@ -136,7 +143,7 @@ export async function runJudge(opts: JudgeCallOptions): Promise<Verdict> {
         : 'json_schema'
       : wanted;
   const messages = messagesFor(opts, mode);
-  const key = cacheKey(client, messages, mode, opts.imageDataUrl);
+  const key = verdictCacheKey(client, reward, messages, mode, opts.imageDataUrl);
 
   const hit = opts.refresh ? undefined : cache.get(key);
   if (hit) {
@@ -157,7 +164,7 @@ export async function runJudge(opts: JudgeCallOptions): Promise<Verdict> {
     } else if (mode === 'json_schema' && wanted === 'auto' && noJsonSchema.has(endpointKey(client))) {
       // The endpoint refused JSON schema mid-way, so the verdict was made in tagged mode; file it
       // under the tagged request too, which is what the next identical scoring will look up.
-      const taggedKey = cacheKey(client, judgeMessages(reward, 'tagged', opts.material, opts.imageDataUrl), 'tagged', opts.imageDataUrl);
+      const taggedKey = verdictCacheKey(client, reward, judgeMessages(reward, 'tagged', opts.material, opts.imageDataUrl), 'tagged', opts.imageDataUrl);
       cache.set(taggedKey, Promise.resolve(verdict));
     }
     return verdict;
@@ -179,7 +186,8 @@ function messagesFor(opts: JudgeCallOptions, mode: RequestMode): ChatMessage[] {
   return judgeMessages(opts.reward, mode, opts.material, opts.imageDataUrl);
 }
 
-function parseFor(mode: RequestMode, text: string): { ok: true; score: 0 | 1; rationale: string } | { ok: false; problem: string } {
+function parseFor(mode: RequestMode, text: string): { ok: true; score: 0 | 1; rationale: string; cites?: RawCites } | { ok: false; problem: string } {
+  // Reference judges are not asked for cites (VALOR's prompts stay as they are), so none are read.
   return mode === 'reference' ? parseReferenceReply(text) : parseJudgeReply(text);
 }
 
@@ -195,7 +203,7 @@ async function judgeUncached(opts: JudgeCallOptions, initialMode: RequestMode, i
     // Only a reply that reads as a verdict may be cached (and replayed on the next scoring).
     const req: ChatRequest = { messages: msgs, sampling: { ...JUDGE_SAMPLING }, accept: (text) => parseFor(mode, text).ok };
     if (opts.refresh) req.refresh = true;
-    if (mode === 'json_schema') req.response_format = VERDICT_RESPONSE_FORMAT;
+    if (mode === 'json_schema') req.response_format = verdictResponseFormat(reward);
     if (opts.timeoutMs !== undefined) req.timeoutMs = opts.timeoutMs;
     const doCall = (): Promise<ChatResponse> => client.complete(req, signal);
     return opts.semaphore ? opts.semaphore.run(doCall, signal) : doCall();
@@ -244,7 +252,7 @@ async function judgeUncached(opts: JudgeCallOptions, initialMode: RequestMode, i
   if (!parsed.ok) {
     // One re-ask, quoting the problem back; the conversation so far is the new prompt.
     const problem = parsed.problem;
-    messages = [...messages, { role: 'assistant', content: first.text }, { role: 'user', content: mode === 'reference' ? referenceCorrection(problem) : correctionMessage(problem, mode) }];
+    messages = [...messages, { role: 'assistant', content: first.text }, { role: 'user', content: mode === 'reference' ? referenceCorrection(problem) : correctionMessage(problem, mode, reward) }];
     const second = await attempt(messages);
     if ('state' in second) return second;
     lastReply = second;
@@ -254,11 +262,15 @@ async function judgeUncached(opts: JudgeCallOptions, initialMode: RequestMode, i
       return errorVerdict(`the ${reward} judge gave no usable verdict after one correction: first ${problem}; then ${parsed.problem}`);
     }
   }
+  // A judge that never saw the program (spatial, attribute, logic) cannot cite its lines.
+  const bounds = citeBounds(opts.material);
+  const cites = parsed.cites ? boundCites(parsed.cites, citesProgram(reward) ? bounds : { ...bounds, programLines: 0 }) : undefined;
   return {
     ...base(),
     state: parsed.score === 1 ? 'pass' : 'fail',
     value: parsed.score,
     rationale: parsed.rationale,
+    ...(cites ? { cites } : {}),
     raw_reply: lastReply.text,
     ms: Math.round(performance.now() - started),
     cached: allCached,

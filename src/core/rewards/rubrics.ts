@@ -12,6 +12,7 @@
  */
 import type { ChatMessage, ContentPart, JsonSchemaFormat } from '../chat.js';
 import { TOOLS_SECTION } from '../prompt.js';
+import { programWithLineNumbers } from './cites.js';
 
 export type JudgeReward = 'spatial' | 'attribute' | 'logic' | 'adherence';
 export const JUDGE_REWARDS: readonly JudgeReward[] = ['spatial', 'attribute', 'logic', 'adherence'];
@@ -82,30 +83,60 @@ Score 0 when a step is missing, reordered in a way that changes the result, or d
   },
 };
 
-const FORMAT_INSTRUCTIONS: Record<VerdictMode, string> = {
-  json_schema:
-    'Reply with one JSON object and nothing else: {"rationale": "<one to three sentences explaining the decisive points>", "score": 0 or 1}. The score is the number 1 (pass) or 0 (fail).',
-  tagged:
-    'First write your rationale in one to three sentences. Then end your reply with the verdict in tags, exactly <answer>1</answer> for pass or <answer>0</answer> for fail, and nothing after it.',
-};
+/**
+ * Which material a judge can cite: spatial, attribute and logic see only the plan, adherence sees
+ * the plan and the program (./cites.ts says how steps and lines are numbered).
+ */
+export function citesProgram(reward: JudgeReward): boolean {
+  return reward === 'adherence';
+}
 
-/** The JSON schema sent as `response_format` in json_schema mode. */
-export const VERDICT_RESPONSE_FORMAT: JsonSchemaFormat = {
-  type: 'json_schema',
-  json_schema: {
-    name: 'valor_verdict',
-    strict: true,
-    schema: {
-      type: 'object',
-      properties: {
-        rationale: { type: 'string', description: 'One to three sentences explaining the decisive points.' },
-        score: { type: 'integer', enum: [0, 1], description: '1 pass, 0 fail.' },
+const STEPS_RULE = 'Plan steps are the plan\'s numbered items, counted from 1 in order (a plan without numbered items: one step per non-empty line).';
+const LINES_RULE = 'Program lines are the numbers shown before "|" in the program (they are not part of the code).';
+
+function citesWhat(reward: JudgeReward): string {
+  return citesProgram(reward)
+    ? `the plan steps and program lines your verdict rests on (for a 0, where the problem is). ${STEPS_RULE} ${LINES_RULE}`
+    : `the plan steps your verdict rests on (for a 0, where the problem is). ${STEPS_RULE}`;
+}
+
+function formatInstructions(reward: JudgeReward, mode: VerdictMode): string {
+  const program = citesProgram(reward);
+  if (mode === 'json_schema') {
+    const cites = program ? '{"plan_steps": [<step numbers>], "program_lines": [<line numbers>]}' : '{"plan_steps": [<step numbers>]}';
+    return `Reply with one JSON object and nothing else: {"rationale": "<one to three sentences explaining the decisive points>", "score": 0 or 1, "cites": ${cites}}. The score is the number 1 (pass) or 0 (fail). "cites" lists ${citesWhat(reward)}`;
+  }
+  const tag = program ? '<cites>plan: 2, 3; program: 5, 7</cites>' : '<cites>plan: 2, 3</cites>';
+  return `First write your rationale in one to three sentences. Then, on its own line, name ${citesWhat(reward)} Write them as ${tag}. Then end your reply with the verdict in tags, exactly <answer>1</answer> for pass or <answer>0</answer> for fail, and nothing after it.`;
+}
+
+/** Changes whenever what our judges are asked changes (it is part of the verdict cache key). */
+export const JUDGE_PROMPT_VERSION = 2;
+
+const INTEGERS = { type: 'array', items: { type: 'integer' } } as const;
+
+/** The JSON schema sent as `response_format` in json_schema mode, for one judge. */
+export function verdictResponseFormat(reward: JudgeReward): JsonSchemaFormat {
+  const citeProps: Record<string, unknown> = { plan_steps: { ...INTEGERS, description: 'Numbers of the plan steps the verdict rests on.' } };
+  if (citesProgram(reward)) citeProps.program_lines = { ...INTEGERS, description: 'Numbers of the program lines the verdict rests on.' };
+  return {
+    type: 'json_schema',
+    json_schema: {
+      name: 'valor_verdict',
+      strict: true,
+      schema: {
+        type: 'object',
+        properties: {
+          rationale: { type: 'string', description: 'One to three sentences explaining the decisive points.' },
+          score: { type: 'integer', enum: [0, 1], description: '1 pass, 0 fail.' },
+          cites: { type: 'object', properties: citeProps, required: Object.keys(citeProps), additionalProperties: false },
+        },
+        required: ['rationale', 'score', 'cites'],
+        additionalProperties: false,
       },
-      required: ['rationale', 'score'],
-      additionalProperties: false,
     },
-  },
-};
+  };
+}
 
 export function systemPrompt(reward: JudgeReward, mode: VerdictMode): string {
   const r = RUBRICS[reward];
@@ -117,7 +148,7 @@ The tools the program can call:
 
 ${TOOL_API_TEXT}
 
-${FORMAT_INSTRUCTIONS[mode]}`;
+${formatInstructions(reward, mode)}`;
 }
 
 export interface JudgeMaterial {
@@ -127,11 +158,13 @@ export interface JudgeMaterial {
 }
 
 function fenced(name: string, body: string): string {
-  return `===== ${name} =====\n${body.trim()}\n===== end of ${name.toLowerCase()} =====`;
+  // A numbered program keeps the padding of its first number.
+  const text = name === 'PROGRAM' ? body.replace(/^\n+|\s+$/g, '') : body.trim();
+  return `===== ${name} =====\n${text}\n===== end of ${name.toLowerCase()} =====`;
 }
 
 export function userPrompt(reward: JudgeReward, m: JudgeMaterial): string {
-  if (reward === 'adherence') return `${fenced('PLAN', m.plan)}\n\n${fenced('PROGRAM', m.program)}`;
+  if (reward === 'adherence') return `${fenced('PLAN', m.plan)}\n\n${fenced('PROGRAM', programWithLineNumbers(m.program))}`;
   return `${fenced('QUESTION', m.query)}\n\n${fenced('PLAN', m.plan)}`;
 }
 
@@ -154,6 +187,6 @@ export function judgeMessages(reward: JudgeReward, mode: VerdictMode, m: JudgeMa
 }
 
 /** The user message of the one re-ask after an unusable reply. */
-export function correctionMessage(problem: string, mode: VerdictMode): string {
-  return `Your reply could not be used: ${problem}. Judge the same material again. ${FORMAT_INSTRUCTIONS[mode]}`;
+export function correctionMessage(problem: string, mode: VerdictMode, reward: JudgeReward): string {
+  return `Your reply could not be used: ${problem}. Judge the same material again. ${formatInstructions(reward, mode)}`;
 }

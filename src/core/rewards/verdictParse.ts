@@ -13,11 +13,16 @@
  *   - `score` must be the number 0 or 1. `2`, `0.5`, `"1"`, `true` are problems, not guesses.
  *   - Several `<answer>` tags must all agree; a disagreement is a problem.
  *   - `<think>...</think>` blocks (reasoning models) are ignored.
+ *   - What the verdict rests on (./cites.ts), when given: the JSON `cites` object, or a
+ *     `<cites>plan: 2; program: 5</cites>` block before the `<answer>` tag. Optional in both shapes
+ *     and never a problem: a malformed one is ignored. Returned raw; judge.ts bounds it.
  * A problem is returned as text the re-ask message quotes back to the model.
  */
 
+import { citesFromJson, citesFromTags, withoutCites, type RawCites } from './cites.js';
+
 export type ParsedVerdict =
-  | { ok: true; score: 0 | 1; rationale: string; extraKeys: string[]; shape: 'json' | 'tagged' }
+  | { ok: true; score: 0 | 1; rationale: string; extraKeys: string[]; shape: 'json' | 'tagged'; cites?: RawCites }
   | { ok: false; problem: string };
 
 function stripThinking(text: string): string {
@@ -47,8 +52,9 @@ function fromObject(obj: Record<string, unknown>): ParsedVerdict {
   if (typeof obj.rationale !== 'string') {
     return { ok: false, problem: '"rationale" is missing or not a string; give a short rationale as a string' };
   }
-  const extraKeys = Object.keys(obj).filter((k) => k !== 'score' && k !== 'rationale');
-  return { ok: true, score, rationale: obj.rationale.trim(), extraKeys, shape: 'json' };
+  const extraKeys = Object.keys(obj).filter((k) => k !== 'score' && k !== 'rationale' && k !== 'cites');
+  const cites = citesFromJson(obj.cites);
+  return { ok: true, score, rationale: obj.rationale.trim(), extraKeys, shape: 'json', ...(cites ? { cites } : {}) };
 }
 
 export function parseJudgeReply(reply: string): ParsedVerdict {
@@ -75,8 +81,9 @@ export function parseJudgeReply(reply: string): ParsedVerdict {
     if (bad !== undefined) return { ok: false, problem: `the <answer> tag held ${JSON.stringify(bad)}; it must hold 0 or 1` };
     if (new Set(tags).size > 1) return { ok: false, problem: 'the reply has several <answer> tags that disagree; give exactly one verdict' };
     const before = text.slice(0, text.search(/<answer>/i));
-    const rationale = before.replace(/<\/?rationale>/gi, '').trim();
-    return { ok: true, score: tags[0] === '1' ? 1 : 0, rationale, extraKeys: [], shape: 'tagged' };
+    const rationale = withoutCites(before).replace(/<\/?rationale>/gi, '').trim();
+    const cites = citesFromTags(before);
+    return { ok: true, score: tags[0] === '1' ? 1 : 0, rationale, extraKeys: [], shape: 'tagged', ...(cites ? { cites } : {}) };
   }
   if (jsonProblem) return { ok: false, problem: jsonProblem };
   return {

@@ -55,6 +55,36 @@ final_answer = vqa(img_pth, None, "What colour is the box?")
 
 export const RATIONALE = 'Every relation is resolved with box coordinates.';
 
+/**
+ * A document two judges fail, citing what they fail on (scenario 11): spatial cites plan step 2
+ * (document line 6), adherence cites program line 3 (document line 11).
+ */
+export const CITED_DOC = `# image: desk.png
+# query: Is the red box above the blue circle?
+
+<plan>
+1. Detect red boxes and blue circles with gd_detect.
+2. Compare the x coordinates of the two boxes to decide above.
+</plan>
+<answer>
+boxes = gd_detect(img_pth, "red box")
+circles = gd_detect(img_pth, "blue circle")
+final_answer = "yes" if boxes[0]["bbox"][0] < circles[0]["bbox"][0] else "no"
+</answer>
+`;
+export const CITED_PLAN_LINE_TEXT = '2. Compare the x coordinates of the two boxes to decide above.';
+export const CITED_PROGRAM_LINE_TEXT = 'final_answer = "yes" if boxes[0]["bbox"][0] < circles[0]["bbox"][0] else "no"';
+
+/** The judges' verdicts on CITED_DOC: spatial and adherence fail with cites, the others pass. */
+function citedVerdict(req: RecordedRequest): string | undefined {
+  const user: unknown = req.json?.messages?.[1]?.content;
+  if (typeof user !== 'string' || !user.includes('to decide above.')) return undefined;
+  const j = judgeOf(req);
+  if (j === 'spatial') return JSON.stringify({ rationale: 'Step 2 decides above with x coordinates.', score: 0, cites: { plan_steps: [2] } });
+  if (j === 'adherence') return JSON.stringify({ rationale: 'Line 3 compares x where the plan needs y.', score: 0, cites: { plan_steps: [2], program_lines: [3] } });
+  return JSON.stringify({ rationale: RATIONALE, score: 1, cites: { plan_steps: [1] } });
+}
+
 /** Numbers of the boxes a grounding-verifier request lists (`0: ...` lines). */
 function listed(req: RecordedRequest): number[] {
   const content: unknown = req.json?.messages?.[1]?.content;
@@ -78,7 +108,7 @@ export function answer(req: RecordedRequest): Reply {
     const ns = listed(req);
     return { text: JSON.stringify({ keep: ns, drop: [] }) };
   }
-  if (judgeOf(req)) return { text: jsonVerdict(1, RATIONALE) };
+  if (judgeOf(req)) return { text: citedVerdict(req) ?? jsonVerdict(1, RATIONALE) };
   if (req.stream) {
     const chunks = GENERATED_REPLY.match(/[\s\S]{1,24}/g) ?? [GENERATED_REPLY];
     return { delayMs: 50, then: { text: GENERATED_REPLY, chunks } };
@@ -86,7 +116,7 @@ export function answer(req: RecordedRequest): Reply {
   return { text: 'yes' };
 }
 
-/** A fresh workspace: desk.png, desk.vprog, broken.vprog, .vscode/settings.json with absolute model paths. */
+/** A fresh workspace: desk.png, desk.vprog, broken.vprog, colour.vprog, cited.vprog, .vscode/settings.json with absolute model paths. */
 export function makeWorkspace(dir: string): string {
   mkdirSync(join(dir, '.vscode'), { recursive: true });
   copyFileSync(join(ROOT, 'examples', 'desk.png'), join(dir, 'desk.png'));
@@ -94,6 +124,7 @@ export function makeWorkspace(dir: string): string {
   copyFileSync(join(ROOT, 'examples', 'desk.png'), join(dir, 'shelf.png'));
   writeFileSync(join(dir, 'broken.vprog'), BROKEN_DOC);
   writeFileSync(join(dir, 'colour.vprog'), VQA_DOC);
+  writeFileSync(join(dir, 'cited.vprog'), CITED_DOC);
   // Absolute: a copied examples/models would hold relative symlinks that point nowhere.
   writeFileSync(
     join(dir, '.vscode', 'settings.json'),
