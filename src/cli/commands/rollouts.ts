@@ -132,8 +132,8 @@ export const rolloutsCommand: CliCommand = {
       throw new UsageError((err as Error).message);
     }
     if (values['vision-judge'] && !imagePath) throw new UsageError('--vision-judge needs the image: give --image (or an # image: header)');
-    const generator = endpointFromEnv('LLM', io.env, { baseUrl: values['base-url'], model: values.model });
-    const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['judge-base-url'], model: values['judge-model'] });
+    const generator = endpointFromEnv('generator', io.env, { baseUrl: values['base-url'], model: values.model });
+    const judge = endpointFromEnv('judge', io.env, { baseUrl: values['judge-base-url'], model: values['judge-model'] });
     const overrides = await loadOverrides(values, io);
     const runner = new ProgramRunner();
     let group: RolloutGroup;

@@ -271,7 +271,7 @@ export const runCommand: CliCommand = {
     }
     // Resolve the generator before starting anything, so a missing endpoint is a quick exit 2.
     const generator = input.reply === undefined
-      ? endpointFromEnv('LLM', io.env, { baseUrl: values['base-url'], model: values.model })
+      ? endpointFromEnv('generator', io.env, { baseUrl: values['base-url'], model: values.model })
       : undefined;
     const prompt = generator ? await generationPromptFrom(values, io) : undefined;
 

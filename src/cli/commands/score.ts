@@ -125,7 +125,7 @@ export const scoreCommand: CliCommand = {
     if (!(syntaxSec > 0)) throw new UsageError(`--syntax-timeout must be a positive number of seconds, got '${values['syntax-timeout']}'`);
     const totalRule = values['total-rule'] ?? 'product';
     if (totalRule !== 'product' && totalRule !== 'gate') throw new UsageError(`--total-rule must be 'product' or 'gate', got '${totalRule}'`);
-    const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model, noCache: values['no-cache'] });
+    const judge = endpointFromEnv('judge', io.env, { baseUrl: values['base-url'], model: values.model, noCache: values['no-cache'] });
     const judgeSet = await judgeSetFrom(values, io);
     const overrides = await loadOverrides(values, io);
     const runner = new ProgramRunner({ isolation });
