@@ -12,7 +12,7 @@ import { webviewHtml } from '../core/webviewHtml.js';
 import { handleReviewMessage } from '../core/review/host.js';
 import type { ReviewSession } from '../core/review/session.js';
 import { REVIEW_VIEW_TYPE } from './commandIds.js';
-import type { ExtensionLog } from './ui.js';
+import type { ExtensionLog } from './extensionLog.js';
 
 const IMAGE_EXT = /\.(png|jpe?g|webp|gif|bmp)$/i;
 

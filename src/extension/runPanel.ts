@@ -19,7 +19,7 @@ import {
 import { webviewHtml } from '../core/webviewHtml.js';
 import { RUN_VIEW_TYPE } from './commandIds.js';
 import type { StoredRun } from './resultsStore.js';
-import type { ExtensionLog } from './ui.js';
+import type { ExtensionLog } from './extensionLog.js';
 
 /** What the panel asks the rest of the extension to do for it. */
 export interface PanelActions {

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { scoreRolloutGroup, REWARD_ORDER, type RolloutGroup } from '../../core/audit/rolloutGroup.js';
 import { ProgramRunner } from '../../core/runner/index.js';
 import { parseWeights } from '../../core/rewards/total.js';
-import { parseVprog, resolveImagePath } from '../../core/vprog.js';
+import { missingHeadersMessage, parseVprog, resolveImagePath } from '../../core/vprog.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv } from '../config.js';
 import { loadOverrides } from './score.js';
@@ -113,7 +113,7 @@ export const rolloutsCommand: CliCommand = {
         throw new UsageError(`cannot read ${docPath}: check the path`);
       }
       const doc = parseVprog(text);
-      if (!doc.query) throw new UsageError(`${positionals[0]} has no '# query: <question>' header line: add one with the question`);
+      if (!doc.query) throw new UsageError(`${missingHeadersMessage(positionals[0]!, doc, ['query'])}: add it at the top, the question on one line`);
       query = doc.query;
       imagePath = doc.image ? resolveImagePath(docPath, doc.image) : undefined;
     } else {

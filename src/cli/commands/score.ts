@@ -10,7 +10,7 @@ import { DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audi
 import { ProgramRunner } from '../../core/runner/index.js';
 import { scoreReply, type ScoredReply } from '../../core/rewards/score.js';
 import { parseWeights, WEIGHTED_REWARDS } from '../../core/rewards/total.js';
-import { parseVprog, resolveImagePath } from '../../core/vprog.js';
+import { missingHeadersMessage, parseVprog, resolveImagePath } from '../../core/vprog.js';
 import type { Verdict } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
@@ -112,7 +112,7 @@ export const scoreCommand: CliCommand = {
       throw new UsageError(`cannot read ${docPath}: check the path`);
     }
     const doc = parseVprog(text);
-    if (!doc.query) throw new UsageError(`${positionals[0]} has no '# query: <question>' header line: add one with the question`);
+    if (!doc.query) throw new UsageError(`${missingHeadersMessage(positionals[0]!, doc, ['query'])}: add it at the top, the question on one line`);
     const imagePath = doc.image ? resolveImagePath(docPath, doc.image) : undefined;
     if (values['vision-judge'] && !imagePath) throw new UsageError(`--vision-judge needs the image: add a '# image: <path>' header to ${positionals[0]}`);
     let weights;

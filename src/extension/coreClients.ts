@@ -1,6 +1,7 @@
 /**
- * Core services built from the settings and keys, on first use: language-model clients per role,
- * the tools (embedded server through the supervisor, or a remote one), and the program runner.
+ * The core clients the commands use, built from the settings and keys on first use:
+ * language-model clients per role, the tools (embedded server through the supervisor, or a
+ * remote one), and the program runner.
  * Heavy modules (the openai client, the runner) are imported here lazily, so activation stays
  * cheap and a user who only reads `.vprog` files never loads them.
  */
@@ -15,7 +16,7 @@ import { ActionableError } from './errors.js';
 import { KEY_ROLE_LABELS, type ApiKeys } from './secrets.js';
 import type { ToolServerSupervisor } from './toolServerSupervisor.js';
 
-export interface ServicesDeps {
+export interface CoreClientsDeps {
   config: () => ValorConfig;
   keys: ApiKeys;
   supervisor: ToolServerSupervisor;
@@ -26,11 +27,11 @@ export interface ServicesDeps {
 /** Generation streams a long reply; judges and VQA are short. */
 const GENERATOR_TIMEOUT_MS = 600_000;
 
-export class Services {
+export class CoreClients {
   private runnerInstance: ProgramRunner | undefined;
   private runnerKey = '';
 
-  constructor(private readonly deps: ServicesDeps) {}
+  constructor(private readonly deps: CoreClientsDeps) {}
 
   /** A chat client for a role, or an ActionableError naming the settings to fill in. */
   async chat(role: EndpointRole, opts: { noCache?: boolean } = {}): Promise<ChatClient> {
