@@ -17,7 +17,7 @@ import { noEndpointMessage, ROLE_ENV_PREFIX, type EndpointRole } from '../core/e
 import { createChatClient } from '../core/llmClient.js';
 import { findModelsDir, modelsDirNote } from '../core/modelsDir.js';
 import { createToolClient, type ToolsHandle } from '../core/toolClient.js';
-import { startToolServer } from '../core/toolServerProcess.js';
+import { startToolServer } from '../host/toolServerProcess.js';
 import { UsageError } from './command.js';
 
 

@@ -8,6 +8,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { TOOL_SERVER_READY_TIMEOUT_MS } from '../host/toolServerProcess.js';
 import { parseReadyLine } from '../protocol/tools.js';
 
 export interface ServerCommand {
@@ -39,7 +40,7 @@ export interface SupervisorOptions {
   maxRestarts: () => number;
   /** Delay before restart number `attempt` (1-based). Default 500 ms doubling, at most 10 s. */
   backoffMs?: (attempt: number) => number;
-  /** How long a start may take to print its ready line (model loading can be slow). */
+  /** How long a start may take to print its ready line (default TOOL_SERVER_READY_TIMEOUT_MS). */
   readyTimeoutMs?: number;
   /** Time between SIGTERM and SIGKILL when stopping. */
   stopGraceMs?: number;
@@ -221,7 +222,7 @@ export class ToolServerSupervisor {
     return new Promise<ReadyInfo>((resolve, reject) => {
       let ready: ReadyInfo | undefined;
       let settled = false;
-      const timeoutMs = this.opts.readyTimeoutMs ?? 180_000;
+      const timeoutMs = this.opts.readyTimeoutMs ?? TOOL_SERVER_READY_TIMEOUT_MS;
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;

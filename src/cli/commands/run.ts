@@ -9,7 +9,7 @@ import { ChatError } from '../../core/chat.js';
 import { ImageInputError, inspectImage } from '../../core/image.js';
 import { isConfigToolFailure, type ToolClient, watchToolServer } from '../../core/toolClient.js';
 import { annotateRun } from '../../core/runAnnotation.js';
-import { buildStandaloneRunView } from '../../core/runViewPage.js';
+import { buildStandaloneRunView } from '../../host/runViewPage.js';
 import type { DepthMapData } from '../../protocol/webview.js';
 import { formatProgramWithValues } from '../../core/lineTrace.js';
 import { runQuery } from '../../core/pipeline.js';

@@ -14,6 +14,12 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseReadyLine } from '../protocol/tools.js';
 
+/**
+ * How long a tool server may take to print its ready line (loading the models can be slow on a
+ * cold disk). One limit for `valor` commands, the tests and the extension's supervisor.
+ */
+export const TOOL_SERVER_READY_TIMEOUT_MS = 180_000;
+
 export interface StartToolServerOptions {
   /** Default: dist/server.js next to the running bundle (or the repository's dist/ when run from source). */
   serverScript?: string;
@@ -36,7 +42,7 @@ export interface StartToolServerOptions {
   execPath?: string;
   /** Node options before the script (tests run the TypeScript entry with ['--import', 'tsx']). */
   nodeArgs?: string[];
-  /** How long to wait for the ready line (default 120 s). */
+  /** How long to wait for the ready line (default TOOL_SERVER_READY_TIMEOUT_MS). */
   readyTimeoutMs?: number;
   /** Every line the server prints after the ready line, and its stderr (warnings). */
   onLog?: (line: string) => void;
@@ -105,7 +111,7 @@ export function startToolServer(opts: StartToolServerOptions = {}): Promise<Tool
 
   return new Promise<ToolServerProcess>((resolve, reject) => {
     let settled = false;
-    const timeoutMs = opts.readyTimeoutMs ?? 120_000;
+    const timeoutMs = opts.readyTimeoutMs ?? TOOL_SERVER_READY_TIMEOUT_MS;
     const finish = (err?: Error, value?: ToolServerProcess): void => {
       if (settled) return;
       settled = true;
