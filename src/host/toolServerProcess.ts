@@ -1,7 +1,10 @@
 /**
- * Starts the tool server as a child process (dist/server.js on this Node, or on VS Code's
- * Electron with ELECTRON_RUN_AS_NODE=1) and waits for its ready line. Used by `valor run` when no
- * VALOR_TOOLS_URL is set (the embedded default); the extension's supervisor spawns the same script.
+ * Starting the tool server (dist/server.js on this Node, or on VS Code's Electron with
+ * ELECTRON_RUN_AS_NODE=1) and waiting for its ready line, once for every front end:
+ * `launchToolServer` spawns a command and resolves at the ready line; `startToolServer` is the
+ * one-shot start `valor` commands, benches and tests use (no VALOR_TOOLS_URL: the embedded
+ * default), and the extension's supervisor (src/extension/toolServerSupervisor.ts) is a restart
+ * policy on top of `launchToolServer`.
  *
  * The token travels in the child's environment (not its argv, which other users can list), and
  * the child exits when our end of its stdin closes, so it never outlives the process that
@@ -19,6 +22,103 @@ import { parseReadyLine } from '../protocol/tools.js';
  * cold disk). One limit for `valor` commands, the tests and the extension's supervisor.
  */
 export const TOOL_SERVER_READY_TIMEOUT_MS = 180_000;
+
+/** What to run: the executable, its arguments (script first), the whole environment. */
+export interface ServerCommand {
+  executable: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** The server's ready line, and the pid of the process that printed it. */
+export interface ReadyInfo {
+  url: string;
+  token: string;
+  device: string;
+  pid: number;
+}
+
+/** Why a start failed; `lastLines` are the server's last output lines (token redacted). */
+export class ToolServerStartError extends Error {
+  constructor(
+    message: string,
+    readonly lastLines: string[] = [],
+    /** spawn: the executable did not start; exit: it exited first; timeout: no ready line in time. */
+    readonly reason?: 'spawn' | 'exit' | 'timeout',
+  ) {
+    super(message);
+    this.name = 'ToolServerStartError';
+  }
+}
+
+/** Hides the per-run bearer token in anything we log. */
+export function redactServerLine(line: string): string {
+  return line.replace(/token=\S+/g, 'token=<redacted>');
+}
+
+export interface LaunchOptions {
+  /** Default TOOL_SERVER_READY_TIMEOUT_MS. */
+  readyTimeoutMs?: number;
+  /** Its own process group, so the caller can signal everything the server starts. */
+  detached?: boolean;
+  /** Every line the server prints, as printed (redact before logging), and which stream. */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface LaunchedToolServer {
+  child: ChildProcess;
+  /**
+   * Resolves at the ready line (on either stream); rejects with a ToolServerStartError when the
+   * executable does not start, exits first, or prints no ready line in time. The child is not
+   * stopped on a rejection: the caller decides how.
+   */
+  ready: Promise<ReadyInfo>;
+}
+
+export function launchToolServer(cmd: ServerCommand, opts: LaunchOptions = {}): LaunchedToolServer {
+  const child = spawn(cmd.executable, cmd.args, {
+    env: cmd.env,
+    cwd: cmd.cwd,
+    detached: Boolean(opts.detached) && process.platform !== 'win32',
+    // stdin stays open as a lifeline: the server exits when it reads EOF (our process died).
+    stdio: ['pipe', 'pipe', 'pipe'],
+    windowsHide: true,
+  });
+  // Ignore EPIPE on stdin when the child is already gone.
+  child.stdin?.on('error', () => undefined);
+  const tail: string[] = [];
+  const ready = new Promise<ReadyInfo>((resolve, reject) => {
+    let settled = false;
+    const timeoutMs = opts.readyTimeoutMs ?? TOOL_SERVER_READY_TIMEOUT_MS;
+    const fail = (message: string, reason: 'spawn' | 'exit' | 'timeout'): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new ToolServerStartError(message, [...tail], reason));
+    };
+    const timer = setTimeout(() => fail(`the tool server did not become ready within ${Math.round(timeoutMs / 1000)} s`, 'timeout'), timeoutMs);
+    const onLine = (stream: 'stdout' | 'stderr') => (line: string) => {
+      opts.onLine?.(line, stream);
+      if (settled) return;
+      // The ready line format is the protocol's (src/protocol/tools.ts), printed once by the server.
+      const m = parseReadyLine(line);
+      if (m && child.pid !== undefined) {
+        settled = true;
+        clearTimeout(timer);
+        resolve({ url: m.url.replace(/\/+$/, ''), token: m.token, device: m.device, pid: child.pid });
+        return;
+      }
+      tail.push(redactServerLine(line));
+      if (tail.length > 20) tail.shift();
+    };
+    if (child.stdout) createInterface({ input: child.stdout }).on('line', onLine('stdout'));
+    if (child.stderr) createInterface({ input: child.stderr }).on('line', onLine('stderr'));
+    child.once('error', (err) => fail(`could not start the tool server (${err.message})`, 'spawn'));
+    child.once('exit', (code, sig) => fail(`the tool server ${sig ? `was killed by ${sig}` : `exited with code ${code}`} before it was ready`, 'exit'));
+  });
+  return { child, ready };
+}
 
 export interface StartToolServerOptions {
   /** Default: dist/server.js next to the running bundle (or the repository's dist/ when run from source). */
@@ -59,19 +159,12 @@ export interface ToolServerProcess {
   stop(): Promise<void>;
 }
 
-/** A start that failed; the message carries the server's last lines. */
-export class ToolServerStartError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ToolServerStartError';
-  }
-}
-
 export function defaultServerScript(): string | undefined {
   const candidates = [join(__dirname, 'server.js'), join(__dirname, '..', '..', 'dist', 'server.js'), join(__dirname, '..', 'dist', 'server.js')];
   return candidates.find((p) => existsSync(p));
 }
 
+/** Starts the server for the duration of one command (or test); aborting `signal` stops it. */
 export function startToolServer(opts: StartToolServerOptions = {}): Promise<ToolServerProcess> {
   const script = opts.serverScript ?? defaultServerScript();
   if (!script || !existsSync(script)) {
@@ -88,12 +181,18 @@ export function startToolServer(opts: StartToolServerOptions = {}): Promise<Tool
   args.push(...(opts.args ?? []));
   const env = { ...(opts.env ?? process.env), VALOR_TOOLS_TOKEN: token };
 
-  const child = spawn(opts.execPath ?? process.execPath, args, { env, stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
-  const tail: string[] = [];
-  const remember = (line: string): void => {
-    tail.push(line);
-    if (tail.length > 20) tail.shift();
-  };
+  let started = false;
+  const { child, ready } = launchToolServer(
+    { executable: opts.execPath ?? process.execPath, args, env },
+    {
+      readyTimeoutMs: opts.readyTimeoutMs,
+      // stderr (warnings) always; stdout once the ready line is out.
+      onLine: (line, stream) => {
+        if (stream === 'stderr' || started) opts.onLog?.(line);
+        else if (parseReadyLine(line)) started = true;
+      },
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -102,53 +201,22 @@ export function startToolServer(opts: StartToolServerOptions = {}): Promise<Tool
     await exited;
     clearTimeout(t);
   };
-  // Ignore EPIPE on stdin when the child is already gone.
-  child.stdin?.on('error', () => undefined);
-  createInterface({ input: child.stderr! }).on('line', (line) => {
-    remember(line);
-    opts.onLog?.(line);
-  });
-
-  return new Promise<ToolServerProcess>((resolve, reject) => {
-    let settled = false;
-    const timeoutMs = opts.readyTimeoutMs ?? TOOL_SERVER_READY_TIMEOUT_MS;
-    const finish = (err?: Error, value?: ToolServerProcess): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (err) {
-        void stop();
-        reject(err);
-      } else resolve(value as ToolServerProcess);
-    };
-    const timer = setTimeout(() => {
-      finish(new ToolServerStartError(`the tool server printed no ready line within ${Math.round(timeoutMs / 1000)} s${lastLines(tail)}`));
-    }, timeoutMs);
-    opts.signal?.addEventListener('abort', () => {
-      if (!settled) finish(abortError());
-      else void stop();
-    }, { once: true });
-    child.once('error', (err) => finish(new ToolServerStartError(`could not start ${opts.execPath ?? process.execPath} ${script}: ${err.message}`)));
-    child.once('exit', (code, sig) => {
-      finish(new ToolServerStartError(`the tool server exited (${sig ?? `code ${code}`}) before it was ready${lastLines(tail)}`));
-    });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (settled) {
-        opts.onLog?.(line);
-        return;
-      }
-      const ready = parseReadyLine(line);
-      if (!ready) {
-        remember(line);
-        return;
-      }
-      finish(undefined, { url: ready.url, token: ready.token, device: ready.device, process: child, stop });
-    });
-  });
+  opts.signal?.addEventListener('abort', () => void stop(), { once: true });
+  const aborted = new Promise<never>((_, reject) => opts.signal?.addEventListener('abort', () => reject(abortError()), { once: true }));
+  return Promise.race([ready, aborted]).then(
+    (r) => {
+      return { url: r.url, token: r.token, device: r.device, process: child, stop };
+    },
+    (err: unknown) => {
+      void stop();
+      if (err instanceof ToolServerStartError) throw new ToolServerStartError(`${err.message}${lastLines(err.lastLines)}`, err.lastLines, err.reason);
+      throw err;
+    },
+  );
 }
 
 function lastLines(tail: string[]): string {
-  const text = tail.map((l) => l.replace(/token=\S+/g, 'token=<redacted>')).join('\n');
+  const text = tail.join('\n');
   return text ? `; its last output:\n${text}` : '';
 }
 
