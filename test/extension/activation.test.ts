@@ -179,7 +179,7 @@ test('the command registry holds one spec per declared command, each in the file
   for (const [key, spec] of Object.entries(COMMAND_SPECS)) {
     const file = join(root, 'src', 'extension', 'commands', `${key}.ts`);
     assert.ok(existsSync(file), `${key} lives in src/extension/commands/${key}.ts`);
-    assert.match(readFileSync(file, 'utf8'), new RegExp(`export const ${key}: CommandSpec = \\{`), `${key}.ts exports the spec named ${key}`);
+    assert.match(readFileSync(file, 'utf8'), new RegExp(`export const ${key}: CommandSpec = `), `${key}.ts exports the spec named ${key}`);
     assert.ok(titles.get(COMMANDS[key as keyof typeof COMMANDS]), `${key} has its title in package.json`);
     assert.match(spec.doing, /^[A-Z][a-z-]+ing\b/, `${key}: the failure phrase names what was going on ("${spec.doing}")`);
   }

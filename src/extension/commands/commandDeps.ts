@@ -5,6 +5,8 @@
  * (rust-analyzer's `createCommands` shape). ./registry.ts registers them from one map.
  */
 import type * as vscode from 'vscode';
+import { targetDocument } from '../commandArguments.js';
+import { withCancellableProgress, type Report } from '../commandGuard.js';
 import type { CoreClients } from '../coreClients.js';
 import type { ValorConfig } from '../config.js';
 import type { ExtensionLog } from '../extensionLog.js';
@@ -34,4 +36,24 @@ export interface CommandSpec {
   /** What the command was doing, for its failure message ("Scoring" -> "Scoring failed: …"). */
   doing: string;
   create(d: CommandDeps): (...args: never[]) => Promise<unknown> | unknown;
+}
+
+/**
+ * The shape most document commands share: find the `.vprog` document the argument names, do
+ * the work under a cancellable progress notification, then tell the person the outcome.
+ */
+export function documentCommand<T>(
+  doing: string,
+  progressTitle: string,
+  work: (d: CommandDeps, doc: vscode.TextDocument, signal: AbortSignal, report: Report) => Promise<T>,
+  outcome: (d: CommandDeps, result: T, doc: vscode.TextDocument) => unknown,
+): CommandSpec {
+  return {
+    doing,
+    create: (d) => async (arg?: unknown) => {
+      const doc = await targetDocument(arg);
+      const result = await withCancellableProgress(progressTitle, (signal, report) => work(d, doc, signal, report));
+      await outcome(d, result, doc);
+    },
+  };
 }

@@ -6,8 +6,7 @@
 import * as vscode from 'vscode';
 import type { RunRecord } from '../../protocol/run.js';
 import { COMMANDS } from '../commandIds.js';
-import { targetDocument } from '../commandArguments.js';
-import { withCancellableProgress, type Report } from '../commandGuard.js';
+import type { Report } from '../commandGuard.js';
 import { lastRunOf, saveRun } from '../documentResults.js';
 import { ActionableError } from '../errors.js';
 import { requireProgram, requireTrust } from '../inputChecks.js';
@@ -15,7 +14,7 @@ import { afterRun } from '../outcomeMessages.js';
 import type { StoredRun } from '../resultsStore.js';
 import { answerText } from '../runsTree.js';
 import { documentRef } from '../storageLocations.js';
-import type { CommandDeps, CommandSpec } from './commandDeps.js';
+import { documentCommand, type CommandDeps, type CommandSpec } from './commandDeps.js';
 
 export async function replayDocument(d: CommandDeps, doc: vscode.TextDocument, signal: AbortSignal, report: Report): Promise<StoredRun | undefined> {
   requireTrust('replay programs');
@@ -42,11 +41,4 @@ export async function replayDocument(d: CommandDeps, doc: vscode.TextDocument, s
   return stored;
 }
 
-export const replayRun: CommandSpec = {
-  doing: 'Replaying the last run',
-  create: (d) => async (arg?: unknown) => {
-    const doc = await targetDocument(arg);
-    const stored = await withCancellableProgress('VALOR: replaying the last run', (signal, report) => replayDocument(d, doc, signal, report));
-    if (stored) afterRun(d, stored);
-  },
-};
+export const replayRun: CommandSpec = documentCommand('Replaying the last run', 'VALOR: replaying the last run', replayDocument, (d, stored) => stored && afterRun(d, stored));

@@ -1,15 +1,14 @@
 /** VALOR: Run Program: runs the document's program against the tools and records the run. */
 import * as vscode from 'vscode';
 import { programLineToDocumentLine } from '../../core/vprog.js';
-import { targetDocument } from '../commandArguments.js';
-import { withCancellableProgress, type Report } from '../commandGuard.js';
+import type { Report } from '../commandGuard.js';
 import { saveRun } from '../documentResults.js';
 import { requireInputs, requireProgram, requireTrust } from '../inputChecks.js';
 import { afterRun } from '../outcomeMessages.js';
 import type { StoredRun } from '../resultsStore.js';
 import { answerText } from '../runsTree.js';
 import { documentRef } from '../storageLocations.js';
-import type { CommandDeps, CommandSpec } from './commandDeps.js';
+import { documentCommand, type CommandDeps, type CommandSpec } from './commandDeps.js';
 
 /** The weaker isolation is pointed out once per session, on the first run that uses it. */
 let warnedWeakIsolation = false;
@@ -48,11 +47,4 @@ export async function runDocument(d: CommandDeps, doc: vscode.TextDocument, sign
   return stored;
 }
 
-export const runProgram: CommandSpec = {
-  doing: 'Running the program',
-  create: (d) => async (arg?: unknown) => {
-    const doc = await targetDocument(arg);
-    const stored = await withCancellableProgress('VALOR: running the program', (signal, report) => runDocument(d, doc, signal, report));
-    if (stored) afterRun(d, stored);
-  },
-};
+export const runProgram: CommandSpec = documentCommand('Running the program', 'VALOR: running the program', runDocument, (d, stored) => stored && afterRun(d, stored));

@@ -2,15 +2,14 @@
 import type * as vscode from 'vscode';
 import { readAuditLog } from '../../core/audit.js';
 import { storedRewardSet } from '../../core/rewards/storedRewardSet.js';
-import { targetDocument } from '../commandArguments.js';
-import { withCancellableProgress, withRole, type Report } from '../commandGuard.js';
+import { withRole, type Report } from '../commandGuard.js';
 import { saveScores } from '../documentResults.js';
 import { requireInputs, requireTrust } from '../inputChecks.js';
 import { afterScore } from '../outcomeMessages.js';
 import { promptSettings } from '../promptSettings.js';
 import type { StoredScores } from '../resultsStore.js';
 import { auditPathFor } from '../storageLocations.js';
-import type { CommandDeps, CommandSpec } from './commandDeps.js';
+import { documentCommand, type CommandDeps, type CommandSpec } from './commandDeps.js';
 
 export async function scoreDocument(d: CommandDeps, doc: vscode.TextDocument, signal: AbortSignal, report: Report): Promise<StoredScores> {
   requireTrust('score programs (the syntax reward runs the program)');
@@ -43,11 +42,4 @@ export async function scoreDocument(d: CommandDeps, doc: vscode.TextDocument, si
   return scores;
 }
 
-export const score: CommandSpec = {
-  doing: 'Scoring',
-  create: (d) => async (arg?: unknown) => {
-    const doc = await targetDocument(arg);
-    const scores = await withCancellableProgress('VALOR: scoring (six rewards)', (signal, report) => scoreDocument(d, doc, signal, report));
-    afterScore(d, scores);
-  },
-};
+export const score: CommandSpec = documentCommand('Scoring', 'VALOR: scoring (six rewards)', scoreDocument, afterScore);

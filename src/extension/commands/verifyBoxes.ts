@@ -3,14 +3,13 @@ import type * as vscode from 'vscode';
 import type { GroundingResult } from '../../protocol/run.js';
 import { applyBoxOverrides, readAuditLog } from '../../core/audit.js';
 import { COMMANDS } from '../commandIds.js';
-import { targetDocument } from '../commandArguments.js';
-import { withCancellableProgress, withRole, type Report } from '../commandGuard.js';
+import { withRole, type Report } from '../commandGuard.js';
 import { lastRunOf, saveGrounding } from '../documentResults.js';
 import { ActionableError } from '../errors.js';
 import { requireTrust } from '../inputChecks.js';
 import { notify } from '../outcomeMessages.js';
 import { auditPathFor } from '../storageLocations.js';
-import type { CommandDeps, CommandSpec } from './commandDeps.js';
+import { documentCommand, type CommandDeps, type CommandSpec } from './commandDeps.js';
 
 export async function verifyDocumentBoxes(d: CommandDeps, doc: vscode.TextDocument, signal: AbortSignal, report: Report): Promise<GroundingResult[]> {
   requireTrust('verify boxes');
@@ -47,14 +46,9 @@ export async function verifyDocumentBoxes(d: CommandDeps, doc: vscode.TextDocume
   return results;
 }
 
-export const verifyBoxes: CommandSpec = {
-  doing: 'Verifying boxes',
-  create: (d) => async (arg?: unknown) => {
-    const doc = await targetDocument(arg);
-    const results = await withCancellableProgress('VALOR: verifying boxes', (signal, report) => verifyDocumentBoxes(d, doc, signal, report));
-    const all = results.flatMap((r) => r.boxes);
-    void notify(d, `Grounding verifier: kept ${all.filter((b) => b.kept).length} of ${all.length} candidate boxes.`);
-    const run = await lastRunOf(d, doc);
-    if (run) d.panels.show(run);
-  },
-};
+export const verifyBoxes: CommandSpec = documentCommand('Verifying boxes', 'VALOR: verifying boxes', verifyDocumentBoxes, async (d, results, doc) => {
+  const all = results.flatMap((r) => r.boxes);
+  void notify(d, `Grounding verifier: kept ${all.filter((b) => b.kept).length} of ${all.length} candidate boxes.`);
+  const run = await lastRunOf(d, doc);
+  if (run) d.panels.show(run);
+});
