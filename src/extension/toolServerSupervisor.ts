@@ -7,7 +7,8 @@
  *
  * Kept free of `vscode` so its restart logic is tested with real child processes under plain node.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { killTree } from '../host/processTree.js';
 import { launchToolServer, redactServerLine, ToolServerStartError, TOOL_SERVER_READY_TIMEOUT_MS, type ReadyInfo, type ServerCommand } from '../host/toolServerProcess.js';
 
 export { ToolServerStartError, type ReadyInfo, type ServerCommand };
@@ -251,52 +252,6 @@ export class ToolServerSupervisor {
 
 function quoteArg(a: string): string {
   return /^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Signals the child's whole process group (or tree on Windows), escalating to SIGKILL. */
-export async function killTree(child: ChildProcess, graceMs: number): Promise<void> {
-  const pid = child.pid;
-  if (pid === undefined) return;
-  const exited = child.exitCode !== null || child.signalCode !== null;
-  if (process.platform === 'win32') {
-    spawnSync('taskkill', ['/pid', String(pid), '/T', '/F'], { windowsHide: true });
-    return;
-  }
-  const signalGroup = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      // Group already gone.
-    }
-  };
-  signalGroup('SIGTERM');
-  if (!exited) {
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, graceMs);
-      child.once('exit', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
-  // Grandchildren may ignore SIGTERM or outlive the leader: make sure the group is gone.
-  signalGroup('SIGKILL');
-  if (alive(pid) && !exited) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
 }
 
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
