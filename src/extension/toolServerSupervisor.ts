@@ -71,21 +71,12 @@ export class ToolServerSupervisor {
   async ensureStarted(signal?: AbortSignal): Promise<ReadyInfo> {
     if (this.disposed) throw new ToolServerStartError('the tool server supervisor was shut down', []);
     if (this.state.kind === 'ready') return this.state;
-    if (!this.starting) {
+    let starting = this.starting;
+    if (!starting) {
       this.crashes = 0;
-      const attempt = this.startLoop(this.generation);
-      this.starting = attempt;
-      // Cleared whichever way it ends, so the next call may try again.
-      attempt.then(
-        () => {
-          if (this.starting === attempt) this.starting = undefined;
-        },
-        () => {
-          if (this.starting === attempt) this.starting = undefined;
-        },
-      );
+      starting = this.track(this.startLoop(this.generation));
     }
-    return signal ? raceAbort(this.starting, signal) : this.starting;
+    return signal ? raceAbort(starting, signal) : starting;
   }
 
   /** Stops the server (the whole process tree) and cancels pending restarts. */
@@ -237,16 +228,18 @@ export class ToolServerSupervisor {
       if (gen !== this.generation) throw new ToolServerStartError('the tool server was stopped while restarting', this.lastLines());
       return this.startLoop(gen);
     });
-    this.starting = attempt;
     // Nobody may be waiting for a background restart: its failure is already in the state.
-    attempt.then(
-      () => {
-        if (this.starting === attempt) this.starting = undefined;
-      },
-      () => {
-        if (this.starting === attempt) this.starting = undefined;
-      },
-    );
+    this.track(attempt);
+  }
+
+  /** Makes `attempt` the start in progress; cleared whichever way it ends, so the next call may try again. */
+  private track(attempt: Promise<ReadyInfo>): Promise<ReadyInfo> {
+    this.starting = attempt;
+    const clear = () => {
+      if (this.starting === attempt) this.starting = undefined;
+    };
+    attempt.then(clear, clear);
+    return attempt;
   }
 }
 
