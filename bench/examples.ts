@@ -24,7 +24,7 @@ import { runQuery } from '../src/core/pipeline.js';
 import { ProgramRunner } from '../src/core/runner/index.js';
 import { createToolClient } from '../src/core/toolClient.js';
 import type { Tools } from '../src/core/tools.js';
-import { startToolServer, type ToolServerProcess } from '../src/core/toolServerProcess.js';
+import { startToolServer, type ToolServerProcess } from '../src/host/toolServerProcess.js';
 import type { BenchResult } from './types.js';
 
 const ROOT = resolve(__dirname, '..');

@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { startToolServer, type ToolServerProcess } from '../src/core/toolServerProcess.js';
+import { startToolServer, type ToolServerProcess } from '../src/host/toolServerProcess.js';
 import { DepthResponse, TOOL_ROUTES } from '../src/protocol/tools.js';
 import { decodeRgb } from '../src/server/images.js';
 import { MoGeDepthModel } from '../src/server/mogeDepth.js';

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { startToolServer, type ToolServerProcess } from '../src/core/toolServerProcess.js';
+import { startToolServer, type ToolServerProcess } from '../src/host/toolServerProcess.js';
 import { DetectResponse, TOOL_ROUTES } from '../src/protocol/tools.js';
 import { buildCaption, parsePhrases } from '../src/server/grounding.js';
 import { decodeRgb } from '../src/server/images.js';

@@ -13,20 +13,13 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ChatClient } from '../core/chat.js';
+import { noEndpointMessage, ROLE_ENV_PREFIX, type EndpointRole } from '../core/endpoints.js';
 import { createChatClient } from '../core/llmClient.js';
 import { findModelsDir, modelsDirNote } from '../core/modelsDir.js';
-import { createToolClient } from '../core/toolClient.js';
-import { startToolServer } from '../core/toolServerProcess.js';
-import type { Tools } from '../core/tools.js';
+import { createToolClient, type ToolsHandle } from '../core/toolClient.js';
+import { startToolServer } from '../host/toolServerProcess.js';
 import { UsageError } from './command.js';
 
-export type EndpointRole = 'LLM' | 'JUDGE' | 'VLM';
-
-const ROLE_WORDS: Record<EndpointRole, string> = {
-  LLM: 'the program generator',
-  JUDGE: 'the reward judges',
-  VLM: 'the vision model',
-};
 
 export function cacheDir(env: NodeJS.ProcessEnv): string | false {
   if (env.VALOR_NO_CACHE === '1') return false;
@@ -38,17 +31,16 @@ export function cacheDir(env: NodeJS.ProcessEnv): string | false {
  * `model`) win over the environment.
  */
 export function endpointFromEnv(
-  role: EndpointRole,
+  endpoint: EndpointRole,
   env: NodeJS.ProcessEnv,
   flags: { baseUrl?: string; model?: string; timeoutMs?: number; noCache?: boolean } = {},
 ): ChatClient {
+  const role = ROLE_ENV_PREFIX[endpoint];
   const baseUrl = flags.baseUrl ?? env[`VALOR_${role}_BASE_URL`];
   const model = flags.model ?? env[`VALOR_${role}_MODEL`];
-  const missing = [!baseUrl && `VALOR_${role}_BASE_URL`, !model && `VALOR_${role}_MODEL`].filter(Boolean);
+  const missing = [!baseUrl && `VALOR_${role}_BASE_URL`, !model && `VALOR_${role}_MODEL`].filter((s): s is string => Boolean(s));
   if (missing.length > 0) {
-    throw new UsageError(
-      `no endpoint configured for ${ROLE_WORDS[role]}: set ${missing.join(' and ')} (any OpenAI-compatible server, e.g. http://localhost:8000/v1 for vLLM)`,
-    );
+    throw new UsageError(noEndpointMessage(endpoint, missing));
   }
   const key = env[`VALOR_${role}_API_KEY`] || env.OPENAI_API_KEY || undefined;
   const timeoutEnv = env[`VALOR_${role}_TIMEOUT`];
@@ -68,13 +60,6 @@ export function endpointFromEnv(
   });
 }
 
-export interface ToolsHandle {
-  tools: Tools;
-  url: string;
-  /** Stops the embedded server when this command started one. */
-  close(): Promise<void>;
-}
-
 /**
  * The tools for a run: the server at VALOR_TOOLS_URL (or `--tools-url`), else an embedded one
  * started on the CPU for the duration of the command, with the model folder `findModelsDir`
@@ -88,7 +73,8 @@ export async function toolsFromEnv(
   const url = flags.url ?? env.VALOR_TOOLS_URL;
   if (url) {
     const token = flags.token ?? env.VALOR_TOOLS_TOKEN ?? '';
-    return { tools: createToolClient({ url, token }), url, close: async () => {} };
+    const client = createToolClient({ url, token });
+    return { tools: client, client, url, close: async () => {} };
   }
   const models = findModelsDir({ flag: flags.models, env, cwd: flags.cwd ?? process.cwd(), document: flags.document });
   const note = modelsDirNote(models);
@@ -99,9 +85,6 @@ export async function toolsFromEnv(
     env,
     signal,
   });
-  return {
-    tools: createToolClient({ url: server.url, token: server.token }),
-    url: server.url,
-    close: () => server.stop(),
-  };
+  const client = createToolClient({ url: server.url, token: server.token });
+  return { tools: client, client, url: server.url, close: () => server.stop() };
 }

@@ -15,6 +15,8 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import {
+  DEFAULT_BOX_THRESHOLD,
+  DEFAULT_TEXT_THRESHOLD,
   DepthMapResponse,
   DepthResponse,
   DetectResponse,
@@ -31,6 +33,18 @@ import {
 import { sha256Hex } from './contentHash.js';
 import { ImageFileError, readImageFile } from './imageFile.js';
 import { ToolError, type ToolResult, type Tools } from './tools.js';
+
+/**
+ * The tools one command works with: the `Tools` programs call, the client behind them (for the
+ * calls programs do not make: detect with thresholds, depth maps), the server's URL, and how to
+ * let go of them (stops an embedded server the command started; a no-op otherwise).
+ */
+export interface ToolsHandle {
+  tools: Tools;
+  client: ToolClient;
+  url: string;
+  close(): Promise<void>;
+}
 
 export interface ToolClientOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:7400 (no /v1). */
@@ -121,10 +135,6 @@ function pythonType(status: number): string {
   if (status === 403) return 'PermissionError';
   return 'ValueError';
 }
-
-/** VALOR's detection thresholds (docs/valor.md §2), sent explicitly so the trace states them. */
-const BOX_THRESHOLD = 0.35;
-const TEXT_THRESHOLD = 0.25;
 
 /** Codes whose 503 will not change by waiting (a missing model, no VLM configured). */
 const PERMANENT_503 = new Set(['model_unavailable', 'vlm_not_configured']);
@@ -304,11 +314,11 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
 
     async gd_detect(img_pth, prompt, signal): Promise<ToolResult<Detection[]>> {
       if (typeof prompt !== 'string') throw new ToolError(`gd_detect: prompt must be a string of comma-separated phrases, got ${typeof prompt}`, 'TypeError');
-      const thresholds = { box_threshold: BOX_THRESHOLD, text_threshold: TEXT_THRESHOLD, candidate_threshold: candidateThreshold };
+      const thresholds = { box_threshold: DEFAULT_BOX_THRESHOLD, text_threshold: DEFAULT_TEXT_THRESHOLD, candidate_threshold: candidateThreshold };
       const r = await client.detect(img_pth, prompt, thresholds, signal);
       return {
         value: r.detections,
-        detail: { candidates: r.candidates ?? [], box_threshold: BOX_THRESHOLD, text_threshold: TEXT_THRESHOLD, cached: r.cached, model: r.model },
+        detail: { candidates: r.candidates ?? [], box_threshold: DEFAULT_BOX_THRESHOLD, text_threshold: DEFAULT_TEXT_THRESHOLD, cached: r.cached, model: r.model },
       };
     },
 

@@ -205,6 +205,25 @@ export function headerLine(doc: Pick<VprogDocument, 'headerLines'>, key: string)
  * The image's absolute path: `image` as written in the document, relative to the document's
  * folder unless absolute; `~/` means the home folder; `file://` URLs are accepted.
  */
+export type VprogHeaderKey = 'image' | 'query';
+
+const HEADER_SHAPES: Record<VprogHeaderKey, string> = { image: "'# image: <path>'", query: "'# query: <question>'" };
+
+/** The header lines of `need` that `doc` lacks (an empty one counts as missing), image first. */
+export function missingHeaders(doc: Pick<VprogDocument, 'image' | 'query'>, need: readonly VprogHeaderKey[]): VprogHeaderKey[] {
+  return (['image', 'query'] as const).filter((k) => need.includes(k) && !doc[k]);
+}
+
+/**
+ * The one input check every front end makes before a job that needs the header: null when
+ * nothing is missing, else "`name` has no '# image: <path>' and '# query: <question>' line"
+ * (each front end adds the advice that fits it).
+ */
+export function missingHeadersMessage(name: string, doc: Pick<VprogDocument, 'image' | 'query'>, need: readonly VprogHeaderKey[]): string | null {
+  const missing = missingHeaders(doc, need);
+  return missing.length === 0 ? null : `${name} has no ${missing.map((k) => HEADER_SHAPES[k]).join(' and ')} line`;
+}
+
 export function resolveImagePath(docPath: string, image: string): string {
   const img = image.trim();
   if (img.startsWith('file://')) return fileURLToPath(img);

@@ -7,6 +7,8 @@
  * No `vscode` import: the adapter passes a getter, so this module is tested with plain node.
  */
 import { z } from 'zod';
+import type { EndpointRole } from '../core/endpoints.js';
+import { DEFAULT_BOX_THRESHOLD, DEFAULT_TEXT_THRESHOLD } from '../protocol/tools.js';
 
 const url = z.string().trim().refine((s) => s === '' || /^https?:\/\/\S+$/i.test(s), 'expected an http(s) URL or empty');
 const unit = z.number().min(0).max(1);
@@ -40,8 +42,8 @@ export const SETTING_SPECS = {
   'toolServer.modelsPath': { schema: z.string().trim(), default: '' },
   'toolServer.device': { schema: z.enum(['cpu', 'cuda']), default: 'cpu' as 'cpu' | 'cuda' },
   'toolServer.maxRestarts': { schema: z.number().int().min(0).max(20), default: 3 },
-  'detector.boxThreshold': { schema: unit, default: 0.35 },
-  'detector.textThreshold': { schema: unit, default: 0.25 },
+  'detector.boxThreshold': { schema: unit, default: DEFAULT_BOX_THRESHOLD },
+  'detector.textThreshold': { schema: unit, default: DEFAULT_TEXT_THRESHOLD },
   'detector.candidateThreshold': { schema: unit, default: 0.1 },
   'run.timeoutSeconds': { schema: z.number().min(1).max(3600), default: 60 },
   'run.memoryMB': { schema: z.number().int().min(128).max(65536), default: 2048 },
@@ -146,15 +148,7 @@ export function changeNeedsRestart(affects: (section: string) => boolean): boole
   return RESTART_KEYS.some((k) => affects(`valor.${k}`));
 }
 
-/** The roles whose endpoint has a base URL and model set, and the settings missing for the others. */
-export type EndpointRole = 'generator' | 'judge' | 'vision';
-
-export const ROLE_WORDS: Record<EndpointRole, string> = {
-  generator: 'the program generator',
-  judge: 'the reward judges',
-  vision: 'the vision model (VQA and box verification)',
-};
-
+/** The settings missing for a role's endpoint (its base URL, its model), by their full names. */
 export function missingEndpointSettings(config: ValorConfig, role: EndpointRole): string[] {
   const e = config[role];
   return [!e.baseUrl && `valor.${role}.baseUrl`, !e.model && `valor.${role}.model`].filter((s): s is string => Boolean(s));

@@ -8,7 +8,7 @@
  * the document: after an edit their line numbers would point at the wrong code.
  */
 import type { ProgramError, RewardSet, TextDiagnostic } from '../protocol/run.js';
-import type { DocLayout } from './layout.js';
+import type { DocLayout } from './vprogLayout.js';
 
 export interface DocProblem {
   /** 0-based document line and columns. */

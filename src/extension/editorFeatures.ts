@@ -9,7 +9,7 @@ import { COMMANDS, CONTEXT_KEYS, LANGUAGE_ID } from './commandIds.js';
 import { documentProblems, type DocProblem } from './diagnosticsModel.js';
 import { PerKeyDebounce } from './perKeyDebounce.js';
 import { isImagePath, resolveDocumentImage } from './imagePaths.js';
-import type { DocLayout } from './layout.js';
+import type { DocLayout } from './vprogLayout.js';
 import type { ResultsStore } from './resultsStore.js';
 import { hoverMarkdown, scoreBadges, type BadgeKind } from './scoreView.js';
 

@@ -6,7 +6,7 @@
  * No `vscode` import: `describeFailure` is a pure mapping, tested with plain node; the adapter
  * in ui.ts shows it and runs the chosen action.
  */
-import type { EndpointRole } from './config.js';
+import type { EndpointRole } from '../core/endpoints.js';
 import type { KeyRole } from './secrets.js';
 
 export type ErrorAction =

@@ -10,7 +10,7 @@
 import { lineLabel, summariseLines, unexecutedLines, type LineSummary } from '../core/lineTrace.js';
 import type { LineTrace, TracedValue } from '../protocol/lineTrace.js';
 import type { RunRecord } from '../protocol/run.js';
-import type { DocLayout } from './layout.js';
+import type { DocLayout } from './vprogLayout.js';
 
 export interface LineValueView {
   /** 0-based document line and the text shown after it. */

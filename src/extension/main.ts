@@ -6,21 +6,25 @@
 import { join } from 'node:path';
 import { findModelsDir } from '../core/modelsDir.js';
 import * as vscode from 'vscode';
-import { Actions, registerCommands, type CommandDeps } from './commands.js';
+import type { CommandDeps } from './commands/commandDeps.js';
+import { registerCommands } from './commands/registry.js';
 import { LANGUAGE_ID, OUTPUT_CHANNEL_NAME, RUNS_VIEW_ID, RUN_VIEW_TYPE } from './commandIds.js';
 import { changeNeedsRestart, readConfig, type SettingKey, type ValorConfig } from './config.js';
-import { LayoutCache } from './documentLayout.js';
+import { LayoutCache } from './vprogLayout.js';
 import { ScoreDecorations, ScoreHoverProvider, VprogCodeLensProvider, VprogDiagnostics, isVprog, workspaceRoots } from './editorFeatures.js';
 import { LineValueDecorations, LineValueHoverProvider } from './lineValues.js';
 import { CitedLineDecorations } from './citedLines.js';
 import { ResultsStore } from './resultsStore.js';
+import { lastRunOf } from './documentResults.js';
 import { RunPanels } from './runPanel.js';
+import { RunViewActions } from './runViewActions.js';
 import { RunsTreeProvider } from './runsTree.js';
 import { ApiKeys } from './secrets.js';
-import { Services } from './services.js';
+import { CoreClients } from './coreClients.js';
 import { ServerStatusItem } from './statusBar.js';
 import { ToolServerSupervisor, type ServerCommand } from './toolServerSupervisor.js';
-import { ExtensionLog, reportFailure } from './ui.js';
+import { reportFailure } from './commandGuard.js';
+import { ExtensionLog } from './extensionLog.js';
 
 /** What activate returns: handles for the integration tests (not a public API). */
 export interface ValorExtensionApi {
@@ -68,15 +72,14 @@ async function setup(context: vscode.ExtensionContext, keys: ApiKeys, log: Exten
   const store = new ResultsStore();
   const layouts = new LayoutCache();
   const layoutOf = (doc: vscode.TextDocument) => layouts.get(doc);
-  const services = new Services({ config: getConfig, keys, supervisor, storageDir: context.globalStorageUri.fsPath });
+  const clients = new CoreClients({ config: getConfig, keys, supervisor, storageDir: context.globalStorageUri.fsPath });
   const runsTree = new RunsTreeProvider(workspaceRoots);
 
-  // Actions and panels need each other (the panel calls back into actions); the deps object closes the loop.
-  const deps = { context, log, config: getConfig, keys, supervisor, services, store, layouts, runsTree, refreshServerStatus } as Omit<CommandDeps, 'panels'> & {
+  // The run view and its actions need each other (the panel calls back into them); the deps object closes the loop.
+  const deps = { context, log, config: getConfig, keys, supervisor, clients, store, layouts, runsTree, refreshServerStatus } as Omit<CommandDeps, 'panels'> & {
     panels?: RunPanels;
   };
-  const actions = new Actions(deps as CommandDeps);
-  const panels = new RunPanels(context.extensionUri, log, actions);
+  const panels = new RunPanels(context.extensionUri, log, new RunViewActions(deps as CommandDeps));
   deps.panels = panels;
 
   const selector: vscode.DocumentSelector = { language: LANGUAGE_ID };
@@ -95,11 +98,11 @@ async function setup(context: vscode.ExtensionContext, keys: ApiKeys, log: Exten
     vscode.languages.registerHoverProvider(selector, new LineValueHoverProvider(store, layoutOf)),
     vscode.window.registerTreeDataProvider(RUNS_VIEW_ID, runsTree),
     vscode.window.registerWebviewPanelSerializer(RUN_VIEW_TYPE, panels.serializer()),
-    ...registerCommands(deps as CommandDeps, actions),
+    ...registerCommands(deps as CommandDeps),
     vscode.workspace.onDidCloseTextDocument((d) => layouts.forget(d.uri.toString())),
     // A document opened later shows the scores of its last recorded run.
     vscode.workspace.onDidOpenTextDocument((d) => {
-      if (isVprog(d)) void actions.lastRun(d).catch(() => undefined);
+      if (isVprog(d)) void lastRunOf(deps, d).catch(() => undefined);
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration('valor')) return;
@@ -125,11 +128,11 @@ async function setup(context: vscode.ExtensionContext, keys: ApiKeys, log: Exten
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => log.info('workspace trusted: programs may run')),
   );
-  for (const d of vscode.workspace.textDocuments) if (isVprog(d)) void actions.lastRun(d).catch(() => undefined);
+  for (const d of vscode.workspace.textDocuments) if (isVprog(d)) void lastRunOf(deps, d).catch(() => undefined);
 
   active = {
     dispose: async () => {
-      await Promise.allSettled([supervisor.dispose(), services.dispose()]);
+      await Promise.allSettled([supervisor.dispose(), clients.dispose()]);
     },
   };
   log.info(`VALOR Studio activated (${vscode.workspace.isTrusted ? 'trusted' : 'untrusted'} workspace)`);

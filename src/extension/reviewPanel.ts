@@ -1,6 +1,6 @@
 /**
  * The host side of the review queue (webview/review/, messages in src/protocol/review.ts): one
- * WebviewPanel per opened queue, the strict-CSP page from core/webviewHtml.ts with the review
+ * WebviewPanel per opened queue, the strict-CSP page from host/webviewHtml.ts with the review
  * bundle, every message handled by core/review/host.ts against the queue's ReviewSession. Images
  * may only come from the folders allowed at creation (the extension's dist/ and media/, the
  * workspace folders, the source's folder and the folders of the queue's first images), and only
@@ -8,11 +8,11 @@
  */
 import { dirname, relative, isAbsolute } from 'node:path';
 import * as vscode from 'vscode';
-import { webviewHtml } from '../core/webviewHtml.js';
+import { webviewHtml } from '../host/webviewHtml.js';
 import { handleReviewMessage } from '../core/review/host.js';
 import type { ReviewSession } from '../core/review/session.js';
 import { REVIEW_VIEW_TYPE } from './commandIds.js';
-import type { ExtensionLog } from './ui.js';
+import type { ExtensionLog } from './extensionLog.js';
 
 const IMAGE_EXT = /\.(png|jpe?g|webp|gif|bmp)$/i;
 

@@ -1,6 +1,6 @@
 /**
  * The host side of the run view (src/protocol/webview.ts): one WebviewPanel per run, strict CSP
- * page from core/webviewHtml.ts, resources only from dist/ and media/ (plus the run image's
+ * page from host/webviewHtml.ts, resources only from dist/ and media/ (plus the run image's
  * folder, so the image itself can be shown), every incoming message validated, data sent only
  * after the view said `ready`, and a serializer so panels come back after a reload.
  */
@@ -16,10 +16,10 @@ import {
   type OverrideMessage,
   type UpdateMessage,
 } from '../protocol/webview.js';
-import { webviewHtml } from '../core/webviewHtml.js';
+import { webviewHtml } from '../host/webviewHtml.js';
 import { RUN_VIEW_TYPE } from './commandIds.js';
 import type { StoredRun } from './resultsStore.js';
-import type { ExtensionLog } from './ui.js';
+import type { ExtensionLog } from './extensionLog.js';
 
 /** What the panel asks the rest of the extension to do for it. */
 export interface PanelActions {

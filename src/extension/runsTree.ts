@@ -5,10 +5,9 @@
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { RunRecord } from '../protocol/run.js';
-import { listRunRecords, type RunListing } from '../core/runStore.js';
+import { DEFAULT_RUNS_DIR, listRunRecords, type RunListing } from '../core/runStore.js';
 import { COMMANDS } from './commandIds.js';
 
-export const RUNS_SUBDIR = join('.valor', 'runs');
 
 export class RunTreeItem extends vscode.TreeItem {
   constructor(
@@ -103,7 +102,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunTreeItem>, v
     const items: RunTreeItem[] = [];
     for (const root of this.roots()) {
       try {
-        for (const l of await listRunRecords(join(root, RUNS_SUBDIR))) items.push(new RunTreeItem(l, root));
+        for (const l of await listRunRecords(join(root, DEFAULT_RUNS_DIR))) items.push(new RunTreeItem(l, root));
       } catch {
         // A folder we cannot read has no runs to show.
       }

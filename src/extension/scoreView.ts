@@ -8,7 +8,7 @@
 import type { Override, RewardName, RewardSet, Verdict } from '../protocol/run.js';
 import { describeCites } from '../core/rewards/cites.js';
 import { COMMANDS } from './commandIds.js';
-import type { DocLayout } from './layout.js';
+import type { DocLayout } from './vprogLayout.js';
 
 export type BadgeKind = 'pass' | 'fail' | 'error' | 'overridden';
 

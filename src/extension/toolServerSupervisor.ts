@@ -1,28 +1,17 @@
 /**
- * Owns the embedded tool server process: starts it on demand, waits for its ready line, restarts
- * it a bounded number of times after a crash (with backoff), stops the whole process tree, and
- * streams its output to a log. One instance per extension host; the status bar and every
- * command that needs tools go through it.
+ * Owns the embedded tool server process: a restart policy on top of the one starter
+ * (src/host/toolServerProcess.ts `launchToolServer`, which spawns and waits for the ready line):
+ * starts it on demand, restarts it a bounded number of times after a crash (with backoff), stops
+ * the whole process tree, and streams its output to a log. One instance per extension host; the
+ * status bar and every command that needs tools go through it.
  *
  * Kept free of `vscode` so its restart logic is tested with real child processes under plain node.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { parseReadyLine } from '../protocol/tools.js';
+import type { ChildProcess } from 'node:child_process';
+import { killTree } from '../host/processTree.js';
+import { launchToolServer, redactServerLine, ToolServerStartError, TOOL_SERVER_READY_TIMEOUT_MS, type ReadyInfo, type ServerCommand } from '../host/toolServerProcess.js';
 
-export interface ServerCommand {
-  executable: string;
-  args: string[];
-  env: NodeJS.ProcessEnv;
-  cwd?: string;
-}
-
-export interface ReadyInfo {
-  url: string;
-  token: string;
-  device: string;
-  pid: number;
-}
+export { ToolServerStartError, type ReadyInfo, type ServerCommand };
 
 export type ServerState =
   | { kind: 'stopped' }
@@ -39,7 +28,7 @@ export interface SupervisorOptions {
   maxRestarts: () => number;
   /** Delay before restart number `attempt` (1-based). Default 500 ms doubling, at most 10 s. */
   backoffMs?: (attempt: number) => number;
-  /** How long a start may take to print its ready line (model loading can be slow). */
+  /** How long a start may take to print its ready line (default TOOL_SERVER_READY_TIMEOUT_MS). */
   readyTimeoutMs?: number;
   /** Time between SIGTERM and SIGKILL when stopping. */
   stopGraceMs?: number;
@@ -47,22 +36,6 @@ export interface SupervisorOptions {
   stableMs?: number;
 }
 
-
-/** Hides the per-run bearer token in anything we log. */
-export function redactServerLine(line: string): string {
-  return line.replace(/token=\S+/g, 'token=<redacted>');
-}
-
-/** Why a start or restart failed, with the server's last output lines for the message. */
-export class ToolServerStartError extends Error {
-  constructor(
-    message: string,
-    readonly lastLines: string[],
-  ) {
-    super(message);
-    this.name = 'ToolServerStartError';
-  }
-}
 
 type Listener = (state: ServerState) => void;
 
@@ -98,21 +71,12 @@ export class ToolServerSupervisor {
   async ensureStarted(signal?: AbortSignal): Promise<ReadyInfo> {
     if (this.disposed) throw new ToolServerStartError('the tool server supervisor was shut down', []);
     if (this.state.kind === 'ready') return this.state;
-    if (!this.starting) {
+    let starting = this.starting;
+    if (!starting) {
       this.crashes = 0;
-      const attempt = this.startLoop(this.generation);
-      this.starting = attempt;
-      // Cleared whichever way it ends, so the next call may try again.
-      attempt.then(
-        () => {
-          if (this.starting === attempt) this.starting = undefined;
-        },
-        () => {
-          if (this.starting === attempt) this.starting = undefined;
-        },
-      );
+      starting = this.track(this.startLoop(this.generation));
     }
-    return signal ? raceAbort(this.starting, signal) : this.starting;
+    return signal ? raceAbort(starting, signal) : starting;
   }
 
   /** Stops the server (the whole process tree) and cancels pending restarts. */
@@ -206,89 +170,55 @@ export class ToolServerSupervisor {
     const cmd = await this.opts.command();
     if (gen !== this.generation) throw new Error('stopped');
     this.opts.log(`[valor] starting tool server: ${[cmd.executable, ...cmd.args].map(quoteArg).join(' ')}`);
-    const child = spawn(cmd.executable, cmd.args, {
-      env: cmd.env,
-      cwd: cmd.cwd,
+    const readyTimeoutMs = this.opts.readyTimeoutMs ?? TOOL_SERVER_READY_TIMEOUT_MS;
+    const launched = launchToolServer(cmd, {
+      readyTimeoutMs,
       // Own process group, so stop() can signal the server and everything it started.
-      detached: process.platform !== 'win32',
-      // stdin stays open as a lifeline: the server may exit when it reads EOF (our host died).
-      stdio: ['pipe', 'pipe', 'pipe'],
-      windowsHide: true,
-    });
-    this.spawnCount++;
-    this.child = child;
-
-    return new Promise<ReadyInfo>((resolve, reject) => {
-      let ready: ReadyInfo | undefined;
-      let settled = false;
-      const timeoutMs = this.opts.readyTimeoutMs ?? 180_000;
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        this.opts.log(`[valor] the tool server printed no ready line within ${Math.round(timeoutMs / 1000)} s; stopping it`);
-        void killTree(child, 1000);
-        reject(new Error(`the tool server did not become ready within ${Math.round(timeoutMs / 1000)} s`));
-      }, timeoutMs);
-
-      const onLine = (line: string) => {
+      detached: true,
+      onLine: (line) => {
         const safe = redactServerLine(line);
         this.recent.push(safe);
         if (this.recent.length > 50) this.recent.shift();
         this.opts.log(safe);
-        if (!ready) {
-          // The ready line format is the protocol's (src/protocol/tools.ts), printed once by the server.
-          const m = parseReadyLine(line);
-          if (m && child.pid !== undefined) {
-            ready = { url: m.url.replace(/\/+$/, ''), token: m.token, device: m.device, pid: child.pid };
-            this.readyAt = Date.now();
-            clearTimeout(timer);
-            if (!settled && gen === this.generation) {
-              settled = true;
-              this.setState({ kind: 'ready', ...ready });
-              resolve(ready);
-            }
-          }
-        }
-      };
-      if (child.stdout) createInterface({ input: child.stdout }).on('line', onLine);
-      if (child.stderr) createInterface({ input: child.stderr }).on('line', onLine);
-      child.stdin?.on('error', () => {});
-
-      child.on('error', (err) => {
-        clearTimeout(timer);
-        this.opts.log(`[valor] could not start the tool server: ${err.message}`);
-        if (!settled) {
-          settled = true;
-          reject(new Error(`could not start the tool server (${err.message})`));
-        }
-      });
-
-      child.on('exit', (code, sig) => {
-        clearTimeout(timer);
-        const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
-        if (this.child === child) this.child = undefined;
-        if (gen !== this.generation) {
-          this.opts.log(`[valor] tool server ${how}`);
-          if (!settled) {
-            settled = true;
-            reject(new Error('stopped'));
-          }
-          return;
-        }
-        this.opts.log(`[valor] tool server ${how}${ready ? '' : ' before it was ready'}`);
-        if (!ready) {
-          // A failed start: startLoop decides about another attempt (a timeout already rejected).
-          if (!settled) {
-            settled = true;
-            reject(new Error(`the tool server ${how} before it was ready`));
-          }
-          return;
-        }
-        // Crashed after being ready: supervise a restart in the background.
-        if (Date.now() - this.readyAt > (this.opts.stableMs ?? 60_000)) this.crashes = 0;
-        this.onCrash(gen, `the tool server ${how}`);
-      });
+      },
     });
+    const child = launched.child;
+    this.spawnCount++;
+    this.child = child;
+    let ready: ReadyInfo | undefined;
+
+    child.on('exit', (code, sig) => {
+      const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
+      if (this.child === child) this.child = undefined;
+      if (gen !== this.generation) {
+        this.opts.log(`[valor] tool server ${how}`);
+        return;
+      }
+      this.opts.log(`[valor] tool server ${how}${ready ? '' : ' before it was ready'}`);
+      // A failed start: the launch rejects and startLoop decides about another attempt.
+      if (!ready) return;
+      // Crashed after being ready: supervise a restart in the background.
+      if (Date.now() - this.readyAt > (this.opts.stableMs ?? 60_000)) this.crashes = 0;
+      this.onCrash(gen, `the tool server ${how}`);
+    });
+
+    try {
+      ready = await launched.ready;
+    } catch (err) {
+      if (gen !== this.generation) throw new Error('stopped');
+      const reason = err instanceof ToolServerStartError ? err.reason : undefined;
+      if (reason === 'timeout') {
+        this.opts.log(`[valor] the tool server printed no ready line within ${Math.round(readyTimeoutMs / 1000)} s; stopping it`);
+        void killTree(child, 1000);
+      } else if (reason === 'spawn') {
+        this.opts.log(`[valor] ${(err as Error).message}`);
+      }
+      throw err;
+    }
+    if (gen !== this.generation) throw new Error('stopped');
+    this.readyAt = Date.now();
+    this.setState({ kind: 'ready', ...ready });
+    return ready;
   }
 
   private onCrash(gen: number, why: string): void {
@@ -298,67 +228,23 @@ export class ToolServerSupervisor {
       if (gen !== this.generation) throw new ToolServerStartError('the tool server was stopped while restarting', this.lastLines());
       return this.startLoop(gen);
     });
-    this.starting = attempt;
     // Nobody may be waiting for a background restart: its failure is already in the state.
-    attempt.then(
-      () => {
-        if (this.starting === attempt) this.starting = undefined;
-      },
-      () => {
-        if (this.starting === attempt) this.starting = undefined;
-      },
-    );
+    this.track(attempt);
+  }
+
+  /** Makes `attempt` the start in progress; cleared whichever way it ends, so the next call may try again. */
+  private track(attempt: Promise<ReadyInfo>): Promise<ReadyInfo> {
+    this.starting = attempt;
+    const clear = () => {
+      if (this.starting === attempt) this.starting = undefined;
+    };
+    attempt.then(clear, clear);
+    return attempt;
   }
 }
 
 function quoteArg(a: string): string {
   return /^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Signals the child's whole process group (or tree on Windows), escalating to SIGKILL. */
-export async function killTree(child: ChildProcess, graceMs: number): Promise<void> {
-  const pid = child.pid;
-  if (pid === undefined) return;
-  const exited = child.exitCode !== null || child.signalCode !== null;
-  if (process.platform === 'win32') {
-    spawnSync('taskkill', ['/pid', String(pid), '/T', '/F'], { windowsHide: true });
-    return;
-  }
-  const signalGroup = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      // Group already gone.
-    }
-  };
-  signalGroup('SIGTERM');
-  if (!exited) {
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, graceMs);
-      child.once('exit', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
-  // Grandchildren may ignore SIGTERM or outlive the leader: make sure the group is gone.
-  signalGroup('SIGKILL');
-  if (alive(pid) && !exited) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
 }
 
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {

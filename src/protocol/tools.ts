@@ -32,14 +32,18 @@ export type ImageUploadResponse = z.infer<typeof ImageUploadResponse>;
 export const Detection = z.object({ bbox: BBox, label: z.string(), score: z.number() });
 export type Detection = z.infer<typeof Detection>;
 
+/** VALOR's detection thresholds (docs/valor.md §2): the defaults of the server, the client and the settings. */
+export const DEFAULT_BOX_THRESHOLD = 0.35;
+export const DEFAULT_TEXT_THRESHOLD = 0.25;
+
 /** `POST /v1/detect`: `gd_detect(img_pth, prompt)`. */
 export const DetectRequest = z.object({
   image: ImageRef,
   /** Comma-separated noun phrases, as the program wrote them. */
   prompt: z.string(),
-  /** Box threshold (default 0.35). */
+  /** Box threshold (default DEFAULT_BOX_THRESHOLD). */
   box_threshold: z.number().min(0).max(1).optional(),
-  /** Text threshold (default 0.25). */
+  /** Text threshold (default DEFAULT_TEXT_THRESHOLD). */
   text_threshold: z.number().min(0).max(1).optional(),
   /**
    * When set, the reply also carries `candidates`: every box at or above this box threshold

@@ -1,6 +1,6 @@
 /**
  * Entry of dist/server.js: the tool server as its own process (what `startToolServer` in
- * src/core/toolServerProcess.ts, the CLI's embedded default and the extension's supervisor spawn).
+ * src/host/toolServerProcess.ts, the CLI's embedded default and the extension's supervisor spawn).
  * Same flags as `valor serve`. Prints the ready line on stdout, warnings on stderr; exits on
  * SIGINT/SIGTERM after closing the listener, and when its parent goes away (stdin closes) if
  * started with --exit-with-stdin.

@@ -164,3 +164,23 @@ test('the built bundle dist/extension.js activates too, registering every comman
   assert.deepEqual(natives, [], 'native and model packages load on first use only');
   assert.deepEqual(rejections, []);
 });
+
+test('the command registry holds one spec per declared command, each in the file named for it, titled by package.json', async () => {
+  await import('./harness.js');
+  const { existsSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { COMMANDS } = await import('../../src/extension/commandIds.js');
+  const { COMMAND_SPECS } = await import('../../src/extension/commands/registry.js');
+  const root = join(__dirname, '..', '..');
+  const titles = new Map(
+    (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { contributes: { commands: Array<{ command: string; title: string }> } }).contributes.commands.map((c) => [c.command, c.title]),
+  );
+  assert.deepEqual(Object.keys(COMMAND_SPECS).sort(), Object.keys(COMMANDS).sort());
+  for (const [key, spec] of Object.entries(COMMAND_SPECS)) {
+    const file = join(root, 'src', 'extension', 'commands', `${key}.ts`);
+    assert.ok(existsSync(file), `${key} lives in src/extension/commands/${key}.ts`);
+    assert.match(readFileSync(file, 'utf8'), new RegExp(`export const ${key}: CommandSpec = `), `${key}.ts exports the spec named ${key}`);
+    assert.ok(titles.get(COMMANDS[key as keyof typeof COMMANDS]), `${key} has its title in package.json`);
+    assert.match(spec.doing, /^[A-Z][a-z-]+ing\b/, `${key}: the failure phrase names what was going on ("${spec.doing}")`);
+  }
+});

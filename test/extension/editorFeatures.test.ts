@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Override, RewardSet, Verdict } from '../../src/protocol/run.js';
 import { parseVprog } from '../../src/core/vprog.js';
 import { rewardSubject } from '../../src/core/audit.js';
-import { layoutFromVprog } from '../../src/extension/documentLayout.js';
+import { layoutFromVprog } from '../../src/extension/vprogLayout.js';
 import { documentProblems } from '../../src/extension/diagnosticsModel.js';
 import { hoverMarkdown, scoreBadges } from '../../src/extension/scoreView.js';
 import { DiagnosticSeverity, Position, codeLensesOf, hoversAt, type StubEditor } from '../helpers/vscodeStub.js';

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { runQuery } from '../../src/core/pipeline.js';
 import { ProgramRunner } from '../../src/core/runner/index.js';
 import { parseVprog } from '../../src/core/vprog.js';
-import { layoutFromVprog } from '../../src/extension/documentLayout.js';
+import { layoutFromVprog } from '../../src/extension/vprogLayout.js';
 import { applicableLines, lineValueView } from '../../src/extension/lineValuesModel.js';
 import type { RunRecord } from '../../src/protocol/run.js';
 import { ScriptedTools } from '../helpers/scriptedTools.js';

@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { webviewHtml } from '../../src/core/webviewHtml.js';
+import { webviewHtml } from '../../src/host/webviewHtml.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
-import { webviewHtml } from '../../src/core/webviewHtml.js';
+import { webviewHtml } from '../../src/host/webviewHtml.js';
 import { handleReviewMessage } from '../../src/core/review/host.js';
 import type { ReviewSession } from '../../src/core/review/session.js';
 import { startStaticServer, THEMES, type ServedFile, type StaticServer } from './browser.js';

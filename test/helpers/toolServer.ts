@@ -4,7 +4,7 @@
  * stop it in `after`.
  */
 import { resolve } from 'node:path';
-import { startToolServer, type ToolServerProcess } from '../../src/core/toolServerProcess.js';
+import { startToolServer, type ToolServerProcess } from '../../src/host/toolServerProcess.js';
 import { ErrorResponse } from '../../src/protocol/tools.js';
 
 /** The `{ code, message }` of an error reply; throws when the body is not the protocol's error shape. */

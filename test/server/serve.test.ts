@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { createToolClient } from '../../src/core/toolClient.js';
-import { startToolServer } from '../../src/core/toolServerProcess.js';
+import { startToolServer } from '../../src/host/toolServerProcess.js';
 import { parseReadyLine } from '../../src/protocol/tools.js';
 import { CLI, ensureBuilt, REPO } from '../helpers/cli.js';
 import { cleanServerEnv } from '../helpers/toolServer.js';

@@ -2,7 +2,7 @@
 // data the view derives from a run record (boxes per threshold, partial records, diffs).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { makeNonce, webviewCsp, webviewHtml } from '../../src/core/webviewHtml.js';
+import { makeNonce, webviewCsp, webviewHtml } from '../../src/host/webviewHtml.js';
 import { shownLine } from '../../src/protocol/run.js';
 import { parseHostMessage, parseViewMessage, ViewRunRecord } from '../../src/protocol/webview.js';
 import { buildCalls, diffCalls, effectiveThreshold, groundingMatches, visibleCount } from '../../webview/model.js';

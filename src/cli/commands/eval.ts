@@ -154,8 +154,8 @@ export const evalCommand: CliCommand = {
     if (dataset.questions.length === 0) throw new UsageError(`${input} holds no usable questions`);
 
     // Endpoints first: a missing configuration is a quick exit 2 before any server starts.
-    const generator = endpointFromEnv('LLM', io.env, { baseUrl: values['base-url'], model: values.model });
-    const judge = values.score ? endpointFromEnv('JUDGE', io.env) : undefined;
+    const generator = endpointFromEnv('generator', io.env, { baseUrl: values['base-url'], model: values.model });
+    const judge = values.score ? endpointFromEnv('judge', io.env) : undefined;
     const prompt = await generationPromptFrom(values, io);
     const judgeSet = judge ? await judgeSetFrom(values, io) : undefined;
     io.stderr.write(`valor eval: generation prompt: ${describePrompt(prompt)}\n`);

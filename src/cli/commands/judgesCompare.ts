@@ -75,7 +75,7 @@ export const judgesCompareCommand: CliCommand = {
     if (items.length === 0) throw new UsageError(`give replies: --in REPLIES.jsonl or .vprog files\n\n${usage}`);
     const concurrency = values.concurrency === undefined ? 8 : Number(values.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a positive integer, got '${values.concurrency}'`);
-    const judge = endpointFromEnv('JUDGE', io.env);
+    const judge = endpointFromEnv('judge', io.env);
     const runner = new ProgramRunner();
     let ours;
     let theirs;

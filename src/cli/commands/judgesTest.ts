@@ -73,7 +73,7 @@ export const judgesTestCommand: CliCommand = {
     if (!(min >= 0 && min <= 1)) throw new UsageError(`--min-accuracy must be a number from 0 to 1, got '${values['min-accuracy']}'`);
     const concurrency = values.concurrency === undefined ? 8 : Number(values.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number ≥ 1, got '${values.concurrency}'`);
-    const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model });
+    const judge = endpointFromEnv('judge', io.env, { baseUrl: values['base-url'], model: values.model });
     const report = await runJudgeTest({ judge, rewards: rewards as JudgeReward[] | undefined, concurrency, signal: io.signal });
     if (values.json) io.stdout.write(`${JSON.stringify(report)}\n`);
     else printJudgeTest(report, io.stdout);

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { scoreRolloutGroup, REWARD_ORDER, type RolloutGroup } from '../../core/audit/rolloutGroup.js';
 import { ProgramRunner } from '../../core/runner/index.js';
 import { parseWeights } from '../../core/rewards/total.js';
-import { parseVprog, resolveImagePath } from '../../core/vprog.js';
+import { missingHeadersMessage, parseVprog, resolveImagePath } from '../../core/vprog.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv } from '../config.js';
 import { loadOverrides } from './score.js';
@@ -113,7 +113,7 @@ export const rolloutsCommand: CliCommand = {
         throw new UsageError(`cannot read ${docPath}: check the path`);
       }
       const doc = parseVprog(text);
-      if (!doc.query) throw new UsageError(`${positionals[0]} has no '# query: <question>' header line: add one with the question`);
+      if (!doc.query) throw new UsageError(`${missingHeadersMessage(positionals[0]!, doc, ['query'])}: add it at the top, the question on one line`);
       query = doc.query;
       imagePath = doc.image ? resolveImagePath(docPath, doc.image) : undefined;
     } else {
@@ -132,8 +132,8 @@ export const rolloutsCommand: CliCommand = {
       throw new UsageError((err as Error).message);
     }
     if (values['vision-judge'] && !imagePath) throw new UsageError('--vision-judge needs the image: give --image (or an # image: header)');
-    const generator = endpointFromEnv('LLM', io.env, { baseUrl: values['base-url'], model: values.model });
-    const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['judge-base-url'], model: values['judge-model'] });
+    const generator = endpointFromEnv('generator', io.env, { baseUrl: values['base-url'], model: values.model });
+    const judge = endpointFromEnv('judge', io.env, { baseUrl: values['judge-base-url'], model: values['judge-model'] });
     const overrides = await loadOverrides(values, io);
     const runner = new ProgramRunner();
     let group: RolloutGroup;

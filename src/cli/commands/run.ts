@@ -9,7 +9,7 @@ import { ChatError } from '../../core/chat.js';
 import { ImageInputError, inspectImage } from '../../core/image.js';
 import { isConfigToolFailure, type ToolClient, watchToolServer } from '../../core/toolClient.js';
 import { annotateRun } from '../../core/runAnnotation.js';
-import { buildStandaloneRunView } from '../../core/runViewPage.js';
+import { buildStandaloneRunView } from '../../host/runViewPage.js';
 import type { DepthMapData } from '../../protocol/webview.js';
 import { formatProgramWithValues } from '../../core/lineTrace.js';
 import { runQuery } from '../../core/pipeline.js';
@@ -17,7 +17,7 @@ import { replayRecord } from '../../core/replay.js';
 import { formatSensitivity, sensitivity, type SensitivityReport } from '../../core/sensitivity.js';
 import { ProgramRunner, RunnerSetupError } from '../../core/runner/index.js';
 import { DEFAULT_RUNS_DIR, readRunRecord, writeRunRecord } from '../../core/runStore.js';
-import { parseVprog, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
+import { missingHeadersMessage, parseVprog, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
 import { shownLine, type RunRecord } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
@@ -83,8 +83,8 @@ async function readInput(values: Record<string, unknown>, positionals: string[],
       throw new UsageError(`cannot read ${docPath}: check the path`);
     }
     const doc = parseVprog(text);
-    if (!doc.image) throw new UsageError(`${file} has no '# image: <path>' header line: add one naming the image`);
-    if (!doc.query) throw new UsageError(`${file} has no '# query: <question>' header line: add one with the question`);
+    const missing = missingHeadersMessage(file, doc, ['image', 'query']);
+    if (missing || !doc.image || !doc.query) throw new UsageError(`${missing}: add it at the top (the image path relative to the file's folder, the question on one line)`);
     const imageOrigin = `named by the '# image: ${doc.image}' header of ${file}, resolved from the document's folder ${dirname(docPath)}`;
     return { query: doc.query, imagePath: resolveImagePath(docPath, doc.image), imageOrigin, reply: doc.reply, document: docPath, programDocumentLine: programLineToDocumentLine(doc, 1) };
   }
@@ -276,7 +276,7 @@ export const runCommand: CliCommand = {
     }
     // Resolve the generator before starting anything, so a missing endpoint is a quick exit 2.
     const generator = input.reply === undefined
-      ? endpointFromEnv('LLM', io.env, { baseUrl: values['base-url'], model: values.model })
+      ? endpointFromEnv('generator', io.env, { baseUrl: values['base-url'], model: values.model })
       : undefined;
     const prompt = generator ? await generationPromptFrom(values, io) : undefined;
 

@@ -10,7 +10,7 @@ import { DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audi
 import { ProgramRunner } from '../../core/runner/index.js';
 import { scoreReply, type ScoredReply } from '../../core/rewards/score.js';
 import { parseWeights, WEIGHTED_REWARDS } from '../../core/rewards/total.js';
-import { parseVprog, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
+import { missingHeadersMessage, parseVprog, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
 import type { Verdict } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
@@ -115,7 +115,7 @@ export const scoreCommand: CliCommand = {
       throw new UsageError(`cannot read ${docPath}: check the path`);
     }
     const doc = parseVprog(text);
-    if (!doc.query) throw new UsageError(`${positionals[0]} has no '# query: <question>' header line: add one with the question`);
+    if (!doc.query) throw new UsageError(`${missingHeadersMessage(positionals[0]!, doc, ['query'])}: add it at the top, the question on one line`);
     const imagePath = doc.image ? resolveImagePath(docPath, doc.image) : undefined;
     if (values['vision-judge'] && !imagePath) throw new UsageError(`--vision-judge needs the image: add a '# image: <path>' header to ${positionals[0]}`);
     let weights;
@@ -128,7 +128,7 @@ export const scoreCommand: CliCommand = {
     if (!(syntaxSec > 0)) throw new UsageError(`--syntax-timeout must be a positive number of seconds, got '${values['syntax-timeout']}'`);
     const totalRule = values['total-rule'] ?? 'product';
     if (totalRule !== 'product' && totalRule !== 'gate') throw new UsageError(`--total-rule must be 'product' or 'gate', got '${totalRule}'`);
-    const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model, noCache: values['no-cache'] });
+    const judge = endpointFromEnv('judge', io.env, { baseUrl: values['base-url'], model: values.model, noCache: values['no-cache'] });
     const judgeSet = await judgeSetFrom(values, io);
     const overrides = await loadOverrides(values, io);
     const runner = new ProgramRunner({ isolation });

@@ -81,7 +81,7 @@ export const serveRewardsCommand: CliCommand = {
     }
     const totalRule = values['total-rule'] ?? 'product';
     if (totalRule !== 'product' && totalRule !== 'gate') throw new UsageError(`--total-rule must be 'product' or 'gate', got '${totalRule}'`);
-    const judge = endpointFromEnv('JUDGE', io.env, { baseUrl: values['base-url'], model: values.model });
+    const judge = endpointFromEnv('judge', io.env, { baseUrl: values['base-url'], model: values.model });
     const judgeSet = await judgeSetFrom(values, io);
     const host = values.host ?? '127.0.0.1';
     // Reward runs are scored, never debugged: no line trace (it costs about 8 % of a warm run).

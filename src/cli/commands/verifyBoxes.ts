@@ -9,12 +9,9 @@ import { dirname, resolve } from 'node:path';
 import { applyBoxOverrides, DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audit.js';
 import { ImageInputError, inspectImage } from '../../core/image.js';
 import { boxNumber, GroundingError, verifyBoxes, VERIFIER_THRESHOLDS } from '../../core/grounding/verifier.js';
-import { createToolClient, type ToolClient } from '../../core/toolClient.js';
-import { findModelsDir, modelsDirNote } from '../../core/modelsDir.js';
-import { startToolServer } from '../../core/toolServerProcess.js';
 import { GroundingResult } from '../../protocol/run.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
-import { endpointFromEnv } from '../config.js';
+import { endpointFromEnv, toolsFromEnv } from '../config.js';
 
 const usage = `Usage: valor verify-boxes --image IMG --prompt "sofa, coffee table" [options]
 
@@ -92,22 +89,14 @@ export const verifyBoxesCommand: CliCommand = {
       box_threshold: threshold('box-threshold', values['box-threshold'], VERIFIER_THRESHOLDS.box_threshold),
       text_threshold: threshold('text-threshold', values['text-threshold'], VERIFIER_THRESHOLDS.text_threshold),
     };
-    const vlm = endpointFromEnv('VLM', io.env, { baseUrl: values['vlm-base-url'], model: values['vlm-model'], noCache: values['no-cache'] });
+    const vlm = endpointFromEnv('vision', io.env, { baseUrl: values['vlm-base-url'], model: values['vlm-model'], noCache: values['no-cache'] });
     const annotated: { stage: 'coarse' | 'dedup'; numbers: number[]; png: Buffer }[] = [];
 
-    const url = values['tools-url'] ?? io.env.VALOR_TOOLS_URL;
-    let tools: ToolClient;
-    let stop = async (): Promise<void> => {};
-    if (url) {
-      tools = createToolClient({ url, token: values['tools-token'] ?? io.env.VALOR_TOOLS_TOKEN ?? '' });
-    } else {
-      const models = findModelsDir({ flag: values.models, env: io.env, cwd: io.cwd, document: image.path });
-      const note = modelsDirNote(models);
-      if (note) io.stderr.write(`valor verify-boxes: ${note}\n`);
-      const server = await startToolServer({ models: models.dir, device: io.env.VALOR_DEVICE ?? 'cpu', env: io.env, signal: io.signal });
-      tools = createToolClient({ url: server.url, token: server.token });
-      stop = () => server.stop();
-    }
+    const { client: tools, close: stop } = await toolsFromEnv(
+      io.env,
+      { url: values['tools-url'], token: values['tools-token'], models: values.models, cwd: io.cwd, document: image.path, note: (n) => io.stderr.write(`valor verify-boxes: ${n}\n`) },
+      io.signal,
+    );
     let result;
     try {
       result = await verifyBoxes({

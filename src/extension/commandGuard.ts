@@ -1,46 +1,12 @@
 /**
- * The edge between VS Code and our code: cancellation tokens become AbortSignals, failures become
- * messages with action buttons, and every command handler is wrapped so that nothing it throws
- * becomes an unhandled rejection.
+ * How every command handler runs: under a cancellable progress notification when it is long
+ * (cancellation tokens become AbortSignals), and wrapped by `guarded`, so a failure becomes a
+ * message with action buttons and nothing it throws becomes an unhandled rejection.
  */
 import * as vscode from 'vscode';
 import { COMMANDS } from './commandIds.js';
 import { actionLabel, describeFailure, type ErrorAction, type FailureContext } from './errors.js';
-import { redact } from './secrets.js';
-
-/** The extension's log: one LogOutputChannel; every line passes the secret redactor. */
-export class ExtensionLog {
-  constructor(
-    readonly channel: vscode.LogOutputChannel,
-    private readonly secrets: () => readonly string[],
-  ) {}
-
-  info(text: string): void {
-    this.channel.info(redact(text, this.secrets()));
-  }
-
-  warn(text: string): void {
-    this.channel.warn(redact(text, this.secrets()));
-  }
-
-  error(text: string): void {
-    this.channel.error(redact(text, this.secrets()));
-  }
-
-  /** A line from the tool server, as it printed it (redacted). */
-  server(text: string): void {
-    this.channel.info(`[server] ${redact(text, this.secrets())}`);
-  }
-
-  show(): void {
-    this.channel.show(true);
-  }
-
-  /** The text with every known secret hidden (also for messages shown to the person). */
-  redact(text: string): string {
-    return redact(text, this.secrets());
-  }
-}
+import type { ExtensionLog } from './extensionLog.js';
 
 /** A signal that aborts when the token is cancelled. */
 export function toAbortSignal(token: vscode.CancellationToken | undefined): { signal: AbortSignal; dispose(): void } {

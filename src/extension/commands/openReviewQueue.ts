@@ -1,27 +1,24 @@
 /**
  * VALOR: Open Review Queue: pick a set of judged items (an eval output folder, a folder of run
  * records, or a JSONL file of replies; by default the workspace's .valor/runs), choose how to
- * sample them, and review them one at a time in the review panel (./reviewPanel.ts). Decisions
+ * sample them, and review them one at a time in the review panel (../reviewPanel.ts). Decisions
  * go to the workspace's audit log, the same one `valor audit stats` reads.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { userInfo } from 'node:os';
 import * as vscode from 'vscode';
-import { DEFAULT_RUNS_DIR } from '../core/runStore.js';
-import { ReviewSession } from '../core/review/session.js';
-import { openReviewSource } from '../core/review/source.js';
-import type { SampleOptions } from '../core/review/sampler.js';
-import { RewardName } from '../protocol/run.js';
-import { workspaceRoots } from './editorFeatures.js';
-import { imageFolders, openReviewPanel } from './reviewPanel.js';
-import type { ExtensionLog } from './ui.js';
+import { DEFAULT_RUNS_DIR } from '../../core/runStore.js';
+import type { SampleOptions } from '../../core/review/sampler.js';
+import { RewardName } from '../../protocol/run.js';
+import { workspaceRoots } from '../editorFeatures.js';
+import { auditPathFor } from '../storageLocations.js';
+import { auditAuthor } from '../verdictOverrides.js';
+import type { CommandDeps, CommandSpec } from './commandDeps.js';
 
-export interface ReviewCommandDeps {
-  extensionUri: vscode.Uri;
-  log: ExtensionLog;
-  auditPath: (uri: vscode.Uri | undefined) => string;
-}
+export const openReviewQueue: CommandSpec = {
+  doing: 'Opening the review queue',
+  create: (d) => (arg?: unknown) => openQueue(d, arg),
+};
 
 async function pickSource(arg: unknown): Promise<string | undefined> {
   if (arg instanceof vscode.Uri) return arg.fsPath;
@@ -51,24 +48,19 @@ async function pickSample(): Promise<SampleOptions | undefined> {
   return pick?.s;
 }
 
-function safeUser(): string | undefined {
-  try {
-    return userInfo().username || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export async function openReviewQueue(d: ReviewCommandDeps, arg?: unknown): Promise<void> {
+async function openQueue(d: Pick<CommandDeps, 'context' | 'log'>, arg?: unknown): Promise<void> {
   const path = await pickSource(arg);
   if (!path) return;
   const sample = await pickSample();
   if (!sample) return;
+  const { ReviewSession } = await import('../../core/review/session.js');
+  const { openReviewSource } = await import('../../core/review/source.js');
+  const { imageFolders, openReviewPanel } = await import('../reviewPanel.js');
   const source = await openReviewSource(path);
-  const auditPath = d.auditPath(vscode.Uri.file(path));
+  const auditPath = auditPathFor(d, vscode.Uri.file(path));
   const first = await Promise.all(source.entries.slice(0, 4).map((e) => source.load(e).then((i) => i.imagePath, () => null)));
   const allowed = [...workspaceRoots(), dirname(path), path, ...imageFolders(first)];
-  const session = await ReviewSession.open({ source, sample, auditPath, author: safeUser() });
+  const session = await ReviewSession.open({ source, sample, auditPath, author: auditAuthor() });
   for (const w of session.warnings) d.log.warn(`review queue: ${w}`);
-  openReviewPanel(d.extensionUri, d.log, session, allowed, `Review: ${session.title}`);
+  openReviewPanel(d.context.extensionUri, d.log, session, allowed, `Review: ${session.title}`);
 }

@@ -1,20 +1,22 @@
 /**
- * Core services built from the settings and keys, on first use: language-model clients per role,
- * the tools (embedded server through the supervisor, or a remote one), and the program runner.
+ * The core clients the commands use, built from the settings and keys on first use:
+ * language-model clients per role, the tools (embedded server through the supervisor, or a
+ * remote one), and the program runner.
  * Heavy modules (the openai client, the runner) are imported here lazily, so activation stays
  * cheap and a user who only reads `.vprog` files never loads them.
  */
 import { join } from 'node:path';
 import type { ChatClient } from '../core/chat.js';
 import type { ProgramRunner } from '../core/runner/index.js';
-import type { ToolClient } from '../core/toolClient.js';
+import type { ToolClient, ToolsHandle } from '../core/toolClient.js';
 import type { Tools, ToolResult, Detection } from '../core/tools.js';
-import { missingEndpointSettings, ROLE_WORDS, type EndpointRole, type ValorConfig } from './config.js';
+import { noEndpointMessage, type EndpointRole } from '../core/endpoints.js';
+import { missingEndpointSettings, type ValorConfig } from './config.js';
 import { ActionableError } from './errors.js';
 import { KEY_ROLE_LABELS, type ApiKeys } from './secrets.js';
 import type { ToolServerSupervisor } from './toolServerSupervisor.js';
 
-export interface ServicesDeps {
+export interface CoreClientsDeps {
   config: () => ValorConfig;
   keys: ApiKeys;
   supervisor: ToolServerSupervisor;
@@ -22,30 +24,21 @@ export interface ServicesDeps {
   storageDir: string;
 }
 
-export interface ToolsHandle {
-  tools: Tools;
-  client: ToolClient;
-  url: string;
-}
-
 /** Generation streams a long reply; judges and VQA are short. */
 const GENERATOR_TIMEOUT_MS = 600_000;
 
-export class Services {
+export class CoreClients {
   private runnerInstance: ProgramRunner | undefined;
   private runnerKey = '';
 
-  constructor(private readonly deps: ServicesDeps) {}
+  constructor(private readonly deps: CoreClientsDeps) {}
 
   /** A chat client for a role, or an ActionableError naming the settings to fill in. */
   async chat(role: EndpointRole, opts: { noCache?: boolean } = {}): Promise<ChatClient> {
     const cfg = this.deps.config();
     const missing = missingEndpointSettings(cfg, role);
     if (missing.length > 0) {
-      throw new ActionableError(
-        `no endpoint is configured for ${ROLE_WORDS[role]}: set ${missing.join(' and ')} (any OpenAI-compatible server, e.g. http://localhost:8000/v1 for vLLM)`,
-        [{ kind: 'openSettings', query: `valor.${role}` }],
-      );
+      throw new ActionableError(noEndpointMessage(role, missing), [{ kind: 'openSettings', query: `valor.${role}` }]);
     }
     const { createChatClient } = await import('../core/llmClient.js');
     return createChatClient({
@@ -81,7 +74,8 @@ export class Services {
         ? 'check that the server at valor.toolServer.url is running, or clear that setting to use the embedded server'
         : 'the embedded server stopped; run "VALOR: Restart Tool Server"',
     });
-    return { tools: withThresholds(client, cfg.detector), client, url };
+    // The embedded server belongs to the supervisor, so letting go of the handle stops nothing.
+    return { tools: withThresholds(client, cfg.detector), client, url, close: async () => {} };
   }
 
   /** One runner for the session; replaced when its settings change. */
@@ -106,7 +100,7 @@ export class Services {
 
 /**
  * The client's tools with the detector thresholds of the settings (the client itself uses
- * VALOR's reference 0.35 / 0.25). The trace states the thresholds actually used.
+ * VALOR's reference DEFAULT_BOX_THRESHOLD / DEFAULT_TEXT_THRESHOLD of src/protocol/tools.ts). The trace states the thresholds actually used.
  */
 export function withThresholds(client: ToolClient, t: { boxThreshold: number; textThreshold: number; candidateThreshold: number }): Tools {
   return {
