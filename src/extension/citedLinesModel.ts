@@ -13,7 +13,7 @@
 import { planStepReplyLines } from '../core/rewards/cites.js';
 import { parseReply, programLineToReplyLine } from '../core/reply.js';
 import type { RewardSet } from '../protocol/run.js';
-import type { DocLayout } from './layout.js';
+import type { DocLayout } from './vprogLayout.js';
 
 export interface CitedLineMark {
   /** 0-based document line. */

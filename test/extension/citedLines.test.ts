@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { rewardSubject } from '../../src/core/audit.js';
 import { parseVprog } from '../../src/core/vprog.js';
 import { citedLineHover, citedLineMarks } from '../../src/extension/citedLinesModel.js';
-import { layoutFromVprog } from '../../src/extension/documentLayout.js';
+import { layoutFromVprog } from '../../src/extension/vprogLayout.js';
 import { citesText } from '../../src/extension/scoreView.js';
 import type { Override, RewardSet, Verdict } from '../../src/protocol/run.js';
 import { Position, WorkspaceEdit, hoversAt, stub, workspace, type StubEditor } from '../helpers/vscodeStub.js';
