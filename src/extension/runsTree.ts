@@ -5,10 +5,10 @@
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { RunRecord } from '../protocol/run.js';
-import { listRunRecords, type RunListing } from '../core/runStore.js';
+import { listRunRecords, type RunListing, WORKSPACE_RUNS_DIR } from '../core/runStore.js';
 import { COMMANDS } from './commandIds.js';
 
-export const RUNS_SUBDIR = join('.valor', 'runs');
+export const RUNS_SUBDIR = WORKSPACE_RUNS_DIR;
 
 export class RunTreeItem extends vscode.TreeItem {
   constructor(
