@@ -22,6 +22,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { networkErrorCode } from '../src/core/toolClient.js';
 import { startToolServer, type ToolServerProcess } from '../src/core/toolServerProcess.js';
 import { DetectResponse, TOOL_ROUTES } from '../src/protocol/tools.js';
 import { buildCaption, parsePhrases } from '../src/server/grounding.js';
@@ -100,7 +101,8 @@ export async function bench(): Promise<BenchResult[]> {
         fetch(`${on.url}${route}`, { method: 'POST', headers: { authorization: `Bearer ${on.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
       // A kept-alive connection the server closed just as it was reused: send once more (the calls are idempotent).
       const res = await send().catch((err: unknown) => {
-        if (/ECONNRESET|other side closed/.test(String((err as { cause?: unknown })?.cause ?? err))) return send();
+        const code = networkErrorCode(err);
+        if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return send();
         throw err;
       });
       const json = (await res.json()) as unknown;
