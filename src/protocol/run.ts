@@ -24,8 +24,12 @@ export const TraceEntry = z.object({
   args: z.record(z.string(), z.unknown()),
   /** What the program received (null when the call failed). */
   result: z.unknown(),
-  /** Set when the tool call failed; the program then sees a Python exception. */
-  error: z.object({ type: z.string(), message: z.string() }).nullable().optional(),
+  /**
+   * Set when the tool call failed; the program then sees a Python exception. `tool_server` is
+   * true when the tool server itself failed (unreachable, timed out, refused the token, 5xx):
+   * an outage, not a fault of the program's call.
+   */
+  error: z.object({ type: z.string(), message: z.string(), tool_server: z.boolean().optional() }).nullable().optional(),
   ms: z.number(),
   /**
    * Extra facts for viewers: `candidates` (low-threshold detections with scores) for gd_detect,
