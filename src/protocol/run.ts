@@ -131,6 +131,8 @@ export const Verdict = z.object({
   error: z.string().optional(),
   /** Program line a syntax failure points at. */
   line: z.number().int().nullable().optional(),
+  /** The plan steps and program lines the judge's verdict rests on (issue #15). */
+  cites: z.object({ plan_steps: z.array(z.number().int()), program_lines: z.array(z.number().int()) }).optional(),
 });
 export type Verdict = z.infer<typeof Verdict>;
 

@@ -15,14 +15,11 @@ export interface ScoresInputs {
   scoring: boolean;
 }
 
-/** What a judge's verdict rests on (issue #15); optional on older records. */
-interface Cites {
-  plan_steps: number[];
-  program_lines: number[];
-}
+/** What a judge's verdict rests on (issue #15); absent on older records. */
+type Cites = NonNullable<Verdict['cites']>;
 
 function citesOf(v: Verdict): Cites | null {
-  const c = (v as Verdict & { cites?: Cites }).cites;
+  const c = v.cites;
   return c && (c.plan_steps.length > 0 || c.program_lines.length > 0) ? c : null;
 }
 
