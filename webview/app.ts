@@ -5,10 +5,10 @@
  * (`parseHostMessage`); a bad one is reported back and shown in a banner, and the view keeps what
  * it had. The stage (webview/stage/) draws the image and its overlays.
  */
-import type { DepthMapData, HostMessage, PendingPart, ViewMessage, ViewRunRecord } from '../src/protocol/webview.js';
+import type { HostMessage, PendingPart, ViewMessage, ViewRunRecord } from '../src/protocol/webview.js';
 import { WEBVIEW_PROTOCOL_VERSION, parseHostMessage } from '../src/protocol/webview.js';
 import { Banners } from './banners.js';
-import { decodeDepth, paintDepth } from './depth.js';
+import { DepthMapLayer } from './depthMapLayer.js';
 import { h, setChildren } from './dom.js';
 import { handleKey, type KeyActions } from './keys.js';
 import type { CallView, GroundingFilter } from './model.js';
@@ -24,16 +24,14 @@ import type { VsCodeApi } from './vscodeApi.js';
 export class App implements ViewContext, KeyActions {
   private run: ViewRunRecord | null = null;
   private compare: ViewRunRecord | null = null;
-  private calls: CallView[] = [];
+  private callViews: CallView[] = [];
   private callsOf: { trace: ViewRunRecord['trace']; first: ViewRunRecord['program_document_line'] } | null = null;
   private pending = new Set<PendingPart>();
-  private depthMap: DepthMapData | null = null;
-  private depthPainted: DepthMapData | null = null;
-  private depthRequested = false;
   private viewState: ViewState;
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
 
-  private readonly stage: Stage;
+  readonly stage: Stage;
+  private readonly depth: DepthMapLayer;
   private readonly banners = new Banners();
   private readonly toolbar: Toolbar;
   private readonly panels = new PanelRouter(this);
@@ -58,7 +56,8 @@ export class App implements ViewContext, KeyActions {
       },
     });
     this.stage.setView(this.viewState.zoom, this.viewState.center);
-    this.toolbar = new Toolbar(this);
+    this.depth = new DepthMapLayer(this.stage.depthLayer);
+    this.toolbar = new Toolbar({ toggleLayer: (n) => this.toggleLayer(n), zoomBy: (f) => this.stage.zoomBy(f), fit: () => this.stage.fit() });
 
     const main = h('div', { class: 'main' }, [h('div', { class: 'view' }, [this.toolbar.el, this.stage.root, this.panels.legend.panel.el]), this.panels.side]);
     setChildren(root, [this.banners.el, this.panels.header.panel.el, main]);
@@ -103,7 +102,7 @@ export class App implements ViewContext, KeyActions {
       case 'init':
         this.setRun(msg.run, msg.imageUri);
         this.compare = msg.compare ?? null;
-        this.depthMap = msg.depthMap ?? null;
+        this.depth.set(msg.depthMap ?? null);
         this.pending = new Set(msg.pending ?? []);
         this.route();
         break;
@@ -123,12 +122,12 @@ export class App implements ViewContext, KeyActions {
       }
       case 'depthMap':
         if (!this.run || msg.runId !== this.run.id) return;
-        this.depthMap = msg.map;
+        this.depth.set(msg.map);
         this.refreshDepth();
         break;
       case 'error':
         if (msg.request === 'requestDepthMap') {
-          this.depthRequested = false;
+          this.depth.requestFailed();
           this.routePanels();
         }
         this.banners.show(msg.message, 'error');
@@ -144,9 +143,8 @@ export class App implements ViewContext, KeyActions {
     }
     this.run = this.run && this.run.id === run.id ? keepUnchanged(this.run, run) : run;
     this.rebuildCalls();
-    this.depthPainted = null;
-    this.depthRequested = false;
-    if (this.viewState.selectedCall !== null && !this.calls.some((c) => c.index === this.viewState.selectedCall)) this.viewState.selectedCall = null;
+    this.depth.reset();
+    if (this.viewState.selectedCall !== null && !this.callViews.some((c) => c.index === this.viewState.selectedCall)) this.viewState.selectedCall = null;
     void this.loadImage(imageUri);
     this.saveState();
   }
@@ -156,13 +154,13 @@ export class App implements ViewContext, KeyActions {
     const run = this.run;
     if (!run) return;
     if (this.callsOf && this.callsOf.trace === run.trace && this.callsOf.first === run.program_document_line) return;
-    this.calls = buildCalls(run);
+    this.callViews = buildCalls(run);
     this.callsOf = { trace: run.trace, first: run.program_document_line };
   }
 
   private async loadImage(uri: string | null): Promise<void> {
     if (!this.run) return;
-    const size = recordedImageSize(this.run) ?? extentOf(this.calls);
+    const size = recordedImageSize(this.run) ?? extentOf(this.callViews);
     await this.stage.setImage(uri, size);
     // Crop previews need the decoded image; the header shows its size.
     this.panels.trace.panel.paintCrops();
@@ -187,12 +185,12 @@ export class App implements ViewContext, KeyActions {
     if (!this.run) return;
     this.panels.route({
       run: this.run,
-      calls: this.calls,
+      calls: this.callViews,
       compare: this.compare,
       pending: this.pending,
       state: this.viewState,
       image: this.stage.imageSize,
-      depth: { painted: this.depthPainted, requested: this.depthRequested },
+      depth: { painted: this.depth.painted, requested: this.depth.requested },
     });
   }
 
@@ -209,7 +207,7 @@ export class App implements ViewContext, KeyActions {
 
   private sceneChanged(): void {
     this.stage.setScene({
-      calls: this.calls,
+      calls: this.callViews,
       grounding: this.run?.grounding ?? [],
       thresholds: this.viewState.thresholds,
       selectedCall: this.viewState.selectedCall,
@@ -219,21 +217,10 @@ export class App implements ViewContext, KeyActions {
   }
 
   private refreshDepth(): void {
-    const on = this.viewState.layers.depthMap;
-    if (on && !this.depthMap && !this.depthRequested && this.run) {
-      this.depthRequested = true;
-      this.post({ type: 'requestDepthMap', runId: this.run.id });
-    }
-    if (on && this.depthMap && this.depthPainted !== this.depthMap) {
-      try {
-        paintDepth(this.stage.depthLayer, this.depthMap, decodeDepth(this.depthMap));
-        this.depthPainted = this.depthMap;
-      } catch (err) {
-        this.depthMap = null;
-        this.banners.show(`The depth map could not be shown: ${err instanceof Error ? err.message : String(err)}`, 'error');
-      }
-    }
-    this.stage.setDepthVisible(on && this.depthPainted !== null);
+    const run = this.run;
+    const request = () => run && this.post({ type: 'requestDepthMap', runId: run.id });
+    const shown = this.depth.refresh(this.viewState.layers.depthMap && run !== null, request, (m) => this.banners.show(m, 'error'));
+    this.stage.setDepthVisible(shown);
     this.routePanels();
   }
 
@@ -252,7 +239,7 @@ export class App implements ViewContext, KeyActions {
     this.panels.trace.panel.markSelected(true);
     this.sceneChanged();
     this.saveState();
-    const call = this.calls.find((c) => c.index === index);
+    const call = this.callViews.find((c) => c.index === index);
     if (reveal && call && call.line !== null && this.run) this.post({ type: 'revealLine', runId: this.run.id, line: call.line, callIndex: call.index });
   }
 
@@ -298,38 +285,18 @@ export class App implements ViewContext, KeyActions {
     this.routePanels();
   }
 
-  cropSource(): { img: HTMLImageElement; width: number; height: number } | null {
-    const size = this.stage.imageSize;
-    return size.ready ? { img: this.stage.image, width: size.width, height: size.height } : null;
-  }
-
-  // ------------------------------------------------------------------ keys (KeyActions)
-
-  get stageEl(): HTMLElement {
-    return this.stage.root;
+  calls(): readonly CallView[] {
+    return this.callViews;
   }
 
   moveBoxFocus(from: HTMLElement, delta: 1 | -1): void {
     this.panels.grounding.panel.moveFocus(from, delta);
   }
 
-  zoomBy(factor: number): void {
-    this.stage.zoomBy(factor);
+  cropSource(): { img: HTMLImageElement; width: number; height: number } | null {
+    const size = this.stage.imageSize;
+    return size.ready ? { img: this.stage.image, width: size.width, height: size.height } : null;
   }
 
-  fit(): void {
-    this.stage.fit();
-  }
 
-  panBy(dx: number, dy: number): void {
-    this.stage.panBy(dx, dy);
-  }
-
-  stepCall(delta: 1 | -1): void {
-    if (this.calls.length === 0) return;
-    const pos = this.calls.findIndex((c) => c.index === this.viewState.selectedCall);
-    const next = pos < 0 ? (delta > 0 ? 0 : this.calls.length - 1) : Math.min(this.calls.length - 1, Math.max(0, pos + delta));
-    const call = this.calls[next];
-    if (call) this.selectCall(call.index, true);
-  }
 }
