@@ -39,6 +39,6 @@ export const GROUPS = {
   webview: {
     mutate: ['webview/model.ts', 'webview/stage/*.ts'],
     tests: ['test/webview/protocol.test.ts'],
-    note: 'stage.ts is exercised in a real browser (render/interaction tests) where Stryker records no coverage',
+    note: 'webview/stage/ is exercised in a real browser (render/interaction tests) where Stryker records no coverage',
   },
 };
