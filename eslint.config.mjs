@@ -42,10 +42,15 @@ export default tseslint.config(
     paths: [VSCODE],
     patterns: [{ regex: reaching(d + 1, ['extension']), message: 'src/cli never imports src/extension: put what both need in src/core.' }],
   })),
-  // src/core: domain code; no vscode, and nothing of the front ends or the tool server (started as a child process).
+  // src/core: domain code; no vscode, nothing of the front ends, of their Node glue (src/host) or of the tool server (started as a child process).
   ...boundary('src/core', (d) => ({
     paths: [VSCODE],
-    patterns: [{ regex: reaching(d + 1, ['extension', 'cli', 'server']), message: 'src/core never imports src/extension, src/cli or src/server: front ends call core, not the other way round.' }],
+    patterns: [{ regex: reaching(d + 1, ['extension', 'cli', 'server', 'host']), message: 'src/core never imports src/extension, src/cli, src/host or src/server: front ends call core, not the other way round.' }],
+  })),
+  // src/host: Node glue both front ends use (starting the tool server, the run view's page); no vscode, no front end.
+  ...boundary('src/host', (d) => ({
+    paths: [VSCODE],
+    patterns: [{ regex: reaching(d + 1, ['extension', 'cli']), message: 'src/host never imports src/extension or src/cli: both front ends use it.' }],
   })),
   // src/server: the tool server and reward service; no vscode, no front end.
   ...boundary('src/server', (d) => ({

@@ -89,7 +89,7 @@ export class PanelRouter {
     });
     this.trace.update({ calls: d.calls, running, failed: Boolean(run.error), sensitivity: run.sensitivity });
     this.lines.update({ runId: run.id, program: run.program, lineTrace: run.line_trace, calls: run.trace, error: run.error });
-    this.scores.update({ runId: run.id, rewards: run.rewards, scoring: d.pending.has('rewards') });
+    this.scores.update({ runId: run.id, programDocumentLine: run.program_document_line, rewards: run.rewards, scoring: d.pending.has('rewards') });
     this.plan.update({ plan: run.plan });
     this.grounding.update({ results: run.grounding ?? [], verifying: d.pending.has('grounding'), filter: d.state.groundingFilter });
     this.compare.update({ id: run.id, error: run.error, finalAnswer: run.final_answer, rewards: run.rewards, program: run.program, calls: d.calls, other: d.compare });

@@ -131,7 +131,13 @@ export const Verdict = z.object({
   error: z.string().optional(),
   /** Program line a syntax failure points at. */
   line: z.number().int().nullable().optional(),
-  /** The plan steps and program lines the judge's verdict rests on (issue #15). */
+  /**
+   * What a language-model judge says its verdict rests on (src/core/rewards/cites.ts): 1-based
+   * plan step numbers and 1-based lines of the PROGRAM text (not of the `.vprog` document; map
+   * them with `shownLine` or the document's program-line mapping). Checked against the material
+   * judged: numbers outside it are dropped, the rest de-duplicated and sorted. Absent when the
+   * judge gave none, and in reference mode (VALOR's prompts do not ask for it).
+   */
   cites: z.object({ plan_steps: z.array(z.number().int()), program_lines: z.array(z.number().int()) }).optional(),
 });
 export type Verdict = z.infer<typeof Verdict>;

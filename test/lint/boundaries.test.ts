@@ -39,7 +39,11 @@ const FORBIDDEN: Array<[string, string, RegExp]> = [
   ['src/server/sub/x.ts', '../../cli/main.js', /src\/server never imports/],
   ['src/server/x.ts', 'vscode', /Only src\/extension/],
   ['src/core/x.ts', 'vscode', /Only src\/extension/],
-  ['src/core/x.ts', '../extension/main.js', /src\/core never imports src\/extension, src\/cli or src\/server/],
+  ['src/core/x.ts', '../extension/main.js', /src\/core never imports src\/extension, src\/cli, src\/host or src\/server/],
+  ['src/core/x.ts', '../host/webviewHtml.js', /src\/core never imports/],
+  ['src/host/x.ts', '../extension/main.js', /src\/host never imports src\/extension or src\/cli/],
+  ['src/host/x.ts', '../cli/config.js', /src\/host never imports/],
+  ['src/host/x.ts', 'vscode', /Only src\/extension/],
   ['src/core/eval/x.ts', '../../cli/config.js', /src\/core never imports/],
   ['src/core/runner/x.ts', '../../server/http.js', /src\/core never imports/],
   ['src/protocol/x.ts', '../core/replay.js', /src\/protocol imports only other src\/protocol files/],
@@ -64,6 +68,9 @@ const ALLOWED: Array<[string, string]> = [
   ['src/cli/commands/x.ts', '../../core/replay.js'],
   ['src/extension/x.ts', 'vscode'],
   ['src/extension/x.ts', '../cli/config.js'],
+  ['src/extension/x.ts', '../host/webviewHtml.js'],
+  ['src/cli/commands/x.ts', '../../host/runViewPage.js'],
+  ['src/host/x.ts', '../core/runStore.js'],
 ];
 
 describe('lint boundaries', () => {

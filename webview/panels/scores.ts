@@ -4,13 +4,15 @@
  * records them and sends the new reward set).
  */
 import type { RewardName, RewardSet, Verdict } from '../../src/protocol/run.js';
-import { RewardName as RewardNames } from '../../src/protocol/run.js';
+import { RewardName as RewardNames, shownLine } from '../../src/protocol/run.js';
 import { h, setChildren } from '../dom.js';
 import type { Panel } from '../panelSlot.js';
 import type { ViewContext } from '../viewContext.js';
 
 export interface ScoresInputs {
   runId: string;
+  /** Where the program starts in its `.vprog` document (cited program lines are also shown as document lines). */
+  programDocumentLine: number | null | undefined;
   rewards: RewardSet | undefined;
   scoring: boolean;
 }
@@ -37,11 +39,19 @@ export function numberList(ns: readonly number[]): string {
   return parts.join(', ');
 }
 
-/** "cites plan steps 2, 3 · program lines 5–7" (either part may be missing). */
-export function citesText(c: Cites): string {
+/**
+ * "cites plan steps 2, 3 · program lines 5–7" (either part may be missing); with the program's
+ * first document line, also the document's lines: "program lines 5–7 (document lines 12–14)".
+ */
+export function citesText(c: Cites, programDocumentLine?: number | null): string {
   const parts: string[] = [];
-  if (c.plan_steps.length) parts.push(`plan step${c.plan_steps.length === 1 ? '' : 's'} ${numberList(c.plan_steps)}`);
-  if (c.program_lines.length) parts.push(`program line${c.program_lines.length === 1 ? '' : 's'} ${numberList(c.program_lines)}`);
+  const s = (n: number) => (n === 1 ? '' : 's');
+  if (c.plan_steps.length) parts.push(`plan step${s(c.plan_steps.length)} ${numberList(c.plan_steps)}`);
+  if (c.program_lines.length) {
+    const doc = c.program_lines.map((n) => shownLine({ program_document_line: programDocumentLine }, n));
+    const shown = doc.some((d, i) => d !== c.program_lines[i]) ? ` (document line${s(doc.length)} ${numberList(doc)})` : '';
+    parts.push(`program line${s(c.program_lines.length)} ${numberList(c.program_lines)}${shown}`);
+  }
   return `cites ${parts.join(' · ')}`;
 }
 
@@ -62,11 +72,12 @@ export class ScoresPanel implements Panel<ScoresInputs> {
       return;
     }
     const byName = new Map<RewardName, Verdict>(rewards.verdicts.map((v) => [v.reward, v]));
-    const rows = RewardNames.options.map((name) => this.row(i.runId, rewards, name, byName.get(name)));
+    const rows = RewardNames.options.map((name) => this.row(i, rewards, name, byName.get(name)));
     setChildren(this.el, [i.scoring ? h('div', { class: 'working', text: 'Scoring…' }) : null, h('div', { class: 'score-list' }, rows)]);
   }
 
-  private row(runId: string, rewards: RewardSet, name: RewardName, v: Verdict | undefined): HTMLElement {
+  private row(i: ScoresInputs, rewards: RewardSet, name: RewardName, v: Verdict | undefined): HTMLElement {
+    const runId = i.runId;
     const ov = rewards.overridden?.[name];
     const shown = ov ? (ov.value >= 1 ? 'pass' : 'fail') : v?.state;
     const badge = h('span', { class: `badge badge-${shown ?? 'none'}`, text: shown ?? 'not scored' });
@@ -95,7 +106,7 @@ export class ScoresPanel implements Panel<ScoresInputs> {
         weight !== undefined ? h('span', { class: 'muted', text: `×${weight}` }) : null,
         h('span', { class: 'reward-actions' }, buttons),
       ]),
-      cites ? h('div', { class: 'reward-cites muted', text: citesText(cites) }) : null,
+      cites ? h('div', { class: 'reward-cites muted', text: citesText(cites, i.programDocumentLine) }) : null,
       v
         ? h('details', { class: 'reward-why' }, [
             h('summary', { text: v.state === 'error' ? `judge failed: ${v.error ?? v.rationale}` : firstLine(v.rationale) || '(no rationale)' }),
