@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { LineTrace } from './lineTrace.js';
+import { SensitivityReport } from './sensitivity.js';
 import { BBox, Detection } from './tools.js';
 
 export const ToolName = z.enum(['gd_detect', 'depth', 'vqa']);
@@ -270,6 +271,8 @@ export const RunRecord = z.object({
   replay: z
     .object({ of: z.string(), missing: z.array(z.object({ tool: ToolName, args: z.record(z.string(), z.unknown()), line: z.number().int().nullable() })) })
     .optional(),
+  /** The what-if analysis of `valor run --sensitivity` (src/core/sensitivity.ts), when it was asked for. */
+  sensitivity: SensitivityReport.optional(),
   timings: z.object({ generate_ms: z.number().optional(), run_ms: z.number().optional(), total_ms: z.number() }),
   rewards: RewardSet.optional(),
   grounding: z.array(GroundingResult).optional(),
