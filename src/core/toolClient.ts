@@ -188,7 +188,7 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
       } catch (err) {
         if (signal?.aborted) throw abortError();
         if (deadline.aborted) throw new ToolServerError(`the tool server at ${base} did not answer ${method} ${route} within ${Math.round(timeoutMs / 1000)} s; it may be overloaded or stuck: check its log, or raise the client's timeout`, undefined, 'timeout');
-        if (attempt < maxRetries && isRetryableNetwork(err)) {
+        if (attempt < maxRetries && isNetworkFailure(err)) {
           await sleep(retryBaseMs * 2 ** attempt, signal);
           continue;
         }
@@ -345,9 +345,20 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
   return client;
 }
 
-function isRetryableNetwork(err: unknown): boolean {
-  const text = describeNetworkError(err);
-  return /ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|other side closed/i.test(text);
+/** Socket error codes worth another try: nothing listening yet, or a kept-alive connection the server closed as it was reused. */
+const RETRYABLE_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+/** The socket's error code of a failed fetch (fetch rejects with a TypeError whose cause has it). */
+export function networkErrorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null | undefined;
+  const code = e?.cause?.code ?? e?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Whether a failed fetch failed at the socket (refused, reset, closed): worth a retry, the server may be away. */
+export function isNetworkFailure(err: unknown): boolean {
+  const code = networkErrorCode(err);
+  return code !== undefined && RETRYABLE_NETWORK_CODES.has(code);
 }
 
 function describeNetworkError(err: unknown): string {

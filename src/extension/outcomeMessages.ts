@@ -17,9 +17,9 @@ export function notify(d: Pick<CommandDeps, 'log'>, text: string, severity: 'inf
   return severity === 'warning' ? vscode.window.showWarningMessage(safe) : vscode.window.showInformationMessage(safe);
 }
 
+/** A call the tool server itself failed (the runner marks it), not a fault of the program. */
 function toolServerTrouble(record: RunRecord): boolean {
-  const texts = [record.error?.message ?? '', ...record.trace.map((t) => t.error?.message ?? '')];
-  return texts.some((t) => /tool server/i.test(t));
+  return record.trace.some((t) => t.error?.tool_server === true);
 }
 
 export function afterRun(d: Pick<CommandDeps, 'log' | 'config' | 'panels'>, stored: StoredRun): void {

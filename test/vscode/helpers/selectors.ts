@@ -60,7 +60,7 @@ export const WB = {
   restrictedBanner: '.workspace-trust-banner, .statusbar-item#status\\.workspaceTrust',
 } as const;
 
-/** Our run view's own elements (webview/app.ts). */
+/** Our run view's own elements (webview/app.ts and webview/panels/). */
 export const VIEW = {
   app: '#app',
   stageImage: '.stage-image',
