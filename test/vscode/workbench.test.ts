@@ -9,7 +9,8 @@
  * suite skips with that reason, except under CI=true, where it fails.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { RunRecord } from '../../src/protocol/run.js';
@@ -18,10 +19,11 @@ import { judgeOf } from '../helpers/judgeReplies.js';
 import { writeReviewEval } from '../helpers/reviewFixture.js';
 import { kappaWithInterval } from '../../src/core/review/agreement.js';
 import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
-import { BROKEN_LINE, CITED_PLAN_LINE_TEXT, CITED_PROGRAM_LINE_TEXT, GENERATED_REPLY, RATIONALE, answer, isVqa, makeWorkspace, userSettings } from './helpers/scene.js';
+import { BROKEN_LINE, CITED_PLAN_LINE_TEXT, COUNT_DOC, CITED_PROGRAM_LINE_TEXT, GENERATED_REPLY, RATIONALE, answer, isVqa, makeWorkspace, userSettings } from './helpers/scene.js';
 import { REVIEW, VIEW, WB } from './helpers/selectors.js';
 import {
   MUST_RUN,
+  ROOT,
   findCodeServer,
   installVsix,
   openWorkbench,
@@ -587,6 +589,53 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     const detections = (runRecords(ws).at(-1)!.trace.find((t) => t.tool === 'gd_detect')?.result ?? []) as unknown[];
     assert.ok((await lineLook(ui, 'count = len(boxes)')).after.includes(`count = ${detections.length}`), 'the line before it shows its value');
     await ui.screenshot('12-raised');
+  });
+
+  it('13. a run made with sensitivity (valor run --sensitivity): opened from the runs tree, the threshold slider shows the answer each position gives', scenario(13), async () => {
+    // A colleague's run, made with the CLI in the workspace: the extension itself makes no sensitivity report.
+    writeFileSync(join(ws, 'count.vprog'), COUNT_DOC);
+    const models = (JSON.parse(readFileSync(join(ws, '.vscode', 'settings.json'), 'utf8')) as Record<string, string>)['valor.toolServer.modelsPath']!;
+    const env: NodeJS.ProcessEnv = {};
+    for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR']) if (process.env[k] !== undefined) env[k] = process.env[k];
+    const cli = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'run', 'count.vprog', '--sensitivity', '--models', models, '--json'], { cwd: ws, env, encoding: 'utf8', timeout: 180_000 });
+    assert.equal(cli.status, 0, `valor run --sensitivity: ${cli.stderr}`);
+    const rec = runRecords(ws).find((r) => r.document?.endsWith('count.vprog') && r.sensitivity);
+    assert.ok(rec?.sensitivity, 'the record holds the sensitivity report');
+    const d = rec.sensitivity.detect[0]!;
+    // The fixture detector keeps one red box at the program's threshold; a lower one keeps the second: the answer flips.
+    assert.deepEqual(d.intervals.map((x) => x.outcome), ['answer:"two"', 'answer:"not two"']);
+    const flip = d.intervals[0]!.to;
+
+    await ui.command('VALOR: Refresh Runs');
+    const header = ui.page.locator(WB.paneHeader).filter({ hasText: 'VALOR Runs' }).first();
+    if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+    await ui.page.locator(WB.runsViewRow).filter({ hasText: 'Are there two red boxes?' }).first().click();
+    const view = ui.webview();
+    const slider = view.locator(VIEW.thresholdSlider).first();
+    await slider.waitFor();
+    // One band per interval along the track, with the interval's answer.
+    const bands = await view.locator(VIEW.thresholdBand).evaluateAll((els) => els.map((e) => ({ to: Number(e.getAttribute('data-to')), answer: e.getAttribute('data-answer'), kind: e.getAttribute('data-kind') })));
+    assert.deepEqual(bands.map((b) => [b.answer, b.kind]), [['"two"', 'changed'], ['"not two"', 'same']], JSON.stringify(bands));
+    assert.ok(Math.abs(bands[0]!.to - flip) < 1e-9, 'the first band ends where the answer flips');
+    const answerShown = view.locator(VIEW.thresholdAnswer).first();
+    const countShown = view.locator(VIEW.thresholdCount).first();
+    // At the program's threshold: the recorded answer.
+    assert.equal(await answerShown.innerText(), '→ "not two"');
+    assert.equal(await answerShown.getAttribute('data-kind'), 'same');
+    assert.equal(await countShown.getAttribute('data-visible'), '1');
+    await ui.screenshot('13-slider-recorded');
+    // With the keyboard: Home goes to the lowest position (below the flip), where both boxes pass and the answer changes.
+    await slider.focus();
+    await ui.page.keyboard.press('Home');
+    assert.ok(Number(await slider.inputValue()) < flip, `the slider's lowest position is below the flip at ${flip}`);
+    await until('the answer at the lowest position', async () => (await answerShown.innerText()) === '→ "two"');
+    assert.equal(await answerShown.getAttribute('data-kind'), 'changed');
+    assert.equal(await countShown.getAttribute('data-visible'), '2');
+    await ui.screenshot('13-slider-flipped');
+    // One step up, past the flip: the recorded answer again.
+    await ui.page.keyboard.press('ArrowRight');
+    assert.ok(Number(await slider.inputValue()) >= flip);
+    await until('the answer one step up', async () => (await answerShown.innerText()) === '→ "not two"');
   });
 });
 

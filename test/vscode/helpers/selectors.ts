@@ -70,6 +70,11 @@ export const VIEW = {
   gbox: 'li.gbox',
   flip: 'button.flip',
   answerText: '.answer-text',
+  /** A detection call's box-threshold slider, its answer bands, the answer and box count at its position (webview/panels/thresholdSlider.ts). */
+  thresholdSlider: 'input.threshold',
+  thresholdBand: '.threshold-bands .band',
+  thresholdAnswer: '.threshold-answer',
+  thresholdCount: '.threshold-count',
 } as const;
 
 /** Our review queue view's own elements (webview/review/app.ts). */
