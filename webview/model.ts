@@ -156,7 +156,11 @@ export function buildCalls(run: ViewRunRecord): CallView[] {
   });
 }
 
-/** How many of a call's boxes are drawn at a threshold: all with score >= t (unscored always). */
+/**
+ * How many of a call's boxes are drawn at a threshold: all with score > t, the detector's own rule
+ * (GroundingDINO keeps `score > box_threshold`), so the boxes drawn at the program's threshold are
+ * the ones it got and each position agrees with the sensitivity intervals. Unscored: always.
+ */
 export function visibleCount(call: CallView, threshold: number | null): number {
   if (threshold === null || !call.hasCandidates) return call.boxes.length;
   // boxes are sorted by score descending, so the visible ones are a prefix: binary search its end.
@@ -165,7 +169,7 @@ export function visibleCount(call: CallView, threshold: number | null): number {
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const s = call.boxes[mid]?.score ?? null;
-    if (s === null || s >= threshold) lo = mid + 1;
+    if (s === null || s > threshold) lo = mid + 1;
     else hi = mid;
   }
   return lo;

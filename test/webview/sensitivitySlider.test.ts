@@ -77,17 +77,17 @@ test('the slider shows a band per interval and the answer at its position', asyn
   assert.deepEqual(
     await bands.evaluateAll((els) => els.map((e) => [e.getAttribute('data-from'), e.getAttribute('data-to'), e.getAttribute('data-kind'), e.textContent])),
     [
-      ['0.2', '0.31', 'changed', '"not two"'],
+      ['0.19', '0.31', 'changed', '"not two"'],
       ['0.31', '0.45', 'same', '"two"'],
       ['0.45', '1', 'changed', '"not two"'],
     ],
   );
-  // Along the track: each band starts where the slider's value is its `from`.
+  // Along the track (from one step below the lowest score, 0.2): each band starts where the slider's value is its `from`.
   const slider = row.locator('input.threshold');
   const track = (await slider.boundingBox())!;
   const boxes = await bands.evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => [r.left, r.width]));
-  const at = (v: number) => track.x + ((v - 0.2) / 0.8) * track.width;
-  for (const [i, [from, to]] of [[0.2, 0.31], [0.31, 0.45], [0.45, 1]].entries()) {
+  const at = (v: number) => track.x + ((v - 0.19) / 0.81) * track.width;
+  for (const [i, [from, to]] of [[0.19, 0.31], [0.31, 0.45], [0.45, 1]].entries()) {
     assert.ok(Math.abs(boxes[i]![0]! - at(from!)) < 2, `band ${i} starts at ${from}`);
     assert.ok(Math.abs(boxes[i]![0]! + boxes[i]![1]! - at(to!)) < 2, `band ${i} ends at ${to}`);
   }
@@ -97,17 +97,22 @@ test('the slider shows a band per interval and the answer at its position', asyn
   assert.equal(bg[0], bg[2]);
 
   const answer = row.locator('.threshold-answer');
-  const expectAt = async (value: string, text: string, kind: string) => {
+  const count = row.locator('[data-visible]');
+  const expectAt = async (value: string, text: string, kind: string, boxes?: number) => {
     await slider.fill(value);
     assert.equal(await answer.textContent(), text, `at ${value}`);
     assert.equal(await answer.getAttribute('data-kind'), kind, `at ${value}`);
+    if (boxes !== undefined) assert.equal(await count.getAttribute('data-visible'), String(boxes), `boxes drawn at ${value}`);
   };
   assert.equal(await answer.textContent(), '→ "two"', 'at the program\u2019s threshold, 0.35');
   assert.equal(await answer.getAttribute('data-kind'), 'same');
-  await expectAt('0.3', '→ "not two"', 'changed');
-  await expectAt('0.31', '→ "two"', 'same');
-  await expectAt('0.44', '→ "two"', 'same');
-  await expectAt('0.45', '→ "not two"', 'changed');
+  // The boxes drawn follow the detector's rule (score > t), so they agree with the answer shown,
+  // on a candidate's exact score too: at 0.31 the 0.31 mug is dropped and two are kept.
+  await expectAt('0.19', '→ "not two"', 'changed', 4);
+  await expectAt('0.3', '→ "not two"', 'changed', 3);
+  await expectAt('0.31', '→ "two"', 'same', 2);
+  await expectAt('0.44', '→ "two"', 'same', 2);
+  await expectAt('0.45', '→ "not two"', 'changed', 1);
   await expectAt('1', '→ "not two"', 'changed');
   await row.locator('button.threshold-reset').click();
   assert.equal(await answer.textContent(), '→ "two"');

@@ -30,7 +30,8 @@ export class ThresholdSlider {
     private readonly ctx: ViewContext,
     private readonly sens: SliderSensitivity | null,
   ) {
-    const min = Math.max(0, Math.floor(call.minScore * 100) / 100);
+    // One step below the lowest score, so the slider's low end keeps every candidate (score > t).
+    const min = Math.max(0, Math.floor(call.minScore * 100 - 1e-6) / 100);
     this.slider = h('input', {
       class: 'threshold',
       attrs: { type: 'range', min: String(min), max: '1', step: '0.01', 'aria-label': `box threshold of call #${call.index}` },
@@ -92,7 +93,7 @@ export class ThresholdSlider {
   private update(): void {
     const t = effectiveThreshold(this.call, this.ctx.state.thresholds);
     const n = visibleCount(this.call, t);
-    this.value.textContent = `≥ ${(t ?? 0).toFixed(2)}`;
+    this.value.textContent = `> ${(t ?? 0).toFixed(2)}`;
     this.count.textContent = `${n} of ${this.call.boxes.length} boxes`;
     this.count.dataset['visible'] = String(n);
     if (this.answer && this.sens) {

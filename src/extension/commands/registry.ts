@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import { COMMANDS, type CommandKey } from '../commandIds.js';
 import { guarded } from '../commandGuard.js';
+import { analyzeSensitivity } from './analyzeSensitivity.js';
 import { clearApiKey } from './clearApiKey.js';
 import type { CommandDeps, CommandSpec } from './commandDeps.js';
 import { generate } from './generate.js';
@@ -35,6 +36,7 @@ export const COMMAND_SPECS: Readonly<Record<CommandKey, CommandSpec>> = {
   generate,
   runProgram,
   replayRun,
+  analyzeSensitivity,
   score,
   verifyBoxes,
   openRunView,
