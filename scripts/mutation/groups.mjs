@@ -10,7 +10,7 @@
 
 /** @type {Record<string, { mutate: string[]; tests: string[]; note?: string }>} */
 export const GROUPS = {
-  reply: { mutate: ['src/core/reply.ts'], tests: ['test/core/reply.test.ts'] },
+  reply: { mutate: ['src/core/reply.ts', 'src/core/replyProgram.ts', 'src/core/replyLines.ts'], tests: ['test/core/reply.test.ts'] },
   metrics: { mutate: ['src/core/eval/metrics.ts'], tests: ['test/core/evalMetrics.test.ts'] },
   boxes: { mutate: ['src/server/boxes.ts'], tests: ['test/server/boxes.test.ts'] },
   http: { mutate: ['src/server/http.ts'], tests: ['test/server/httpBody.test.ts'] },
