@@ -2,7 +2,7 @@
 functions (forwarding calls over the run's channel), values turned into JSON, the restricted
 builtins and import allow-list (defence in depth only: the boundary is sandbox.py), the syntax
 checks and the wrapping that lets a top-level ``return`` work, and the program's errors
-located in its own lines. Used by worker.py, in the child that runs the program.
+located in its own lines. Used by child.py, in the child that runs the program.
 """
 import ast
 import builtins

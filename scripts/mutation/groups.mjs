@@ -10,7 +10,7 @@
 
 /** @type {Record<string, { mutate: string[]; tests: string[]; note?: string }>} */
 export const GROUPS = {
-  reply: { mutate: ['src/core/reply.ts'], tests: ['test/core/reply.test.ts'] },
+  reply: { mutate: ['src/core/reply.ts', 'src/core/replyProgram.ts', 'src/core/replyLines.ts'], tests: ['test/core/reply.test.ts'] },
   metrics: { mutate: ['src/core/eval/metrics.ts'], tests: ['test/core/evalMetrics.test.ts'] },
   boxes: { mutate: ['src/server/boxes.ts'], tests: ['test/server/boxes.test.ts'] },
   http: { mutate: ['src/server/http.ts'], tests: ['test/server/httpBody.test.ts'] },
@@ -47,7 +47,7 @@ export const GROUPS = {
     ],
     tests: ['test/core/evalLoop.test.ts', 'test/core/evalPrompt.test.ts', 'test/core/evalDataset.test.ts', 'test/core/evalProgress.test.ts', 'test/core/mapLimit.test.ts'],
   },
-  runner: { mutate: ['src/core/runner.ts'], tests: ['test/core/runner.test.ts', 'test/core/runnerLimits.test.ts', 'test/core/runnerPlaceholder.test.ts'] },
+  runner: { mutate: ['src/core/runner/*.ts'], tests: ['test/core/runner.test.ts', 'test/core/runnerLimits.test.ts', 'test/core/runnerPlaceholder.test.ts'] },
   images: { mutate: ['src/server/images.ts'], tests: ['test/server/imagePaths.test.ts'] },
   'server-routes': {
     mutate: ['src/server/server.ts', 'src/server/context.ts', 'src/server/routes/*.ts', 'src/server/timing.ts'],

@@ -7,16 +7,17 @@
  * lower-case tags count; look-alikes (`<Plan>`, `< answer >`) get a warning, not credit.
  *
  * The program is the first `<answer>` block's content with Markdown code fences removed, leading
- * blank lines and trailing whitespace dropped, and a common indentation removed. Lines are never
- * added or removed inside it, so program line N is reply line `programStartLine + N - 1`
- * (see `programLineToReplyLine`), which is how tracebacks and tool calls land on the right line
- * of the document.
+ * blank lines and trailing whitespace dropped, and a common indentation removed (replyProgram.ts).
+ * Lines are never added or removed inside it, so program line N is reply line
+ * `programStartLine + N - 1` (replyLines.ts maps between the two), which is how tracebacks and
+ * tool calls land on the right line of the document.
  *
  * `parseReply` never throws: it is the first thing that touches untrusted model output, and
  * every later step (rewards, the editor, records) relies on getting a result. Everything here is
  * linear in the reply's length (no backtracking regular expressions over the whole text).
  */
 import type { FormatResult, TextDiagnostic } from '../protocol/run.js';
+import { extractProgram, isBlank } from './replyProgram.js';
 
 export interface ReplyPosition {
   /** 0-based UTF-16 offset into the reply. */
@@ -98,10 +99,6 @@ interface Token {
   closing: boolean;
   start: number;
   end: number;
-}
-
-function isBlank(s: string): boolean {
-  return s.trim().length === 0;
 }
 
 /** Removes `<think>...</think>` spans with indexOf (linear even for adversarial input). */
@@ -306,152 +303,4 @@ function parseReplyUnsafe(text: string): ParsedReply {
     fence,
     programLineCount: exLines,
   };
-}
-
-interface Extracted {
-  program: string;
-  lineCount: number;
-  /** Offset in the reply where program line 1 starts. */
-  start: number;
-  indent: number;
-  fence: { language: string } | null;
-  warnings: Array<{ code: string; message: string; at: number }>;
-}
-
-const FENCE_OPEN_RE = /^[ \t]*```[ \t]*([\w+.#-]*)[ \t]*\r?$/;
-const FENCE_CLOSE_RE = /^[ \t]*```[ \t]*\r?$/;
-
-/** Lines of text[from, to) with their start offsets (no newline characters). */
-function linesIn(text: string, from: number, to: number): Array<{ start: number; text: string }> {
-  const out: Array<{ start: number; text: string }> = [];
-  let s = from;
-  while (s <= to) {
-    let e = text.indexOf('\n', s);
-    if (e === -1 || e > to) e = to;
-    out.push({ start: s, text: text.slice(s, e) });
-    if (e >= to) break;
-    s = e + 1;
-  }
-  return out;
-}
-
-function extractProgram(text: string, from: number, to: number): Extracted {
-  const warnings: Extracted['warnings'] = [];
-  let lines = linesIn(text, from, to);
-  let fence: Extracted['fence'] = null;
-
-  const openIdx = lines.findIndex((l) => FENCE_OPEN_RE.test(l.text));
-  if (openIdx !== -1) {
-    const opener = lines[openIdx]!;
-    fence = { language: FENCE_OPEN_RE.exec(opener.text)?.[1] ?? '' };
-    let closeIdx = -1;
-    for (let i = openIdx + 1; i < lines.length; i++) {
-      if (FENCE_CLOSE_RE.test(lines[i]!.text)) {
-        closeIdx = i;
-        break;
-      }
-    }
-    const before = lines.slice(0, openIdx).map((l) => l.text).join('\n');
-    if (!isBlank(before)) {
-      const at = lines.find((l) => !isBlank(l.text))?.start ?? from;
-      warnings.push({ code: 'fence-text', at, message: `text before the code fence inside <answer> (%AT%) is ignored: put only the program inside <answer>` });
-    }
-    if (closeIdx === -1) {
-      warnings.push({ code: 'fence-unclosed', at: opener.start, message: 'the code fence opened at %AT% is never closed with ```: the rest of <answer> is taken as the program' });
-      lines = lines.slice(openIdx + 1);
-    } else {
-      const after = lines.slice(closeIdx + 1);
-      const stray = after.find((l) => !isBlank(l.text));
-      if (stray) {
-        const more = after.some((l) => FENCE_OPEN_RE.test(l.text));
-        warnings.push({
-          code: more ? 'fence-multiple' : 'fence-text',
-          at: stray.start + (stray.text.length - stray.text.trimStart().length),
-          message: more
-            ? 'a second code block inside <answer> (%AT%) is ignored: put the whole program in one block'
-            : 'text after the code fence inside <answer> (%AT%) is ignored: put only the program inside <answer>',
-        });
-      }
-      lines = lines.slice(openIdx + 1, closeIdx);
-    }
-  } else if (lines.length > 0) {
-    // Same-line fence ("<answer>```python x = 1```"): rare, but handle it rather than run backticks.
-    const first = lines[0]!;
-    const m = /^[ \t]*```([\w+.#-]*)[ \t]?/.exec(first.text);
-    if (m) {
-      fence = { language: m[1] ?? '' };
-      lines[0] = { start: first.start + m[0].length, text: first.text.slice(m[0].length) };
-      const li = lines.length - 1;
-      const last = lines[li]!;
-      const ci = last.text.lastIndexOf('```');
-      if (ci !== -1 && isBlank(last.text.slice(ci + 3))) lines[li] = { start: last.start, text: last.text.slice(0, ci) };
-    }
-  }
-
-  // Drop leading blank lines and trailing blank lines / whitespace.
-  while (lines.length > 0 && isBlank(lines[0]!.text)) lines.shift();
-  while (lines.length > 0 && isBlank(lines[lines.length - 1]!.text)) lines.pop();
-  if (lines.length === 0) return { program: '', lineCount: 0, start: to, indent: 0, fence, warnings };
-
-  const firstMidLine = lines[0]!.start > 0 && text[lines[0]!.start - 1] !== '\n';
-  if (firstMidLine) {
-    // Program begins on the tag's own line: skip the spaces after the tag, never dedent.
-    const f = lines[0]!;
-    const lead = f.text.length - f.text.trimStart().length;
-    lines[0] = { start: f.start + lead, text: f.text.slice(lead) };
-  }
-  let indent = '';
-  if (!firstMidLine) {
-    let common: string | null = null;
-    for (const l of lines) {
-      if (isBlank(l.text)) continue;
-      const ws = /^[ \t]*/.exec(l.text)?.[0] ?? '';
-      if (common === null) common = ws;
-      else {
-        let k = 0;
-        while (k < common.length && k < ws.length && common[k] === ws[k]) k++;
-        common = common.slice(0, k);
-      }
-      if (common.length === 0) break;
-    }
-    indent = common ?? '';
-  }
-  const out = lines.map((l) => {
-    let t = l.text.endsWith('\r') ? l.text.slice(0, -1) : l.text;
-    if (indent.length > 0) t = t.startsWith(indent) ? t.slice(indent.length) : t.trimStart();
-    return t;
-  });
-  out[out.length - 1] = out[out.length - 1]!.trimEnd();
-  return { program: out.join('\n'), lineCount: out.length, start: lines[0]!.start + indent.length, indent: indent.length, fence, warnings };
-}
-
-/** Reply line (1-based) of program line `programLine` (1-based); null when out of range or no program. */
-export function programLineToReplyLine(parsed: Pick<ParsedReply, 'programStartLine' | 'programLineCount'>, programLine: number): number | null {
-  if (parsed.programStartLine === null || !Number.isInteger(programLine)) return null;
-  if (programLine < 1 || programLine > parsed.programLineCount) return null;
-  return parsed.programStartLine + programLine - 1;
-}
-
-/** Program line (1-based) shown on reply line `replyLine`; null when that line is not part of the program. */
-export function replyLineToProgramLine(parsed: Pick<ParsedReply, 'programStartLine' | 'programLineCount'>, replyLine: number): number | null {
-  if (parsed.programStartLine === null || !Number.isInteger(replyLine)) return null;
-  const n = replyLine - parsed.programStartLine + 1;
-  return n >= 1 && n <= parsed.programLineCount ? n : null;
-}
-
-/** Reply position of a program position (both 1-based), accounting for removed indentation. */
-export function programPositionToReply(
-  parsed: Pick<ParsedReply, 'programStartLine' | 'programLineCount' | 'programStartColumn' | 'programIndent'>,
-  programLine: number,
-  programColumn: number,
-): { line: number; column: number } | null {
-  const line = programLineToReplyLine(parsed, programLine);
-  if (line === null || parsed.programStartColumn === null) return null;
-  const column = programLine === 1 ? parsed.programStartColumn + programColumn - 1 : parsed.programIndent + programColumn;
-  return { line, column };
-}
-
-/** Alias kept for callers that think in offsets: how many reply lines precede program line 1. */
-export function programLineOffset(parsed: Pick<ParsedReply, 'programStartLine'>): number | null {
-  return parsed.programStartLine === null ? null : parsed.programStartLine - 1;
 }

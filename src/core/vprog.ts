@@ -18,7 +18,8 @@
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseReply, programLineToReplyLine, replyLineToProgramLine, type ParsedReply } from './reply.js';
+import { parseReply, type ParsedReply } from './reply.js';
+import { programLineToReplyLine, replyLineToProgramLine } from './replyLines.js';
 
 /** A problem located in the document (1-based line and column). Same shape as TextDiagnostic, positioned in the document. */
 export interface VprogProblem {

@@ -11,7 +11,8 @@
  * A verdict a person overrode is not marked: the cites were the machine's reasons.
  */
 import { planStepReplyLines } from '../core/rewards/cites.js';
-import { parseReply, programLineToReplyLine } from '../core/reply.js';
+import { parseReply } from '../core/reply.js';
+import { programLineToReplyLine } from '../core/replyLines.js';
 import type { RewardSet } from '../protocol/run.js';
 import type { DocLayout } from './vprogLayout.js';
 

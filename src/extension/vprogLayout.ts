@@ -8,7 +8,7 @@
  */
 import type { FormatResult } from '../protocol/run.js';
 import { parseVprog, programLineToDocumentLine, replyLineToDocumentLine, type VprogDocument } from '../core/vprog.js';
-import { programPositionToReply } from '../core/reply.js';
+import { programPositionToReply } from '../core/replyLines.js';
 
 export interface DocLayout {
   /** The header's fields; null when the header lacks them. */

@@ -6,7 +6,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as transformers from '@huggingface/transformers';
-import { type ChannelLut, PIL_RESAMPLE, pilResize, pilResizeToPlanes } from './pilResize.js';
+import { PIL_RESAMPLE } from './pilFilters.js';
+import type { ChannelLut } from './pilPasses.js';
+import { pilResize, pilResizeToPlanes } from './pilResize.js';
 
 transformers.env.allowRemoteModels = false;
 transformers.env.allowLocalModels = true;

@@ -7,7 +7,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChatError, VALOR_SAMPLING, type ChatMessage } from '../../src/core/chat.js';
-import { buildChatBody, createChatClient, defaultLlmCacheDir, llmCacheKey, parseRetryAfterMs, resolveApiKeyFromEnv } from '../../src/core/llmClient.js';
+import { buildChatBody, createChatClient, resolveApiKeyFromEnv } from '../../src/core/llmClient.js';
+import { parseRetryAfterMs } from '../../src/core/llmFailures.js';
+import { defaultLlmCacheDir, llmCacheKey } from '../../src/core/llmReplyCache.js';
 import { startOpenAIServer } from '../helpers/openaiServer.js';
 
 const MSGS: ChatMessage[] = [{ role: 'user', content: 'Is the mug left of the laptop?' }];

@@ -1,13 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  formatScore,
-  parseReply,
-  programLineOffset,
-  programLineToReplyLine,
-  programPositionToReply,
-  replyLineToProgramLine,
-} from '../../src/core/reply.js';
+import { formatScore, parseReply } from '../../src/core/reply.js';
+import { programLineOffset, programLineToReplyLine, programPositionToReply, replyLineToProgramLine } from '../../src/core/replyLines.js';
 import { FormatResult } from '../../src/protocol/run.js';
 import { rng } from '../helpers/rng.js';
 

@@ -213,7 +213,7 @@ describe('hostile programs, by category', { skip: !LINUX && 'the OS sandbox is L
   });
 
   test('forging protocol messages: a forged done ends the run at once, parallel calls and oversized lines stop it, the answer cap holds', async () => {
-    const chan = "import operator\nch = operator.attrgetter('_State.chan')(typing.sys.modules['__main__'])";
+    const chan = "import operator\nch = operator.attrgetter('_State.chan')(typing.sys.modules['program'])";
     // A forged `done` is just the program's answer: the process is killed at once, not left running.
     const forged = await run(`import typing\n${chan}\nch.send({'t': 'done', 'ok': True, 'final_answer': 'forged'})\nwhile True:\n    pass`);
     assert.equal(forged.final_answer, 'forged');

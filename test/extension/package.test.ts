@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extractZip } from '../helpers/zip.js';
@@ -53,6 +53,10 @@ test('the linux-x64 VSIX holds the bundles and only linux-x64 binaries, and its 
   // The program runner reads its Python side from <extension>/python/ at run time.
   assert.ok(has('python/valor_worker/worker.py'), 'the Python worker is in the VSIX');
   assert.ok(has('python/valor_worker/sandbox.py'), 'its OS sandbox is in the VSIX');
+  // ...with every module it imports (worker.py imports its parent, child, program and sandbox modules).
+  for (const name of readdirSync(join(ROOT, 'python', 'valor_worker')).filter((n) => n.endsWith('.py'))) {
+    assert.ok(has(`python/valor_worker/${name}`), `python/valor_worker/${name} is in the VSIX`);
+  }
   assert.ok(has('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node'));
   assert.ok(has('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1'));
   assert.ok(entries.some((e) => e.startsWith('extension/node_modules/@img/sharp-linux-x64/')));

@@ -1,20 +1,19 @@
 /**
  * One run in progress: its scratch directory and socket, the tool calls it makes (answered from
- * its `Tools` and traced here), its timers, and how it ends (result, timeout, cancel, crash).
+ * its `Tools` and traced, one call at a time: toolCall.ts), its timers, and how it ends (result,
+ * timeout, cancel, crash; the outcome it reports: runOutcome.ts).
  */
-import { open, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ChildMessage, type CallMessage, type DoneMessage } from '../../protocol/programWire.js';
 import type { IsolationMode, ProgramError, ProgramOutcome, TraceEntry } from '../../protocol/run.js';
-import { boundLineTrace } from '../lineTrace.js';
 import type { RunRequest } from '../runnerTypes.js';
-import { ToolServerError } from '../toolClient.js';
-import { ToolError } from '../tools.js';
-import { dispatch, type Dispatched } from './dispatch.js';
 import { killGroup, signalName, workerConfig } from './processes.js';
 import { boundedAnswer, boundedError, CHILD_LIMITS, depthWithin } from './childLimits.js';
+import { readStdout, runOutcome } from './runOutcome.js';
+import { answerCall, recordAnswer, traceEntryFor } from './toolCall.js';
 import { lineSplitter } from './wire.js';
 
 export interface RunSettings {
@@ -268,40 +267,16 @@ export class ActiveRun {
   }
 
   private async onCall(msg: CallMessage): Promise<void> {
-    const argsJson = JSON.stringify(msg.args);
-    const tooBig = argsJson.length > CHILD_LIMITS.maxCallArgs;
-    const entry: TraceEntry = {
-      index: this.trace.length,
-      tool: msg.tool,
-      line: msg.line,
-      variable: msg.variable !== null && msg.variable.length <= CHILD_LIMITS.maxVariable ? msg.variable : null,
-      args: tooBig ? { too_large: `${argsJson.length} bytes of JSON` } : msg.args,
-      result: null,
-      error: null,
-      ms: 0,
-    };
+    const { entry, argsBytes } = traceEntryFor(msg, this.trace.length);
     this.trace.push(entry);
     const t0 = performance.now();
     this.inFlight = { entry, t0 };
-    let outcome: { ok: true; r: Dispatched } | { ok: false; type: string; message: string; outage: boolean };
-    try {
-      if (tooBig) throw new ToolError(`${msg.tool}: its arguments are ${argsJson.length} bytes of JSON; a tool call takes at most ${CHILD_LIMITS.maxCallArgs} (pass img_pth, a short prompt and a box)`, 'ValueError');
-      outcome = { ok: true, r: await dispatch(this.req.tools, msg.tool, msg.args, this.toolAbort.signal, this.req.imagePath) };
-    } catch (err) {
-      outcome = { ok: false, type: err instanceof ToolError ? err.type : 'ToolError', message: err instanceof Error ? err.message : String(err), outage: err instanceof ToolServerError };
-    }
+    const answer = await answerCall(this.req.tools, msg, argsBytes, this.toolAbort.signal, this.req.imagePath);
     // A run that ended meanwhile has already closed this entry; the late answer is dropped.
     if (this.inFlight?.entry !== entry || this.done || this.verdict) return;
     this.inFlight = null;
-    entry.ms = performance.now() - t0;
-    if (outcome.ok) {
-      entry.result = outcome.r.value;
-      if (outcome.r.detail !== undefined) entry.detail = outcome.r.detail;
-      this.conn?.write(`${JSON.stringify({ t: 'result', ok: true, value: outcome.r.value })}\n`);
-    } else {
-      entry.error = { type: outcome.type, message: outcome.message, ...(outcome.outage ? { tool_server: true } : {}) };
-      this.conn?.write(`${JSON.stringify({ t: 'result', ok: false, type: outcome.type, message: outcome.message })}\n`);
-    }
+    const reply = recordAnswer(entry, answer, performance.now() - t0);
+    this.conn?.write(reply);
   }
 
   /** Ends a tool call still waiting for its tool when the run ends. */
@@ -348,56 +323,11 @@ export class ActiveRun {
   }
 
   private async finish(): Promise<void> {
-    const stdout = await this.readStdout();
+    const stdout = await readStdout(this.stdoutPath, this.settings.maxStdoutBytes);
     const ms = performance.now() - this.started;
-    const d = this.done;
-    let outcome: ProgramOutcome;
-    if (d) {
-      const error = d.error ?? null;
-      const lineTrace = this.settings.lineTrace ? boundLineTrace(d.line_trace, this.trace.length) : undefined;
-      outcome = {
-        ok: d.ok && !error,
-        final_answer: d.ok ? (d.final_answer ?? null) : null,
-        error,
-        trace: this.trace,
-        stdout: stdout.text,
-        stdout_truncated: Boolean(d.stdout_truncated) || stdout.truncated,
-        img_pth_reassigned: Boolean(d.img_pth_reassigned),
-        ms,
-        isolation: this.settings.isolation,
-        ...(lineTrace ? { line_trace: lineTrace } : {}),
-      };
-    } else {
-      outcome = {
-        ok: false,
-        final_answer: null,
-        error: this.verdict?.error ?? { type: 'WorkerCrash', message: 'the run ended without a result', line: null },
-        trace: this.trace,
-        stdout: stdout.text,
-        stdout_truncated: stdout.truncated,
-        img_pth_reassigned: false,
-        ms,
-        isolation: this.settings.isolation,
-      };
-    }
+    const outcome = runOutcome({ done: this.done, verdict: this.verdict, trace: this.trace, stdout, ms, isolation: this.settings.isolation, lineTrace: this.settings.lineTrace });
     await this.cleanup();
     this.resolveOutcome(outcome);
-  }
-
-  private async readStdout(): Promise<{ text: string; truncated: boolean }> {
-    const max = this.settings.maxStdoutBytes;
-    try {
-      const fh = await open(this.stdoutPath, 'r');
-      try {
-        const buf = Buffer.alloc(max + 1);
-        const { bytesRead } = await fh.read(buf, 0, max + 1, 0);
-        return { text: buf.subarray(0, Math.min(bytesRead, max)).toString('utf8'), truncated: bytesRead > max };
-      } finally {
-        await fh.close();
-      }
-    } catch {
-      return { text: '', truncated: false };
-    }
   }
 
   private async cleanup(): Promise<void> {
