@@ -204,7 +204,15 @@ describe('worker lifecycle', () => {
 
   test('a hung worker is replaced and the run goes through', async () => {
     const workers: number[] = [];
-    const runner = makeRunner({ workers, startTimeoutMs: 1500 });
+    // The hang is detected by the start timeout, and the replacement must start within it too:
+    // size it from how long a worker takes to start on this machine now (a loaded 2-core CI
+    // machine can take several seconds), never below 1.5 s.
+    const probe = makeRunner();
+    const t0 = Date.now();
+    await probe.warmUp();
+    const startMs = Date.now() - t0;
+    await probe.dispose();
+    const runner = makeRunner({ workers, startTimeoutMs: Math.max(1500, 4 * startMs) });
     await runner.warmUp();
     const stuck = runner.workerPid!;
     process.kill(stuck, 'SIGSTOP');
