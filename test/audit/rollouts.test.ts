@@ -33,6 +33,8 @@ describe('rollout group', () => {
   let judges: OpenAIServer;
   let work: string;
   let env: Record<string, string>;
+  const GATE = 8;
+  let gateOpenedBy: 'count' | 'timeout' | null = null;
   before(async () => {
     gen = await startOpenAIServer();
     judges = await startOpenAIServer();
@@ -42,10 +44,30 @@ describe('rollout group', () => {
       const reply = SAMPLES[req.json.seed as number];
       return reply === undefined ? { status: 400, body: { error: { message: `unexpected seed ${req.json.seed}` } } } : { text: reply };
     });
-    judges.setHandler((req) => {
+    // Concurrency, shown without timing: the first GATE judge requests are held until GATE of
+    // them are in flight together. Judges asked one at a time would never get there, and the gate
+    // would open only at its 60 s fallback (gateOpenedBy 'timeout').
+    let arrived = 0;
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    const fallback = setTimeout(() => {
+      gateOpenedBy ??= 'timeout';
+      openGate();
+    }, 60_000);
+    judges.setHandler(async (req) => {
       const text = lastUserText(req);
       const who = judgeOf(req);
-      const wait = 150; // every judge answers after a pause, so overlapping requests show concurrency
+      if (gateOpenedBy === null) {
+        if (++arrived >= GATE) {
+          gateOpenedBy = 'count';
+          clearTimeout(fallback);
+          openGate();
+        }
+        await gate;
+      }
+      const wait = 150; // every judge answers after a pause
       if (text.includes('r-two') && who === 'logic') return { delayMs: wait, then: { text: jsonVerdict(0, 'step 3 does not follow') } };
       if (text.includes('r-three') && who === 'spatial') return { delayMs: wait, then: { text: jsonVerdict(0, 'left is misread') } };
       if (text.includes('r-four') && who === 'attribute') return { status: 400, body: { error: { message: 'attribute judge unavailable' } } };
@@ -94,12 +116,11 @@ describe('rollout group', () => {
     assert.equal(g.best, 0);
     assert.equal(g.worst, 4);
     assert.equal(g.separating[0]?.reward, 'format');
-    // Concurrency: some judge request started before another one ended (they overlapped), and
-    // the judges' latencies add up to more than the scoring took.
+    // Concurrency: GATE judge requests (of different replies: each reply has four judges) were in
+    // flight together, and the judges' latencies add up to more than the scoring took.
     const jr = judges.chatRequests().filter((r) => r.outcome === 'text');
     assert.ok(jr.length >= 12);
-    const firstEnd = Math.min(...jr.map((r) => r.endMs ?? Infinity));
-    assert.ok(jr.filter((r) => r.startMs < firstEnd).length >= 8, 'the judges of different replies were in flight together');
+    assert.equal(gateOpenedBy, 'count', `${GATE} judge requests were in flight together`);
     assert.ok(g.timings.judge_ms_sum > g.timings.score_ms);
   });
 
