@@ -294,3 +294,34 @@ describe('untyped input', () => {
     assert.deepEqual(n.format.diagnostics.map((x) => x.code), ['missing-plan', 'missing-answer']);
   });
 });
+
+describe('details found by the second mutation run', () => {
+  test('a plan without an answer reports only the missing answer', () => {
+    assert.deepEqual(diags('<plan>a</plan>').map((x) => x[1]), ['missing-answer']);
+    assert.deepEqual(diags('<answer>x</answer>').map((x) => x[1]), ['missing-plan']);
+  });
+
+  test('only a line that is just ``` closes a fence; spaces after it are fine', () => {
+    // A Python comment that ends in backticks is program text.
+    const r = parseReply('<plan>a</plan><answer>\n```python\n# as in ```\nx = 1\n```\n</answer>');
+    assert.equal(r.program, '# as in ```\nx = 1');
+    assert.deepEqual(r.format.diagnostics, []);
+    const spaced = parseReply('<plan>a</plan><answer>\n```python\nx = 1\n```   \n</answer>');
+    assert.equal(spaced.program, 'x = 1');
+    assert.deepEqual(spaced.format.diagnostics, []);
+  });
+
+  test('backticks inside the first program line are not a fence', () => {
+    const r = parseReply('<plan>a</plan><answer>print("```")</answer>');
+    assert.equal(r.program, 'print("```")');
+    assert.equal(r.fence, null);
+    assert.deepEqual([r.programStartLine, r.programStartColumn], [1, 23]);
+  });
+
+  test('a fence on the tag line that is never closed keeps the whole last line', () => {
+    const r = parseReply('<plan>a</plan><answer>```python x = 1\ny = 2</answer>');
+    assert.equal(r.program, 'x = 1\ny = 2');
+    assert.deepEqual(r.fence, { language: 'python' });
+    assert.equal(parseReply('<plan>a</plan><answer>```python x = 1\ny</answer>').program, 'x = 1\ny');
+  });
+});
