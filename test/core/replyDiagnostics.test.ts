@@ -323,5 +323,15 @@ describe('details found by the second mutation run', () => {
     assert.equal(r.program, 'x = 1\ny = 2');
     assert.deepEqual(r.fence, { language: 'python' });
     assert.equal(parseReply('<plan>a</plan><answer>```python x = 1\ny</answer>').program, 'x = 1\ny');
+    // Backticks on the last line followed by more text are program text, not the closing fence.
+    assert.equal(parseReply('<plan>a</plan><answer>```python x = 1\nprint("```") </answer>').program, 'x = 1\nprint("```")');
+  });
+
+  test('exactly three stretches of outside text: three warnings and no summary', () => {
+    assert.deepEqual(diags('one\n<plan>a</plan>\ntwo\n<answer>x</answer>\nthree').map((x) => [x[1], x[2]]), [
+      ['outside-text', 1],
+      ['outside-text', 3],
+      ['outside-text', 5],
+    ]);
   });
 });
