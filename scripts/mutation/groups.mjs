@@ -10,9 +10,9 @@
 
 /** @type {Record<string, { mutate: string[]; tests: string[]; note?: string }>} */
 export const GROUPS = {
-  reply: { mutate: ['src/core/reply.ts', 'src/core/replyProgram.ts', 'src/core/replyLines.ts'], tests: ['test/core/reply.test.ts'] },
-  metrics: { mutate: ['src/core/eval/metrics.ts'], tests: ['test/core/evalMetrics.test.ts'] },
-  boxes: { mutate: ['src/server/boxes.ts'], tests: ['test/server/boxes.test.ts'] },
+  reply: { mutate: ['src/core/reply.ts', 'src/core/replyProgram.ts', 'src/core/replyLines.ts'], tests: ['test/core/reply.test.ts', 'test/core/replyDiagnostics.test.ts'] },
+  metrics: { mutate: ['src/core/eval/metrics.ts'], tests: ['test/core/evalMetrics.test.ts', 'test/core/evalMetricsEdges.test.ts'] },
+  boxes: { mutate: ['src/server/boxes.ts'], tests: ['test/server/boxes.test.ts', 'test/server/depthReading.test.ts'] },
   http: { mutate: ['src/server/http.ts'], tests: ['test/server/httpBody.test.ts'] },
   audit: { mutate: ['src/core/audit.ts', 'src/core/overrideIndex.ts', 'src/core/kappa.ts', 'src/core/rewards/overrides.ts'], tests: ['test/core/audit.test.ts', 'test/core/exports.test.ts'] },
   'rewards-units': {
@@ -23,7 +23,7 @@ export const GROUPS = {
     mutate: ['src/core/rewards/judge.ts', 'src/core/rewards/score.ts', 'src/core/rewards/rubrics.ts', 'src/core/rewards/syntax.ts', 'src/core/rewards/pyFormat.ts'],
     tests: ['test/core/rewards.test.ts', 'test/core/rewardsUnits.test.ts', 'test/core/referencePrompts.test.ts'],
   },
-  caches: { mutate: ['src/core/diskCache.ts', 'src/core/contentHash.ts', 'src/server/lru.ts'], tests: ['test/core/diskCache.test.ts', 'test/core/llmClient.test.ts'] },
+  caches: { mutate: ['src/core/diskCache.ts', 'src/core/contentHash.ts', 'src/server/lru.ts'], tests: ['test/core/diskCache.test.ts', 'test/core/cacheKeys.test.ts', 'test/server/lru.test.ts', 'test/core/llmClient.test.ts'] },
   exports: { mutate: ['src/core/exports/*.ts'], tests: ['test/core/exports.test.ts', 'test/cli/exportVerl.test.ts'] },
   'eval-loop': {
     mutate: [
