@@ -8,6 +8,7 @@ export const COMMANDS = {
   generate: 'valor.generate',
   runProgram: 'valor.runProgram',
   replayRun: 'valor.replayRun',
+  fixWithModel: 'valor.fixWithModel',
   score: 'valor.score',
   verifyBoxes: 'valor.verifyBoxes',
   openRunView: 'valor.openRunView',

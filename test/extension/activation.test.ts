@@ -71,6 +71,7 @@ test('every registered command, invoked with no context, answers with what to do
     'valor.generate': noActiveDoc('Generating the plan and program'),
     'valor.runProgram': noActiveDoc('Running the program'),
     'valor.replayRun': noActiveDoc('Replaying the last run'),
+    'valor.fixWithModel': noActiveDoc('Fixing the program with the model'),
     'valor.score': noActiveDoc('Scoring'),
     'valor.verifyBoxes': noActiveDoc('Verifying boxes'),
     'valor.openRunView': noActiveDoc('Opening the run view'),

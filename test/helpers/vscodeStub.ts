@@ -460,6 +460,8 @@ function freshState() {
     decorationTypes: [] as Array<{ options: unknown; disposed: boolean }>,
     diagnostics: new Map<string, Map<string, Diagnostic[]>>(),
     codeLensProviders: [] as Array<{ selector: unknown; provider: { provideCodeLenses(d: TextDocument, t: unknown): unknown; onDidChangeCodeLenses?: Event<void> } }>,
+    /** TextDocumentContentProviders by scheme (virtual read-only documents, e.g. a proposed fix). */
+    contentProviders: new Map<string, { provideTextDocumentContent(u: Uri, t: unknown): unknown }>(),
     hoverProviders: [] as Array<{ selector: unknown; provider: { provideHover(d: TextDocument, p: Position, t: unknown): unknown } }>,
     treeProviders: new Map<string, { getChildren(e?: unknown): unknown; getTreeItem(e: unknown): unknown; onDidChangeTreeData?: Event<unknown> }>(),
     serializers: new Map<string, { deserializeWebviewPanel(p: StubPanel, state: unknown): Promise<void> | void }>(),
@@ -778,6 +780,11 @@ export const workspace = {
       doc._edit(doc.offsetAt(e.range.start), doc.offsetAt(e.range.end), e.text);
     }
     return true;
+  },
+  registerTextDocumentContentProvider(scheme: string, provider: { provideTextDocumentContent(u: Uri, t: unknown): unknown }) {
+    if (stub.contentProviders.has(scheme)) throw new Error(`stub: a content provider for ${scheme}: is already registered`);
+    stub.contentProviders.set(scheme, provider);
+    return new Disposable(() => stub.contentProviders.delete(scheme));
   },
   createFileSystemWatcher(pattern: unknown) {
     const w = { pattern, create: new EventEmitter<Uri>(), change: new EventEmitter<Uri>(), del: new EventEmitter<Uri>() };

@@ -9,6 +9,7 @@ import { COMMANDS, type CommandKey } from '../commandIds.js';
 import { guarded } from '../commandGuard.js';
 import { clearApiKey } from './clearApiKey.js';
 import type { CommandDeps, CommandSpec } from './commandDeps.js';
+import { fixWithModel } from './fixWithModel.js';
 import { generate } from './generate.js';
 import { newQuery } from './newQuery.js';
 import { openReviewQueue } from './openReviewQueue.js';
@@ -35,6 +36,7 @@ export const COMMAND_SPECS: Readonly<Record<CommandKey, CommandSpec>> = {
   generate,
   runProgram,
   replayRun,
+  fixWithModel,
   score,
   verifyBoxes,
   openRunView,
