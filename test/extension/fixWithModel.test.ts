@@ -204,3 +204,20 @@ test('a run the tool server failed is not offered a fix: restart and run again',
   assert.deepEqual(m.items, ['Restart Tool Server', 'Run']);
   assert.equal(s.llm.requests.length, 0);
 });
+
+test("the run view's fixWithModel message runs the fix on the run's document", async (t) => {
+  const { parseViewMessage } = await import('../../src/protocol/webview.js');
+  assert.equal(parseViewMessage({ type: 'fixWithModel', runId: 'r' }).ok, true);
+  assert.equal(parseViewMessage({ type: 'fixWithModel' }).ok, false);
+  const s = await setup(t);
+  await runFailing(s);
+  await stub.executeCommand('valor.openRunView', s.doc.uri);
+  const panel = stub.panels.at(-1)!;
+  const runId = s.h.api.store.get(s.doc.uri.toString()).run!.record.id;
+  s.llm.script({ text: FIXED });
+  stub.answers = (_m, items) => (items.includes('Accept') ? 'Accept' : undefined);
+  panel.webview._receive({ type: 'fixWithModel', runId: 'another-run' });
+  panel.webview._receive({ type: 'fixWithModel', runId });
+  await until(() => s.doc.getText() === `${HEADER}${FIXED}\n`, 'the accepted fix in the document');
+  assert.equal(s.llm.requests.length, 1, 'a message for another run is ignored');
+});
