@@ -20,17 +20,11 @@ import { scoreRolloutGroup } from '../src/core/audit/rolloutGroup.js';
 import { ReviewSession } from '../src/core/review/session.js';
 import { openReviewSource } from '../src/core/review/source.js';
 import { ProgramRunner } from '../src/core/runner/index.js';
-import { GOOD_REPLY, jsonVerdict } from '../test/helpers/judgeReplies.js';
+import { GOOD_REPLY } from '../test/helpers/judgeReplies.js';
 import { startOpenAIServer } from '../test/helpers/openaiServer.js';
 import { writeReviewEval } from '../test/helpers/reviewFixture.js';
+import { JUDGE_DELAY_MS, middleValue as median, startDelayedJudges, wallVsJudgeSum } from './judges.js';
 import type { BenchResult } from './types.js';
-
-const JUDGE_DELAY_MS = 200;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 async function timeToFirstItem(path: string, audit: string): Promise<number> {
   const t0 = performance.now();
@@ -84,19 +78,14 @@ export async function bench(): Promise<BenchResult[]> {
 
     // 2. The rollout group.
     const gen = await startOpenAIServer();
-    const judges = await startOpenAIServer();
+    const { server: judges, judge } = await startDelayedJudges();
     let round = 0;
     // Every sample differs in its plan and program, so all 20 judge calls are real (no shared verdicts).
     gen.setHandler((req) => {
       const tag = `round ${round} sample ${String(req.json.seed)}`;
       return { text: GOOD_REPLY.replace('4. Answer "yes" or "no".', `4. Answer "yes" or "no" (${tag}).`).replace('dets = gd_detect', `# ${tag}\ndets = gd_detect`) };
     });
-    judges.setHandler(async () => {
-      await new Promise((r) => setTimeout(r, JUDGE_DELAY_MS));
-      return { text: jsonVerdict(1) };
-    });
     const generator = createChatClient({ baseUrl: gen.url, model: 'bench-policy', cacheDir: false, maxRetries: 0 });
-    const judge = createChatClient({ baseUrl: judges.url, model: 'bench-judge', cacheDir: false, maxRetries: 0 });
     const runner = new ProgramRunner();
     try {
       const walls: number[] = [];
@@ -108,17 +97,16 @@ export async function bench(): Promise<BenchResult[]> {
         walls.push(g.timings.wall_ms);
         sums.push(g.timings.judge_ms_sum);
       }
-      const w = median(walls);
-      const sum = median(sums);
-      results.push({
-        name: 'rollout group of 5: wall time',
-        value: Math.round(w),
-        unit: 'ms',
-        baseline: { name: 'sum of its 20 judge latencies', value: Math.round(sum) },
-        ratio: Number((w / sum).toFixed(3)),
-        target: '<= 0.15',
-        notes: `judges answer after ${JUDGE_DELAY_MS} ms; includes drawing the 5 replies and 5 syntax runs (python3, placeholders); median of 5`,
-      });
+      results.push(
+        wallVsJudgeSum({
+          name: 'rollout group of 5: wall time',
+          walls,
+          sums,
+          sumName: 'sum of its 20 judge latencies',
+          target: '<= 0.15',
+          notes: `judges answer after ${JUDGE_DELAY_MS} ms; includes drawing the 5 replies and 5 syntax runs (python3, placeholders); median of 5`,
+        }),
+      );
     } finally {
       await runner.dispose();
       await gen.close();

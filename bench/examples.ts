@@ -25,6 +25,7 @@ import { ProgramRunner } from '../src/core/runner/index.js';
 import { createToolClient } from '../src/core/toolClient.js';
 import type { Tools } from '../src/core/tools.js';
 import { startToolServer, type ToolServerProcess } from '../src/host/toolServerProcess.js';
+import { median, runAlone } from './common.js';
 import type { BenchResult } from './types.js';
 
 const ROOT = resolve(__dirname, '..');
@@ -33,12 +34,6 @@ const IMAGE = join(ROOT, 'test', 'fixtures', 'images', 'scene-640x480.jpg');
 const ROUNDS = 4;
 /** The small detector: its model time (ms) leaves the per-call costs this module is about visible. */
 const EXAMPLES_DETECTOR = process.env.BENCH_EXAMPLES_DETECTOR ?? 'grounding-dino-tiny';
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 /** The worked examples: the generator prompt's (when that module still exports them) and the desk example. */
 async function examples(): Promise<Array<{ query: string; reply: string }>> {
@@ -123,14 +118,4 @@ export async function bench(): Promise<BenchResult[]> {
   }
 }
 
-if (require.main === module) {
-  bench().then(
-    (rs) => {
-      for (const r of rs) console.log(JSON.stringify(r));
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runAlone(bench);

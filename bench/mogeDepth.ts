@@ -12,26 +12,20 @@
  * runs DINOv2-L on 3,600 tokens): the ratios here are an upper bound on the real model's overhead.
  * Run alone: `npx tsx bench/mogeDepth.ts`.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import sharp from 'sharp';
 import { startToolServer, type ToolServerProcess } from '../src/host/toolServerProcess.js';
 import { DepthResponse, TOOL_ROUTES } from '../src/protocol/tools.js';
 import { decodeRgb } from '../src/server/images.js';
 import { MoGeDepthModel } from '../src/server/mogeDepth.js';
 import { mogeDepth } from '../src/server/mogePost.js';
+import { distinctImages, median, runAlone } from './common.js';
 import type { BenchResult } from './types.js';
 
 const ROOT = resolve(__dirname, '..');
 const MOGE = join(ROOT, 'test', 'fixtures', 'models', 'moge-2-tiny');
 const IMAGE = join(ROOT, 'test', 'fixtures', 'images', 'scene-640x480.jpg');
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 /** session.run and the post-processing alone, in this process, on the same picture. */
 async function inProcess(n: number): Promise<{ run: number; post: number }> {
@@ -57,16 +51,8 @@ export async function bench(): Promise<BenchResult[]> {
   const work = mkdtempSync(join(tmpdir(), 'valor-bench-moge-'));
   let server: ToolServerProcess | undefined;
   try {
-    const base = await sharp(IMAGE).raw().toBuffer({ resolveWithObject: true });
     const N = 20;
-    const paths: string[] = [];
-    for (let i = 0; i < N; i++) {
-      const px = Buffer.from(base.data);
-      px[i] = (px[i] as number) ^ 0x01;
-      const p = join(work, `img-${i}.png`);
-      writeFileSync(p, await sharp(px, { raw: { width: base.info.width, height: base.info.height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer());
-      paths.push(p);
-    }
+    const paths = await distinctImages(IMAGE, work, N);
     server = await startToolServer({
       serverScript: join(ROOT, 'dist', 'server.js'),
       depth: MOGE,
@@ -122,14 +108,4 @@ export async function bench(): Promise<BenchResult[]> {
   }
 }
 
-if (require.main === module) {
-  bench().then(
-    (rs) => {
-      for (const r of rs) console.log(JSON.stringify(r));
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runAlone(bench);

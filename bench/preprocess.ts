@@ -21,6 +21,7 @@ import { decodeRgb } from '../src/server/images.js';
 import { pilResize } from '../src/server/pilResize.js';
 import { fastPixelValues, transformers, usePillowResize } from '../src/server/transformersEnv.js';
 import { pixelValuesBefore } from './baseline/pilResizeBefore.js';
+import { median, runAlone } from './common.js';
 import type { BenchResult } from './types.js';
 
 const ROOT = resolve(__dirname, '..');
@@ -28,12 +29,6 @@ const IMAGE = join(ROOT, 'test', 'fixtures', 'images', 'scene-640x480.jpg');
 const PILLOW_SCRIPT = join(ROOT, 'scripts', 'bench', 'pillow_preprocess.py');
 const ROUNDS = 5;
 const REPEATS = 20;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 /** A python3 that can import PIL and numpy, or undefined. */
 function findPillowPython(): string | undefined {
@@ -139,14 +134,4 @@ export async function bench(): Promise<BenchResult[]> {
   }
 }
 
-if (require.main === module) {
-  bench().then(
-    (rs) => {
-      for (const r of rs) console.log(JSON.stringify(r));
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runAlone(bench);

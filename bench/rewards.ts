@@ -9,34 +9,20 @@
  *
  * Every scored reply is distinct, so no verdict comes from a cache. Run alone: `npx tsx bench/rewards.ts`.
  */
-import { createChatClient } from '../src/core/llmClient.js';
 import { ProgramRunner } from '../src/core/runner/index.js';
 import { createVerdictCache } from '../src/core/rewards/judge.js';
 import { scoreReply } from '../src/core/rewards/score.js';
 import { startRewardServer } from '../src/server/rewardServer.js';
-import { startOpenAIServer } from '../test/helpers/openaiServer.js';
-import { GOOD_QUERY, GOOD_REPLY, jsonVerdict } from '../test/helpers/judgeReplies.js';
+import { GOOD_QUERY, GOOD_REPLY } from '../test/helpers/judgeReplies.js';
+import { JUDGE_DELAY_MS, startDelayedJudges, wallVsJudgeSum } from './judges.js';
 import type { BenchResult } from './types.js';
-
-const JUDGE_DELAY_MS = 200;
 
 function variant(i: number): { query: string; reply: string } {
   return { query: `${GOOD_QUERY} (variant ${i})`, reply: GOOD_REPLY.replace('dets = gd_detect', `# variant ${i}\ndets = gd_detect`) };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 export async function bench(): Promise<BenchResult[]> {
-  const srv = await startOpenAIServer();
-  // The wait lives in the handler (the helper's own delay reply does not fire for handler replies).
-  srv.setHandler(async () => {
-    await new Promise((r) => setTimeout(r, JUDGE_DELAY_MS));
-    return { text: jsonVerdict(1) };
-  });
-  const judge = createChatClient({ baseUrl: srv.url, model: 'bench-judge', cacheDir: false, maxRetries: 0 });
+  const { server: srv, judge } = await startDelayedJudges();
   const runner = new ProgramRunner();
   const results: BenchResult[] = [];
   try {
@@ -51,17 +37,16 @@ export async function bench(): Promise<BenchResult[]> {
       walls.push(performance.now() - t0);
       sums.push(set.verdicts.filter((v) => v.judge === 'bench-judge').reduce((s, v) => s + (v.ms ?? 0), 0));
     }
-    const wall = median(walls);
-    const sum = median(sums);
-    results.push({
-      name: 'rewards: one program, wall time',
-      value: Math.round(wall),
-      unit: 'ms',
-      baseline: { name: 'sum of its four judge latencies', value: Math.round(sum) },
-      ratio: Number((wall / sum).toFixed(3)),
-      target: '<= 0.35',
-      notes: `judges answer after ${JUDGE_DELAY_MS} ms; median of 7; includes the syntax run (python3, placeholders)`,
-    });
+    results.push(
+      wallVsJudgeSum({
+        name: 'rewards: one program, wall time',
+        walls,
+        sums,
+        sumName: 'sum of its four judge latencies',
+        target: '<= 0.35',
+        notes: `judges answer after ${JUDGE_DELAY_MS} ms; median of 7; includes the syntax run (python3, placeholders)`,
+      }),
+    );
 
     const N = 32;
     const throughput = async (concurrency: number, offset: number): Promise<number> => {

@@ -18,16 +18,17 @@
  *
  * Run alone: `npx tsx bench/server.ts`.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
+import { networkErrorCode } from '../src/core/toolClient.js';
 import { startToolServer, type ToolServerProcess } from '../src/host/toolServerProcess.js';
 import { DetectResponse, TOOL_ROUTES } from '../src/protocol/tools.js';
 import { buildCaption, parsePhrases } from '../src/server/grounding.js';
 import { decodeRgb } from '../src/server/images.js';
 import { transformers } from '../src/server/transformersEnv.js';
+import { distinctImages, median, runAlone } from './common.js';
 import type { BenchResult } from './types.js';
 
 const ROOT = resolve(__dirname, '..');
@@ -36,12 +37,6 @@ const DETECTOR = join(MODELS, 'grounding-dino-bench');
 const DEPTH = join(MODELS, 'depth-anything-tiny');
 const IMAGE = join(ROOT, 'test', 'fixtures', 'images', 'scene-640x480.jpg');
 const PROMPT = 'mug, laptop, chair';
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 /** Bare session.run of the detector on the same image and caption, in this process. */
 async function bareRunMs(n: number): Promise<number> {
@@ -81,16 +76,8 @@ export async function bench(): Promise<BenchResult[]> {
   let baseline: ToolServerProcess | undefined;
   try {
     // Distinct images (one pixel differs) so every call is a miss that reads, hashes and decodes.
-    const base = await sharp(IMAGE).raw().toBuffer({ resolveWithObject: true });
     const N = 48;
-    const paths: string[] = [];
-    for (let i = 0; i < N; i++) {
-      const px = Buffer.from(base.data);
-      px[i] = (px[i] as number) ^ 0x01;
-      const p = join(work, `img-${i}.png`);
-      writeFileSync(p, await sharp(px, { raw: { width: base.info.width, height: base.info.height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer());
-      paths.push(p);
-    }
+    const paths = await distinctImages(IMAGE, work, N);
     const script = join(ROOT, 'dist', 'server.js');
     const start = (extra: string[]): Promise<ToolServerProcess> =>
       startToolServer({
@@ -114,7 +101,8 @@ export async function bench(): Promise<BenchResult[]> {
         fetch(`${on.url}${route}`, { method: 'POST', headers: { authorization: `Bearer ${on.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
       // A kept-alive connection the server closed just as it was reused: send once more (the calls are idempotent).
       const res = await send().catch((err: unknown) => {
-        if (/ECONNRESET|other side closed/.test(String((err as { cause?: unknown })?.cause ?? err))) return send();
+        const code = networkErrorCode(err);
+        if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return send();
         throw err;
       });
       const json = (await res.json()) as unknown;
@@ -297,14 +285,4 @@ export async function bench(): Promise<BenchResult[]> {
   }
 }
 
-if (require.main === module) {
-  bench().then(
-    (rs) => {
-      for (const r of rs) console.log(JSON.stringify(r));
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runAlone(bench);

@@ -55,11 +55,13 @@ export function parseCliArgs<T extends Omit<ParseArgsConfig, 'args'>>(argv: stri
   try {
     return parseArgs({ ...config, args: argv });
   } catch (err) {
-    throw new UsageError(describeParseError(err as Error & { code?: string }, Object.keys(config.options ?? {})), true);
+    throw new UsageError(describeParseError(err as Error & { code?: string }, config.options ?? {}), true);
   }
 }
 
-function describeParseError(err: Error & { code?: string }, options: string[]): string {
+function describeParseError(err: Error & { code?: string }, declared: NonNullable<ParseArgsConfig['options']>): string {
+  const options = Object.keys(declared);
+  // parseArgs names the flag only inside its message, quoted; which error it is comes from `code`.
   const quoted = /'([^']+)'/.exec(err.message)?.[1] ?? '';
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const typed = quoted.replace(/=.*$/, '');
@@ -69,8 +71,10 @@ function describeParseError(err: Error & { code?: string }, options: string[]): 
   }
   if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     const flag = quoted.split(' ')[0] ?? quoted;
-    if (/argument missing/.test(err.message)) return `${flag} needs a value`;
-    if (/does not take an argument/.test(err.message)) return `${flag} is a switch and takes no value`;
+    // A string option without its value, or a value given to a boolean one: the declaration says which.
+    const type = declared[flag.replace(/^-+/, '')]?.type;
+    if (type === 'string') return `${flag} needs a value`;
+    if (type === 'boolean') return `${flag} is a switch and takes no value`;
     return err.message;
   }
   if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `unexpected argument '${quoted}'`;

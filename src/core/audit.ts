@@ -22,16 +22,18 @@
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Override, type GroundingResult, type RewardSet, type Verdict } from '../protocol/run.js';
-import { hashJson } from './contentHash.js';
-import { computeTotal, resolveWeights } from './rewards/total.js';
+import { Override, type GroundingResult } from '../protocol/run.js';
+import { cohensKappa } from './kappa.js';
+import { asIndex, OverrideIndex } from './overrideIndex.js';
+
+// Moved out so that rewards/ never imports this file (the reward scorer applies overrides too):
+// the override index, Cohen's kappa, and the reward subject with the reward-set override.
+export { cohensKappa } from './kappa.js';
+export { OverrideIndex, overrideKey } from './overrideIndex.js';
+export { applyRewardOverrides, rewardSubject } from './rewards/overrides.js';
 
 /** Default log location, relative to the workspace (or current directory headless). */
 export const DEFAULT_AUDIT_PATH = join('.valor', 'audits.jsonl');
-
-export function rewardSubject(query: string, reply: string): string {
-  return hashJson({ kind: 'reward', query, reply });
-}
 
 export function boxSubject(imageSha256: string, prompt: string): string {
   return `${imageSha256}|${prompt.trim().replace(/\s+/g, ' ')}`;
@@ -122,82 +124,6 @@ export async function appendOverride(path: string, override: Override): Promise<
   }
 }
 
-export function overrideKey(kind: Override['kind'], subject: string, target: string): string {
-  return `${kind}\u0000${subject}\u0000${target}`;
-}
-
-/**
- * The latest standing override per (kind, subject, target). A record with `retracts: true` (an
- * undo) withdraws the latest standing one of its key, so the one before it stands again.
- */
-export class OverrideIndex {
-  /** Standing overrides per key, oldest first (the last one counts). */
-  private readonly stackByKey = new Map<string, Override[]>();
-  private readonly bySubject = new Map<string, Map<string, Override>>();
-
-  constructor(overrides: Iterable<Override> = []) {
-    for (const o of overrides) this.add(o);
-  }
-
-  add(o: Override): void {
-    const key = overrideKey(o.kind, o.subject, o.target);
-    let stack = this.stackByKey.get(key);
-    if (!stack) this.stackByKey.set(key, (stack = []));
-    if (o.retracts) stack.pop();
-    else stack.push(o);
-    const sk = `${o.kind}\u0000${o.subject}`;
-    let m = this.bySubject.get(sk);
-    if (!m) this.bySubject.set(sk, (m = new Map()));
-    const top = stack[stack.length - 1];
-    if (top) m.set(o.target, top);
-    else m.delete(o.target);
-  }
-
-  get(kind: Override['kind'], subject: string, target: string): Override | undefined {
-    const stack = this.stackByKey.get(overrideKey(kind, subject, target));
-    return stack?.[stack.length - 1];
-  }
-
-  /** Latest overrides of one subject, by target. */
-  forSubject(kind: Override['kind'], subject: string): ReadonlyMap<string, Override> {
-    return this.bySubject.get(`${kind}\u0000${subject}`) ?? new Map();
-  }
-
-  /** Every latest standing override, in the order their keys first appeared. */
-  latest(): Override[] {
-    const out: Override[] = [];
-    for (const stack of this.stackByKey.values()) {
-      const top = stack[stack.length - 1];
-      if (top) out.push(top);
-    }
-    return out;
-  }
-}
-
-function asIndex(overrides: OverrideIndex | readonly Override[]): OverrideIndex {
-  return overrides instanceof OverrideIndex ? overrides : new OverrideIndex(overrides);
-}
-
-/**
- * A copy of `set` with the latest overrides of `subject` applied: the verdict takes the person's
- * value (its rationale and the judge's record stay), `overridden` lists what was applied, and the
- * total is recomputed with the set's weights.
- */
-export function applyRewardOverrides(set: RewardSet, subject: string, overrides: OverrideIndex | readonly Override[]): RewardSet {
-  const mine = asIndex(overrides).forSubject('reward', subject);
-  if (mine.size === 0) return set;
-  const overridden: Record<string, Override> = { ...(set.overridden ?? {}) };
-  const verdicts = set.verdicts.map((v): Verdict => {
-    const o = mine.get(v.reward);
-    if (!o) return v;
-    overridden[v.reward] = o;
-    return { ...v, value: o.value, state: o.value >= 1 ? 'pass' : 'fail' };
-  });
-  const weights = resolveWeights(set.weights);
-  const { total, incomplete } = computeTotal(verdicts, weights, set.total_rule);
-  return { ...set, verdicts, total, incomplete, overridden };
-}
-
 /** A copy of `result` with the latest box overrides applied (kept or dropped by a person). */
 export function applyBoxOverrides(result: GroundingResult, overrides: OverrideIndex | readonly Override[]): GroundingResult {
   const mine = asIndex(overrides).forSubject('box', boxSubject(result.image.sha256, result.prompt));
@@ -230,30 +156,6 @@ export interface AgreementStat {
   /** Cohen's kappa between machine and person; null when undefined (see `kappa_note`). */
   kappa: number | null;
   kappa_note?: string;
-}
-
-/** Cohen's kappa over categorical values (0/1, and 0.5 for format). */
-export function cohensKappa(pairs: ReadonlyArray<readonly [number, number]>): { kappa: number | null; note?: string } {
-  const n = pairs.length;
-  if (n === 0) return { kappa: null, note: 'nothing to compare' };
-  const cats = new Set<number>();
-  for (const [a, b] of pairs) {
-    cats.add(a);
-    cats.add(b);
-  }
-  let po = 0;
-  for (const [a, b] of pairs) if (a === b) po++;
-  po /= n;
-  let pe = 0;
-  for (const c of cats) {
-    const pa = pairs.filter(([a]) => a === c).length / n;
-    const pb = pairs.filter(([, b]) => b === c).length / n;
-    pe += pa * pb;
-  }
-  if (Math.abs(1 - pe) < 1e-12) {
-    return { kappa: null, note: `undefined: judge and person both gave one value (${[...cats].join('/')}) to every item, so chance agreement is 100%` };
-  }
-  return { kappa: (po - pe) / (1 - pe) };
 }
 
 function statOf(overrides: readonly Override[]): AgreementStat {

@@ -79,6 +79,15 @@ export function createSemaphore(limit: number): Semaphore {
   };
 }
 
+export interface MapLimitOptions {
+  /**
+   * What an abort of the signal does: `'reject'` (default) rejects the map with the abort error;
+   * `'stop'` starts no further item and, once the calls already running have settled, resolves
+   * with the results so far (`undefined` where an item never started).
+   */
+  onAbort?: 'reject' | 'stop';
+}
+
 /**
  * Maps `items` through `fn` with at most `limit` calls in flight; results keep the input order.
  * The first rejection rejects the whole map and no further item starts (calls already running are
@@ -90,13 +99,18 @@ export async function mapLimit<T, R>(
   limit: number,
   fn: (item: T, index: number) => Promise<R>,
   signal?: AbortSignal,
+  options: MapLimitOptions = {},
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failed = false;
+  const stopOnAbort = options.onAbort === 'stop';
   const worker = async (): Promise<void> => {
     while (!failed && next < items.length) {
-      if (signal?.aborted) throw abortError(signal);
+      if (signal?.aborted) {
+        if (stopOnAbort) return;
+        throw abortError(signal);
+      }
       const i = next++;
       try {
         results[i] = await fn(items[i] as T, i);

@@ -7,8 +7,8 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { RunRecord } from '../protocol/run.js';
 
-/** Default folder for run records, relative to a workspace or the current directory. */
-export const DEFAULT_RUNS_DIR = join('.valor', 'runs');
+/** The folder of a workspace's run records (`valor run`, the extension), relative to the workspace or the current directory. */
+export const WORKSPACE_RUNS_DIR = join('.valor', 'runs');
 
 /** A sortable, unique id: UTC timestamp + random suffix (`20261121T054402Z-3f9a1c`). */
 export function newRunId(now = new Date()): string {
@@ -40,18 +40,31 @@ export async function writeRunRecord(dir: string, record: RunRecord): Promise<st
   return path;
 }
 
+/**
+ * A run record that cannot be read or is not valid. `code` is the file system's error code when
+ * reading failed (`ENOENT`: there is no such record), absent when the file is not a valid record.
+ */
+export class RunRecordError extends Error {
+  readonly code?: string;
+  constructor(message: string, code?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RunRecordError';
+    if (code !== undefined) this.code = code;
+  }
+}
+
 /** Reads and validates one run record; the error names the file and the first bad field. */
 export async function readRunRecord(path: string): Promise<RunRecord> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
-    throw new Error(`cannot read run record ${path}: ${(err as Error).message}`);
+    throw new RunRecordError(`cannot read run record ${path}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code, { cause: err });
   }
   const parsed = RunRecord.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`run record ${path} is not valid: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
+    throw new RunRecordError(`run record ${path} is not valid: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
   }
   return parsed.data;
 }

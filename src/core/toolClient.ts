@@ -345,9 +345,19 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
   return client;
 }
 
+/** Socket error codes worth another try: nothing listening yet, or a kept-alive connection the server closed as it was reused. */
+const RETRYABLE_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+/** The socket's error code of a failed fetch (fetch rejects with a TypeError whose cause has it). */
+export function networkErrorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null | undefined;
+  const code = e?.cause?.code ?? e?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 function isRetryableNetwork(err: unknown): boolean {
-  const text = describeNetworkError(err);
-  return /ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|other side closed/i.test(text);
+  const code = networkErrorCode(err);
+  return code !== undefined && RETRYABLE_NETWORK_CODES.has(code);
 }
 
 function describeNetworkError(err: unknown): string {

@@ -5,7 +5,7 @@
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { RunRecord } from '../protocol/run.js';
-import { DEFAULT_RUNS_DIR, listRunRecords, type RunListing } from '../core/runStore.js';
+import { WORKSPACE_RUNS_DIR, listRunRecords, type RunListing } from '../core/runStore.js';
 import { COMMANDS } from './commandIds.js';
 
 
@@ -102,7 +102,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunTreeItem>, v
     const items: RunTreeItem[] = [];
     for (const root of this.roots()) {
       try {
-        for (const l of await listRunRecords(join(root, DEFAULT_RUNS_DIR))) items.push(new RunTreeItem(l, root));
+        for (const l of await listRunRecords(join(root, WORKSPACE_RUNS_DIR))) items.push(new RunTreeItem(l, root));
       } catch {
         // A folder we cannot read has no runs to show.
       }

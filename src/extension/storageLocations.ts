@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import * as vscode from 'vscode';
 import { DEFAULT_AUDIT_PATH } from '../core/audit.js';
-import { DEFAULT_RUNS_DIR } from '../core/runStore.js';
+import { WORKSPACE_RUNS_DIR } from '../core/runStore.js';
 import type { RunRecord } from '../protocol/run.js';
 import { workspaceRoots } from './editorFeatures.js';
 import type { StoredRun } from './resultsStore.js';
@@ -31,7 +31,7 @@ function storageDir(d: StorageDeps): string {
 
 export function runsDirFor(d: StorageDeps, uri: vscode.Uri | undefined): string {
   const folder = folderOf(uri);
-  return folder ? join(folder, DEFAULT_RUNS_DIR) : join(storageDir(d), 'runs');
+  return folder ? join(folder, WORKSPACE_RUNS_DIR) : join(storageDir(d), 'runs');
 }
 
 export function auditPathFor(d: StorageDeps, uri: vscode.Uri | undefined): string {
@@ -59,7 +59,7 @@ export function documentUriOfRecord(record: RunRecord, runPath?: string): vscode
 export async function findRunById(d: StorageDeps, runId: string): Promise<StoredRun | undefined> {
   const { readRunRecord } = await import('../core/runStore.js');
   for (const root of workspaceRoots()) {
-    const path = join(root, DEFAULT_RUNS_DIR, `${runId}.json`);
+    const path = join(root, WORKSPACE_RUNS_DIR, `${runId}.json`);
     if (existsSync(path)) return { record: await readRunRecord(path), path };
   }
   const path = join(storageDir(d), 'runs', `${runId}.json`);

@@ -133,16 +133,20 @@ export class HubOfflineError extends Error {
 }
 
 export class HubError extends Error {
-  constructor(message: string) {
+  /** A transfer that arrived damaged (wrong size or hash): downloading it again may succeed. */
+  readonly damaged: boolean;
+  constructor(message: string, o: { damaged?: boolean } = {}) {
     super(message);
     this.name = 'HubError';
+    this.damaged = o.damaged ?? false;
   }
 }
 
 const isNetworkError = (err: unknown): boolean => {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; name?: string } };
+  const e = err as { name?: string; code?: unknown; cause?: { code?: string; name?: string } };
   if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return e.name === 'TimeoutError';
-  return e?.name === 'TypeError' || Boolean(e?.cause?.code) || /fetch failed|ECONN|ENOTFOUND|EAI_AGAIN|socket|terminated/i.test(String(e?.message));
+  // fetch fails with a TypeError (its cause carries the socket's code); a broken body stream with the socket's error code.
+  return e?.name === 'TypeError' || Boolean(e?.cause?.code) || (typeof e?.code === 'string' && /^(E[A-Z]+|UND_ERR_\w+)$/.test(e.code));
 };
 
 function headers(token: string | undefined, extra: Record<string, string> = {}): Record<string, string> {
@@ -203,13 +207,13 @@ async function hashFile(path: string, kind: 'sha256' | 'git', size: number): Pro
 
 async function verify(path: string, f: HubFile): Promise<void> {
   const st = await stat(path);
-  if (f.size >= 0 && st.size !== f.size) throw new HubError(`${f.path}: got ${st.size} bytes, the hub says ${f.size}`);
+  if (f.size >= 0 && st.size !== f.size) throw new HubError(`${f.path}: got ${st.size} bytes, the hub says ${f.size}`, { damaged: true });
   if (f.sha256) {
     const got = await hashFile(path, 'sha256', st.size);
-    if (got !== f.sha256) throw new HubError(`${f.path}: sha256 ${got} does not match the hub's ${f.sha256}`);
+    if (got !== f.sha256) throw new HubError(`${f.path}: sha256 ${got} does not match the hub's ${f.sha256}`, { damaged: true });
   } else if (f.gitOid) {
     const got = await hashFile(path, 'git', st.size);
-    if (got !== f.gitOid) throw new HubError(`${f.path}: git blob id ${got} does not match the hub's ${f.gitOid}`);
+    if (got !== f.gitOid) throw new HubError(`${f.path}: git blob id ${got} does not match the hub's ${f.gitOid}`, { damaged: true });
   }
 }
 
@@ -272,7 +276,7 @@ async function downloadFile(spec: ModelSpec, f: HubFile, dest: string, opts: Pul
     } catch (err) {
       if (opts.signal?.aborted) throw err;
       lastErr = err;
-      if (err instanceof HubError && !/does not match|got \d+ bytes/.test(err.message)) throw err;
+      if (err instanceof HubError && !err.damaged) throw err;
       if (!(err instanceof HubError) && !isNetworkError(err)) throw err;
     }
   }

@@ -5,67 +5,31 @@
  * test/helpers/evalBench.ts; then ordering, outages, cancellation + resume, and the report.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createChatClient } from '../../src/core/llmClient.js';
 import { loadDataset } from '../../src/core/eval/dataset.js';
-import { type EvalDeps, type EvalOptions, runEval } from '../../src/core/eval/loop.js';
+import { runEval } from '../../src/core/eval/loop.js';
 import { recordName } from '../../src/core/eval/records.js';
 import type { EvalSummary } from '../../src/core/eval/summary.js';
-import { ProgramRunner } from '../../src/core/runner/index.js';
 import { readRunRecord } from '../../src/core/runStore.js';
 import { scoreReply } from '../../src/core/rewards/score.js';
-import { createToolClient } from '../../src/core/toolClient.js';
-import { BAD_LINES, benchHandler, comparable, EXPECTED, HOSTILE_ERROR, HOSTILE_PLAN, manyQuestions, QUESTIONS, SCENE, vqaAnswer, writeBenchmark } from '../helpers/evalBench.js';
+import { BAD_LINES, benchHandler, comparable, EXPECTED, HOSTILE_ERROR, HOSTILE_PLAN, manyQuestions, QUESTIONS, writeBenchmark } from '../helpers/evalBench.js';
+import { evalHarness } from '../helpers/evalHarness.js';
 import { judgeOf, jsonVerdict } from '../helpers/judgeReplies.js';
 import { reportData, scriptTags } from '../helpers/reportData.js';
-import { lastUserText, startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
-import { startProtocolToolServer, type ProtocolToolServer } from '../helpers/protocolToolServer.js';
+import { lastUserText, startOpenAIServer } from '../helpers/openaiServer.js';
 
 describe('eval loop', () => {
-  let llm: OpenAIServer;
-  let toolServer: ProtocolToolServer;
-  let runner: ProgramRunner;
-  let work: string;
-  let file: string;
-
-  before(async () => {
-    llm = await startOpenAIServer({ handler: benchHandler() });
-    toolServer = await startProtocolToolServer({ objects: SCENE, vqa: vqaAnswer, width: 64, height: 48 });
-    runner = new ProgramRunner();
-    work = await mkdtemp(join(tmpdir(), 'valor-evalloop-'));
-    file = await writeBenchmark(join(work, 'bench'));
-  });
-  after(async () => {
-    await runner.dispose();
-    await llm.close();
-    await toolServer.close();
-    await rm(work, { recursive: true, force: true });
-  });
-
-  const deps = (over: Partial<EvalDeps> = {}): EvalDeps => ({
-    generator: createChatClient({ baseUrl: llm.url, model: 'valor-policy', cacheDir: false, maxRetries: 1, retryBaseMs: 5 }),
-    tools: createToolClient({ url: toolServer.url, token: toolServer.token, maxRetries: 0 }),
-    toolsUrl: toolServer.url,
-    runner,
-    ...over,
-  });
-  const opts = async (out: string, over: Partial<EvalOptions> = {}): Promise<EvalOptions> => ({
-    dataset: await loadDataset(file),
-    imagesDir: join(work, 'bench'),
-    outDir: join(work, out),
-    concurrency: 4,
-    toolRetries: 1,
-    toolRetryDelayMs: 5,
-    ...over,
-  });
+  const h = evalHarness('valor-evalloop-', { concurrency: 4 });
+  const deps = h.deps;
+  const opts = h.opts;
 
   let full: EvalSummary;
 
   it('scores a benchmark of every answer type as computed by hand', async () => {
-    const before = llm.chatRequests().length;
+    const before = h.llm.chatRequests().length;
     const o = await runEval(await opts('full'), deps());
     full = o.summary;
     assert.equal(o.status, 'complete');
@@ -91,7 +55,7 @@ describe('eval loop', () => {
     // Results in input order, regardless of which finished first.
     assert.deepEqual(s.results.map((r) => r.id), QUESTIONS.map((q) => q.id));
     // One generation per question with an image (the missing image is never asked about).
-    assert.equal(llm.chatRequests().length - before, EXPECTED.selected - 1);
+    assert.equal(h.llm.chatRequests().length - before, EXPECTED.selected - 1);
     // Settings and models are recorded.
     assert.equal(s.models.generator.model, 'valor-policy');
     assert.equal(s.settings.concurrency, 4);
@@ -100,13 +64,13 @@ describe('eval loop', () => {
   });
 
   it('writes one record per question, named after its id, carrying its score', async () => {
-    const names = (await readdir(join(work, 'full', 'runs'))).sort();
+    const names = (await readdir(join(h.work, 'full', 'runs'))).sort();
     assert.deepEqual(names, QUESTIONS.map((q) => `${recordName(q.id)}.json`).sort());
-    const rec = await readRunRecord(join(work, 'full', 'runs', `${recordName('flt-4')}.json`));
+    const rec = await readRunRecord(join(h.work, 'full', 'runs', `${recordName('flt-4')}.json`));
     assert.equal(rec.final_answer, 10.5);
     assert.equal(rec.trace.length, 2);
     assert.deepEqual(rec.eval && { id: rec.eval.question_id, score: rec.eval.score, kind: rec.eval.error_kind }, { id: 'flt-4', score: 0.9, kind: null });
-    const err = await readRunRecord(join(work, 'full', 'runs', `${recordName('cnt-4')}.json`));
+    const err = await readRunRecord(join(h.work, 'full', 'runs', `${recordName('cnt-4')}.json`));
     assert.equal(err.error?.type, 'ZeroDivisionError');
     assert.equal(err.error?.line, 2);
     assert.equal(err.eval?.error_kind, 'program');
@@ -120,7 +84,7 @@ describe('eval loop', () => {
   });
 
   it('report.html is self-contained, keeps model text out of markup, and links every record', async () => {
-    const html = await readFile(join(work, 'full', 'report.html'), 'utf8');
+    const html = await readFile(join(h.work, 'full', 'report.html'), 'utf8');
     // Model text lives in the JSON data block, where no '<' survives; the page has only our two scripts.
     assert.equal(scriptTags(html), 2, 'model text must not become markup');
     assert.ok(!html.includes(HOSTILE_PLAN) && !html.includes(HOSTILE_ERROR));
@@ -155,14 +119,14 @@ describe('eval loop', () => {
 
   it('records tool-server and endpoint outages as such, and --resume retries them', async () => {
     const qs = manyQuestions(4);
-    const dir = join(work, 'outage');
+    const dir = join(h.work, 'outage');
     const f = await writeBenchmark(dir, qs, []);
     const failing = new Set(['q-1']);
     const llm2 = await startOpenAIServer({
       handler: (req) => (failing.has(/\[(q-\d+)\]/.exec(JSON.stringify(req.json))?.[1] ?? '') ? { status: 503 } : benchHandler(qs)(req)),
     });
     try {
-      toolServer.down = true;
+      h.toolServer.down = true;
       const o1 = await runEval(
         { dataset: await loadDataset(f), imagesDir: dir, outDir: join(dir, 'out'), concurrency: 2, toolRetries: 1, toolRetryDelayMs: 5 },
         deps({ generator: createChatClient({ baseUrl: llm2.url, model: 'm', cacheDir: false, maxRetries: 1, retryBaseMs: 5 }) }),
@@ -182,7 +146,7 @@ describe('eval loop', () => {
       assert.equal(rec.error?.type, 'ChatError:server');
 
       // Servers back: --resume runs exactly the outage questions again.
-      toolServer.down = false;
+      h.toolServer.down = false;
       failing.clear();
       const before = llm2.chatRequests().length;
       const o2 = await runEval(
@@ -196,14 +160,14 @@ describe('eval loop', () => {
       assert.equal(o2.summary.counts.not_evaluated, 0);
       assert.equal(o2.summary.counts.correct, qs.filter((q) => q.line.answer === 'yes').length);
     } finally {
-      toolServer.down = false;
+      h.toolServer.down = false;
       await llm2.close();
     }
   });
 
   it('cancelled mid-run keeps finished records; --resume runs only the rest, then has nothing to do', async () => {
     const qs = manyQuestions(12);
-    const dir = join(work, 'cancel');
+    const dir = join(h.work, 'cancel');
     const f = await writeBenchmark(dir, qs, []);
     const llm3 = await startOpenAIServer({ handler: benchHandler(qs, 20) });
     const gen = () => createChatClient({ baseUrl: llm3.url, model: 'm', cacheDir: false });
@@ -258,7 +222,7 @@ describe('eval loop', () => {
 
   it('--score adds the six rewards per question and their means; a failed judge is counted, not 0', async () => {
     const qs = manyQuestions(3);
-    const dir = join(work, 'score');
+    const dir = join(h.work, 'score');
     const f = await writeBenchmark(dir, qs, []);
     const gen = await startOpenAIServer({ handler: benchHandler(qs) });
     const judgeServer = await startOpenAIServer({
@@ -276,7 +240,7 @@ describe('eval loop', () => {
         { dataset: await loadDataset(f), imagesDir: dir, outDir: join(dir, 'out'), concurrency: 2, onEvent: (e) => e.kind === 'warn' && warnings.push(e.message) },
         deps({
           generator: createChatClient({ baseUrl: gen.url, model: 'm', cacheDir: false }),
-          scorer: (i, signal) => scoreReply({ ...i, judge, runner, signal }),
+          scorer: (i, signal) => scoreReply({ ...i, judge, runner: h.runner, signal }),
           judges: { base_url: judge.baseUrl, model: judge.model },
         }),
       );
@@ -301,8 +265,8 @@ describe('eval loop', () => {
   });
 
   it('resume refuses a different benchmark file in the same folder', async () => {
-    const dir = join(work, 'cancel');
-    const f = await writeBenchmark(join(work, 'other'), manyQuestions(3), []);
+    const dir = join(h.work, 'cancel');
+    const f = await writeBenchmark(join(h.work, 'other'), manyQuestions(3), []);
     await assert.rejects(
       runEval({ dataset: await loadDataset(f), imagesDir: dir, outDir: join(dir, 'out'), resume: true }, deps()),
       /cannot resume .*benchmark file changed/,

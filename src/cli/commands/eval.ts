@@ -14,7 +14,7 @@ import { scoreReply } from '../../core/rewards/score.js';
 import { ProgramRunner } from '../../core/runner/index.js';
 import { listRunRecords, writeFileAtomic } from '../../core/runStore.js';
 import { flipShare, type FlipShare } from '../../core/sensitivity.js';
-import { RUNS_SUBDIR } from '../../core/eval/summary.js';
+import { EVAL_RUNS_SUBDIR } from '../../core/eval/summary.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
 import { endpointFromEnv, toolsFromEnv } from '../config.js';
@@ -209,7 +209,7 @@ export const evalCommand: CliCommand = {
         deps,
       );
       if (values.sensitivity && outcome.status === 'complete') {
-        const listed = await listRunRecords(join(outDir, RUNS_SUBDIR));
+        const listed = await listRunRecords(join(outDir, EVAL_RUNS_SUBDIR));
         const records = listed.flatMap((l) => (l.record ? [l.record] : []));
         flips = await flipShare(records, { runner, window: 0.05, timeoutMs: timeoutSec * 1000, signal: io.signal });
         await writeFileAtomic(join(outDir, 'sensitivity.json'), `${JSON.stringify(flips, null, 2)}\n`);

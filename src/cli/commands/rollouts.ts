@@ -7,11 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { scoreRolloutGroup, REWARD_ORDER, type RolloutGroup } from '../../core/audit/rolloutGroup.js';
 import { ProgramRunner } from '../../core/runner/index.js';
-import { parseWeights } from '../../core/rewards/total.js';
 import { missingHeadersMessage, parseVprog, resolveImagePath } from '../../core/vprog.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv } from '../config.js';
-import { loadOverrides } from './score.js';
+import { loadOverrides, SCORING_OPTIONS, weightsFrom } from '../scoringOptions.js';
 
 const usage = `Usage:
   valor rollouts --image IMG --query TEXT [options]
@@ -89,11 +88,7 @@ export const rolloutsCommand: CliCommand = {
         query: { type: 'string' },
         n: { type: 'string' },
         seed: { type: 'string' },
-        json: { type: 'boolean' },
-        weights: { type: 'string' },
-        'vision-judge': { type: 'boolean' },
-        audit: { type: 'string' },
-        'no-audit': { type: 'boolean' },
+        ...SCORING_OPTIONS,
         'base-url': { type: 'string' },
         model: { type: 'string' },
         'judge-base-url': { type: 'string' },
@@ -125,12 +120,7 @@ export const rolloutsCommand: CliCommand = {
     if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--n must be a whole number from 1 to 64, got '${values.n}'`);
     const seed = values.seed === undefined ? undefined : Number(values.seed);
     if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be a whole number, got '${values.seed}'`);
-    let weights;
-    try {
-      weights = values.weights ? parseWeights(values.weights) : undefined;
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const weights = weightsFrom(values);
     if (values['vision-judge'] && !imagePath) throw new UsageError('--vision-judge needs the image: give --image (or an # image: header)');
     const generator = endpointFromEnv('generator', io.env, { baseUrl: values['base-url'], model: values.model });
     const judge = endpointFromEnv('judge', io.env, { baseUrl: values['judge-base-url'], model: values['judge-model'] });

@@ -16,7 +16,7 @@ import { runQuery } from '../../core/pipeline.js';
 import { replayRecord } from '../../core/replay.js';
 import { formatSensitivity, sensitivity, type SensitivityReport } from '../../core/sensitivity.js';
 import { ProgramRunner, RunnerSetupError } from '../../core/runner/index.js';
-import { DEFAULT_RUNS_DIR, readRunRecord, writeRunRecord } from '../../core/runStore.js';
+import { WORKSPACE_RUNS_DIR, readRunRecord, writeRunRecord } from '../../core/runStore.js';
 import { missingHeadersMessage, parseVprog, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
 import { shownLine, type RunRecord } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
@@ -229,7 +229,7 @@ export const runCommand: CliCommand = {
     const finish = async (record: RunRecord, runner: ProgramRunner, depthMap: DepthMapData | null, watched?: ReturnType<typeof watchToolServer>): Promise<number> => {
       let sens: SensitivityReport | undefined;
       if (values.sensitivity) sens = await sensitivity(record, { runner, timeoutMs: timeoutSec * 1000, signal: io.signal });
-      const recordPath = values['no-record'] ? null : await writeRunRecord(resolve(io.cwd, values.out ?? DEFAULT_RUNS_DIR), record);
+      const recordPath = values['no-record'] ? null : await writeRunRecord(resolve(io.cwd, values.out ?? WORKSPACE_RUNS_DIR), record);
       const views = await writeViews(record, depthMap, { html: values.html, annotated: values.annotated }, io);
       if (values.json) io.stdout.write(`${JSON.stringify({ ...runJson(record, recordPath, sens), ...views })}\n`);
       else {

@@ -3,20 +3,19 @@
  * verdict's rationale and the weighted total. The judges are the endpoint in VALOR_JUDGE_*;
  * overrides in the audit log are applied.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { DEFAULT_AUDIT_PATH, OverrideIndex, readAuditLog } from '../../core/audit.js';
 import { ProgramRunner } from '../../core/runner/index.js';
 import { scoreReply, type ScoredReply } from '../../core/rewards/score.js';
-import { parseWeights, WEIGHTED_REWARDS } from '../../core/rewards/total.js';
+import { WEIGHTED_REWARDS } from '../../core/rewards/total.js';
 import { missingHeadersMessage, parseVprog, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
 import type { Verdict } from '../../protocol/run.js';
-import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
+import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
 import { endpointFromEnv } from '../config.js';
 import { formatFailingCites } from '../format.js';
 import { judgeSetFrom, JUDGE_PROMPT_OPTIONS, JUDGE_PROMPT_USAGE } from '../promptOptions.js';
+import { loadOverrides, SCORING_OPTIONS, weightsFrom } from '../scoringOptions.js';
 import { describeJudgeSet } from '../../core/rewards/judgeSet.js';
 
 const usage = `Usage: valor score FILE.vprog [options]
@@ -71,15 +70,6 @@ export function printScore(file: string, r: ScoredReply, out: NodeJS.WritableStr
   else out.write(`total: ${Number(r.total.toFixed(4))}  ${formula}\n`);
 }
 
-export async function loadOverrides(values: { audit?: string; 'no-audit'?: boolean }, io: CliIO): Promise<OverrideIndex | undefined> {
-  if (values['no-audit']) return undefined;
-  const path = resolve(io.cwd, values.audit ?? DEFAULT_AUDIT_PATH);
-  if (!values.audit && !existsSync(path)) return undefined;
-  const log = await readAuditLog(path);
-  for (const w of log.warnings) io.stderr.write(`warning: ${w.message}\n`);
-  return new OverrideIndex(log.overrides);
-}
-
 export const scoreCommand: CliCommand = {
   name: 'score',
   summary: "score a .vprog reply with VALOR's six rewards (format, syntax, four judges) and the total",
@@ -89,11 +79,7 @@ export const scoreCommand: CliCommand = {
       allowPositionals: true,
       options: {
         ...ISOLATION_OPTION,
-        json: { type: 'boolean' },
-        weights: { type: 'string' },
-        'vision-judge': { type: 'boolean' },
-        audit: { type: 'string' },
-        'no-audit': { type: 'boolean' },
+        ...SCORING_OPTIONS,
         'base-url': { type: 'string' },
         model: { type: 'string' },
         'syntax-timeout': { type: 'string' },
@@ -118,12 +104,7 @@ export const scoreCommand: CliCommand = {
     if (!doc.query) throw new UsageError(`${missingHeadersMessage(positionals[0]!, doc, ['query'])}: add it at the top, the question on one line`);
     const imagePath = doc.image ? resolveImagePath(docPath, doc.image) : undefined;
     if (values['vision-judge'] && !imagePath) throw new UsageError(`--vision-judge needs the image: add a '# image: <path>' header to ${positionals[0]}`);
-    let weights;
-    try {
-      weights = values.weights ? parseWeights(values.weights) : undefined;
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const weights = weightsFrom(values);
     const syntaxSec = values['syntax-timeout'] === undefined ? 10 : Number(values['syntax-timeout']);
     if (!(syntaxSec > 0)) throw new UsageError(`--syntax-timeout must be a positive number of seconds, got '${values['syntax-timeout']}'`);
     const totalRule = values['total-rule'] ?? 'product';

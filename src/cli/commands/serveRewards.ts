@@ -4,11 +4,11 @@
  */
 import { resolve } from 'node:path';
 import { ProgramRunner } from '../../core/runner/index.js';
-import { parseWeights } from '../../core/rewards/total.js';
 import { rewardReadyLine } from '../../protocol/reward.js';
 import { startRewardServer } from '../../server/rewardServer.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
+import { weightsFrom } from '../scoringOptions.js';
 import { endpointFromEnv } from '../config.js';
 import { describeJudgeSet, judgeSetRef } from '../../core/rewards/judgeSet.js';
 import { judgeSetFrom, JUDGE_PROMPT_OPTIONS, JUDGE_PROMPT_USAGE } from '../promptOptions.js';
@@ -73,12 +73,7 @@ export const serveRewardsCommand: CliCommand = {
     const isolation = isolationFromCli(values.isolation, io.env);
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got '${values.port}'`);
-    let weights;
-    try {
-      weights = values.weights ? parseWeights(values.weights) : undefined;
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const weights = weightsFrom(values);
     const totalRule = values['total-rule'] ?? 'product';
     if (totalRule !== 'product' && totalRule !== 'gate') throw new UsageError(`--total-rule must be 'product' or 'gate', got '${totalRule}'`);
     const judge = endpointFromEnv('judge', io.env, { baseUrl: values['base-url'], model: values.model });

@@ -2,7 +2,7 @@
  * Progress of an eval run: a redrawn bar on a terminal, plain lines otherwise (CI logs, files),
  * where a line every few percent or every few seconds keeps logs short but shows the run is alive.
  */
-import type { EvalEvent } from './loop.js';
+import type { EvalEvent } from './context.js';
 
 export interface ProgressOptions {
   out: NodeJS.WritableStream;

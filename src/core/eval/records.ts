@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { RunRecord } from '../../protocol/run.js';
 import type { EvalQuestion } from './dataset.js';
 import { scoreAnswer } from './metrics.js';
-import { type ErrorKind, type EvalResult, ERROR_KINDS, RUNS_SUBDIR } from './summary.js';
+import { type ErrorKind, type EvalResult, ERROR_KINDS, EVAL_RUNS_SUBDIR } from './summary.js';
 
 /**
  * The record id (and file name without `.json`) of a question: a readable part of the id plus a
@@ -24,12 +24,12 @@ export function recordName(questionId: string): string {
 }
 
 export function recordPath(outDir: string, questionId: string): string {
-  return join(outDir, RUNS_SUBDIR, `${recordName(questionId)}.json`);
+  return join(outDir, EVAL_RUNS_SUBDIR, `${recordName(questionId)}.json`);
 }
 
 /** The record's path as the summary lists it: relative to the output folder, forward slashes. */
 export function recordRelPath(questionId: string): string {
-  return `${RUNS_SUBDIR}/${recordName(questionId)}.json`;
+  return `${EVAL_RUNS_SUBDIR}/${recordName(questionId)}.json`;
 }
 
 /** Removes temporary files an interrupted atomic write left behind (ours: `*.tmp` in runs/). */

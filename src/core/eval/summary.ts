@@ -14,7 +14,8 @@ import type { Shard } from './shard.js';
 
 export const SUMMARY_FILE = 'summary.json';
 export const REPORT_FILE = 'report.html';
-export const RUNS_SUBDIR = 'runs';
+/** The folder inside an eval output folder that holds its per-question run records. */
+export const EVAL_RUNS_SUBDIR = 'runs';
 
 /**
  * Why a question has no answer to score:

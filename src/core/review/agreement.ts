@@ -16,7 +16,7 @@
  * certainty; the `note` says both. Kappa itself is undefined when both sides gave one value to
  * every item (chance agreement 100%).
  */
-import { cohensKappa } from '../audit.js';
+import { cohensKappa } from '../kappa.js';
 
 export interface KappaInterval {
   n: number;

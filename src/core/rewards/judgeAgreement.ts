@@ -6,7 +6,7 @@
  * counted as such, never taken as a 0.
  */
 import type { Verdict } from '../../protocol/run.js';
-import { cohensKappa } from '../audit.js';
+import { cohensKappa } from '../kappa.js';
 import type { ScoredReply } from './score.js';
 import { JUDGE_REWARDS, type JudgeReward } from './rubrics.js';
 

@@ -7,12 +7,13 @@
  * - spatial, attribute, logic, adherence: language-model judges (./judge.ts), all four started
  *   at once; degenerate material (no plan, empty or looping text) is scored 0 by rule without a
  *   call (./degenerate.ts).
- * - total: ./total.ts, then the latest human overrides (src/core/audit.ts) applied on top.
+ * - total: ./total.ts, then the latest human overrides (./overrides.ts) applied on top.
  */
 import type { Override, RewardSet, Verdict } from '../../protocol/run.js';
 import type { ChatClient } from '../chat.js';
 import { childSignal, createSemaphore, mapLimit, type Semaphore } from '../concurrency.js';
-import { applyRewardOverrides, OverrideIndex, rewardSubject } from '../audit.js';
+import { OverrideIndex } from '../overrideIndex.js';
+import { applyRewardOverrides, rewardSubject } from './overrides.js';
 import { encodeImage } from '../grounding/annotate.js';
 import { PlaceholderTools } from '../placeholderTools.js';
 import { parseReply } from '../reply.js';

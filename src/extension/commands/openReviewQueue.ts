@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
-import { DEFAULT_RUNS_DIR } from '../../core/runStore.js';
+import { WORKSPACE_RUNS_DIR } from '../../core/runStore.js';
 import type { SampleOptions } from '../../core/review/sampler.js';
 import { RewardName } from '../../protocol/run.js';
 import { workspaceRoots } from '../editorFeatures.js';
@@ -23,7 +23,7 @@ export const openReviewQueue: CommandSpec = {
 async function pickSource(arg: unknown): Promise<string | undefined> {
   if (arg instanceof vscode.Uri) return arg.fsPath;
   if (typeof arg === 'string') return arg;
-  const runs = workspaceRoots().map((r) => join(r, DEFAULT_RUNS_DIR)).find((p) => existsSync(p));
+  const runs = workspaceRoots().map((r) => join(r, WORKSPACE_RUNS_DIR)).find((p) => existsSync(p));
   const items: Array<{ label: string; description?: string; path?: string }> = [];
   if (runs) items.push({ label: "This workspace's runs", description: runs, path: runs });
   items.push({ label: 'Choose an eval output folder, a runs folder or a .jsonl file…' });

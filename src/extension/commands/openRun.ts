@@ -1,7 +1,7 @@
 /** VALOR: Open Past Run…: a run record (from the runs tree, a path, or picked from the workspace's) in the run view. */
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { DEFAULT_RUNS_DIR } from '../../core/runStore.js';
+import { WORKSPACE_RUNS_DIR } from '../../core/runStore.js';
 import { workspaceRoots } from '../editorFeatures.js';
 import { ActionableError } from '../errors.js';
 import type { StoredRun } from '../resultsStore.js';
@@ -18,7 +18,7 @@ export const openRun: CommandSpec = {
     else if (arg instanceof vscode.Uri) path = arg.fsPath;
     else if (arg && typeof arg === 'object' && 'listing' in arg) path = (arg as { listing: { path: string } }).listing.path;
     if (!path) {
-      const listings = (await Promise.all(workspaceRoots().map((r) => listRunRecords(join(r, DEFAULT_RUNS_DIR))))).flat();
+      const listings = (await Promise.all(workspaceRoots().map((r) => listRunRecords(join(r, WORKSPACE_RUNS_DIR))))).flat();
       const items = listings
         .filter((l) => l.record)
         .map((l) => ({ label: l.record!.query, description: `→ ${answerText(l.record!)}`, detail: l.record!.created, path: l.path }));
