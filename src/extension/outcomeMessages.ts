@@ -35,12 +35,6 @@ export function afterRun(d: Pick<CommandDeps, 'log' | 'config' | 'panels' | 'sto
     offerFix(d, stored, vscode.window.showWarningMessage(text, ...(fixable(d, stored) ? [FIX_LABEL] : [])));
     return;
   }
-  if (r.final_answer === null || r.final_answer === undefined) {
-    // No final_answer is a program failure too (docs/debugger.md "Repair"): say so and offer the fix.
-    const text = d.log.redact(`The program finished without setting final_answer (answer: ${answerText(r)})`);
-    offerFix(d, stored, vscode.window.showWarningMessage(text, ...(fixable(d, stored) ? [FIX_LABEL] : [])));
-    return;
-  }
   void notify(d, `Answer: ${answerText(r)}`);
 }
 

@@ -221,3 +221,16 @@ test("the run view's fixWithModel message runs the fix on the run's document", a
   await until(() => s.doc.getText() === `${HEADER}${FIXED}\n`, 'the accepted fix in the document');
   assert.equal(s.llm.requests.length, 1, 'a message for another run is ignored');
 });
+
+test("a program that sets no final_answer is a failure too; the failure message's button runs the fix", async (t) => {
+  const s = await setup(t, { text: `${HEADER}${reply(['mugs = gd_detect(img_pth, "mug")', 'n = len(mugs)'])}\n` });
+  s.llm.script({ text: FIXED });
+  // The person clicks "Fix with the Model" on the failure message, then Accept.
+  stub.answers = (_m, items) => (items.includes('Fix with the Model') ? 'Fix with the Model' : items.includes('Accept') ? 'Accept' : undefined);
+  await stub.executeCommand('valor.runProgram', s.doc.uri);
+  const m = stub.messages.find((x) => x.items.includes('Fix with the Model'))!;
+  assert.equal(m.severity, 'warning');
+  assert.match(m.message, /^The program failed: NoFinalAnswer: the program finished without setting final_answer/);
+  await until(() => s.doc.getText() === `${HEADER}${FIXED}\n`, 'the accepted fix');
+  assert.match(String(s.llm.requests[0]!.json.messages.at(-1).content), /final_answer/);
+});
