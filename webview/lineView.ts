@@ -5,7 +5,7 @@
  * call whose detections hold a box one of the line's values holds. Pure DOM from record data;
  * every value is text (textContent only).
  */
-import { lineLabel, summariseLines, unexecutedLines, type LineSummary } from '../src/core/lineTrace.js';
+import { lineLabel, summariseLines, unexecutedLines, type LineSummary } from '../src/protocol/lineTrace.js';
 import type { LineTrace } from '../src/protocol/lineTrace.js';
 import type { TraceEntry } from '../src/protocol/run.js';
 import { h } from './dom.js';

@@ -171,6 +171,11 @@ export function visibleCount(call: CallView, threshold: number | null): number {
   return lo;
 }
 
+/** The boxes of a call drawn at the chosen thresholds (a prefix of `call.boxes`). */
+export function visibleBoxes(call: CallView, chosen: Record<string, number>): ViewBox[] {
+  return call.boxes.slice(0, visibleCount(call, effectiveThreshold(call, chosen)));
+}
+
 /** The threshold a call is shown at: the person's choice, else the program's own. */
 export function effectiveThreshold(call: CallView, chosen: Record<string, number>): number | null {
   if (!call.hasCandidates) return null;
@@ -268,4 +273,18 @@ export function diffCalls(a: CallView[], b: CallView[]): CallDiff[] {
     out.push({ index: i, a: x, b: y, differs: what.length > 0, what });
   }
   return out;
+}
+
+/**
+ * `next` with every top-level field that holds the same value as in `prev` replaced by `prev`'s
+ * object, so a record sent again whole (same run, a new verdict) keeps the identity of the parts
+ * that did not change and only the panels showing the changed parts re-render.
+ */
+export function keepUnchanged<T extends object>(prev: T, next: T): T {
+  const out = { ...next } as Record<string, unknown>;
+  const old = prev as Record<string, unknown>;
+  for (const k of Object.keys(out)) {
+    if (k in old && old[k] !== out[k] && stableJson(old[k]) === stableJson(out[k])) out[k] = old[k];
+  }
+  return out as T;
 }

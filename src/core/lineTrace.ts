@@ -1,9 +1,14 @@
 /**
  * The parent's side of the line trace (src/protocol/lineTrace.ts): what a program's process sent
  * is checked against the schema and cut to the caps here, whatever the child did; and the
- * questions viewers ask of a trace (the values shown on a line, the lines that never ran).
+ * program printed with its values (`valor run --lines`). The questions viewers ask of a trace
+ * (the values shown on a line, the lines that never ran) are in src/protocol/lineTrace.ts.
  */
-import { LINE_TRACE_LIMITS, LineTrace, type LineStep, type TracedValue } from '../protocol/lineTrace.js';
+import { LINE_TRACE_LIMITS, LineTrace, lineLabel, summariseLines, unexecutedLines, type LineStep } from '../protocol/lineTrace.js';
+
+// The readers live beside the schema (the run view uses them and imports only src/protocol/);
+// re-exported here for the Node callers that import them from core.
+export { hitsByLine, lineLabel, summariseLines, unexecutedLines, type LineSummary } from '../protocol/lineTrace.js';
 
 /**
  * A trace from the child, checked and bounded: undefined when it is absent or malformed (the run
@@ -51,65 +56,6 @@ export function boundLineTrace(raw: unknown, toolCalls: number): LineTrace | und
     result.truncated = true;
   }
   return result;
-}
-
-/** Hits per line (only lines that ran). */
-export function hitsByLine(t: LineTrace): Map<number, number> {
-  return new Map(t.lines.map(([line, n]) => [line, n]));
-}
-
-export interface LineSummary {
-  line: number;
-  hits: number;
-  /** Values bound on the line, per name, one per kept run (first runs first). */
-  values: Map<string, TracedValue[]>;
-  /** Tool-call indices made on the line. */
-  calls: number[];
-  raised?: string;
-  /** The hit count is a lower bound (the trace stopped part-way). */
-  atLeast?: boolean;
-}
-
-/** Per executed line: its hits, the values each name took on its kept runs, its calls. */
-export function summariseLines(t: LineTrace): Map<number, LineSummary> {
-  const out = new Map<number, LineSummary>();
-  const atLeast = t.hits_complete === false;
-  for (const [line, hits] of t.lines) out.set(line, { line, hits, values: new Map(), calls: [], ...(atLeast ? { atLeast } : {}) });
-  for (const s of t.steps) {
-    let sum = out.get(s.line);
-    if (!sum) {
-      sum = { line: s.line, hits: s.hit, values: new Map(), calls: [] };
-      out.set(s.line, sum);
-    }
-    for (const [name, v] of Object.entries(s.values ?? {})) {
-      const list = sum.values.get(name) ?? [];
-      list.push(v);
-      sum.values.set(name, list);
-    }
-    if (s.calls) sum.calls.push(...s.calls);
-    if (s.raised) sum.raised = s.raised;
-  }
-  return out;
-}
-
-/** Text shown after a line: `name = value` per name, a loop's later values after `│`, `×N` hits. */
-export function lineLabel(sum: LineSummary, maxChars = 120): string {
-  const parts: string[] = [];
-  for (const [name, vals] of sum.values) {
-    const shown = vals.map((v) => v.repr);
-    parts.push(`${name} = ${shown.join(' │ ')}`);
-  }
-  let text = parts.join(', ');
-  if (sum.hits > 1) text = `${text}${text ? '  ' : ''}×${sum.hits}${sum.atLeast ? '+' : ''}`;
-  return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
-}
-
-/** Program lines (1-based) where a statement starts that never ran (`else:`, blank lines and continuations are no statements). */
-export function unexecutedLines(t: LineTrace): number[] {
-  // A trace that stopped part-way cannot tell which lines never ran.
-  if (t.hits_complete === false) return [];
-  const ran = hitsByLine(t);
-  return t.statement_lines.filter((line) => !ran.has(line));
 }
 
 /** The program with each executed line's values beside it (`valor run --lines`); lines that never ran marked `·`. */

@@ -13,59 +13,13 @@
  *   A flip that reverts between two scan points is not seen (the scan is 0.5 % … 1000 %).
  */
 import type { RunRecord, TraceEntry } from '../protocol/run.js';
+import { describeOutcome, type DepthFlip, type DepthSensitivity, type DetectSensitivity, type SensitivityReport, type ThresholdInterval } from '../protocol/sensitivity.js';
 import type { Detection } from '../protocol/tools.js';
 import { NO_RECORDED_RESULT, outcomeKey, replayRecord, type ReplayOverrides } from './replay.js';
 import type { ProgramRunnerLike } from './runnerTypes.js';
 
-export interface ThresholdInterval {
-  /** The answer holds for box thresholds t with `from <= t < to` (`to` 1 for the last). */
-  from: number;
-  to: number;
-  /** Detections kept in this interval. */
-  kept: number;
-  /** The answer here (JSON), `error:<Type>` when the program failed, or null when unknown. */
-  outcome: string | null;
-  /** Calls the replay had no recorded result for (why the outcome is unknown). */
-  missing?: string[];
-}
-
-export interface DetectSensitivity {
-  call: number;
-  line: number | null;
-  prompt: string;
-  threshold: number;
-  candidates: number;
-  intervals: ThresholdInterval[];
-  /** The interval holding the recorded threshold. */
-  stable: { from: number; to: number } | null;
-  /** Whether only a window of thresholds around the recorded one was explored (too many candidates). */
-  partial: boolean;
-  summary: string;
-}
-
-export interface DepthFlip {
-  /** Relative change (0.25 = +25 % or −25 %) at which the answer first differs. */
-  relative: number;
-  outcome: string | null;
-}
-
-export interface DepthSensitivity {
-  call: number;
-  line: number | null;
-  value: number;
-  up: DepthFlip | null;
-  down: DepthFlip | null;
-  summary: string;
-}
-
-export interface SensitivityReport {
-  /** The recorded run's answer (`answer:<json>` or `error:<Type>`). */
-  outcome: string;
-  detect: DetectSensitivity[];
-  depth: DepthSensitivity[];
-  /** Replays made. */
-  replays: number;
-}
+// The report's shapes are a contract (stored in run records, shown by the run view).
+export type { DepthFlip, DepthSensitivity, DetectSensitivity, SensitivityReport, ThresholdInterval };
 
 export interface SensitivityOptions {
   runner: ProgramRunnerLike;
@@ -87,12 +41,6 @@ const SCAN_DOWN = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.9, 0.99];
 /** A candidate as the program sees a detection (integer pixel box). */
 function programView(d: Detection): Detection {
   return { bbox: d.bbox.map((x) => Math.round(x)) as Detection['bbox'], label: d.label, score: d.score };
-}
-
-function describeOutcome(key: string | null): string {
-  if (key === null) return 'unknown';
-  if (key.startsWith('answer:')) return key.slice('answer:'.length);
-  return key.replace(/^error:/, 'error ');
 }
 
 const f2 = (x: number) => x.toFixed(2);

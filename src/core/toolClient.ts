@@ -188,7 +188,7 @@ export function createToolClient(opts: ToolClientOptions): ToolClient {
       } catch (err) {
         if (signal?.aborted) throw abortError();
         if (deadline.aborted) throw new ToolServerError(`the tool server at ${base} did not answer ${method} ${route} within ${Math.round(timeoutMs / 1000)} s; it may be overloaded or stuck: check its log, or raise the client's timeout`, undefined, 'timeout');
-        if (attempt < maxRetries && isRetryableNetwork(err)) {
+        if (attempt < maxRetries && isNetworkFailure(err)) {
           await sleep(retryBaseMs * 2 ** attempt, signal);
           continue;
         }
@@ -355,7 +355,8 @@ export function networkErrorCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-function isRetryableNetwork(err: unknown): boolean {
+/** Whether a failed fetch failed at the socket (refused, reset, closed): worth a retry, the server may be away. */
+export function isNetworkFailure(err: unknown): boolean {
   const code = networkErrorCode(err);
   return code !== undefined && RETRYABLE_NETWORK_CODES.has(code);
 }

@@ -7,6 +7,7 @@
  * in ui.ts shows it and runs the chosen action.
  */
 import type { EndpointRole } from '../core/endpoints.js';
+import { isNetworkFailure } from '../core/toolClient.js';
 import type { KeyRole } from './secrets.js';
 
 export type ErrorAction =
@@ -140,7 +141,7 @@ export function describeFailure(err: unknown, ctx: FailureContext): Failure | nu
   if (name === 'ImageInputError') {
     return { message: `${prefix}${msg}`, actions: [], severity: 'error' };
   }
-  if (name === 'ToolClientError' || name === 'ToolServerError' || /ECONNREFUSED|ECONNRESET|socket hang up|fetch failed/i.test(msg)) {
+  if (name === 'ToolClientError' || name === 'ToolServerError' || isNetworkFailure(err)) {
     return {
       message: `${prefix}the tool server did not answer (${msg}). It may have stopped; restart it, or check valor.toolServer.url.`,
       actions: [{ kind: 'restartServer' }, { kind: 'showLogs' }, { kind: 'openSettings', query: 'valor.toolServer' }],

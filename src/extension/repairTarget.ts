@@ -9,10 +9,9 @@ import { failureOf, NO_FAILURE, type Failure } from '../core/repair/failure.js';
 import type { RunRecord } from '../protocol/run.js';
 import type { DocumentResults } from './resultsStore.js';
 
-/** Whether the run's error (or one of its tool calls' errors) is the tool server failing. */
+/** A call the tool server itself failed (the runner marks it), not a fault of the program. */
 export function toolServerTrouble(record: RunRecord): boolean {
-  const texts = [record.error?.message ?? '', ...record.trace.map((t) => t.error?.message ?? '')];
-  return texts.some((t) => /tool server/i.test(t));
+  return record.trace.some((t) => t.error?.tool_server === true);
 }
 
 export type RepairTarget =

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { LineTrace } from './lineTrace.js';
+import { SensitivityReport } from './sensitivity.js';
 import { BBox, Detection } from './tools.js';
 
 export const ToolName = z.enum(['gd_detect', 'depth', 'vqa']);
@@ -24,8 +25,12 @@ export const TraceEntry = z.object({
   args: z.record(z.string(), z.unknown()),
   /** What the program received (null when the call failed). */
   result: z.unknown(),
-  /** Set when the tool call failed; the program then sees a Python exception. */
-  error: z.object({ type: z.string(), message: z.string() }).nullable().optional(),
+  /**
+   * Set when the tool call failed; the program then sees a Python exception. `tool_server` is
+   * true when the tool server itself failed (unreachable, timed out, refused the token, 5xx):
+   * an outage, not a fault of the program's call.
+   */
+  error: z.object({ type: z.string(), message: z.string(), tool_server: z.boolean().optional() }).nullable().optional(),
   ms: z.number(),
   /**
    * Extra facts for viewers: `candidates` (low-threshold detections with scores) for gd_detect,
@@ -299,6 +304,8 @@ export const RunRecord = z.object({
   replay: z
     .object({ of: z.string(), missing: z.array(z.object({ tool: ToolName, args: z.record(z.string(), z.unknown()), line: z.number().int().nullable() })) })
     .optional(),
+  /** The what-if analysis of `valor run --sensitivity` (src/core/sensitivity.ts), when it was asked for. */
+  sensitivity: SensitivityReport.optional(),
   timings: z.object({ generate_ms: z.number().optional(), run_ms: z.number().optional(), total_ms: z.number() }),
   rewards: RewardSet.optional(),
   grounding: z.array(GroundingResult).optional(),

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { judgesTestCommand } from '../../src/cli/commands/judgesTest.js';
 import type { JudgeTestReport } from '../../src/core/audit/judgeTest.js';
 import { JUDGE_TEST_SET } from '../../src/core/audit/judgeTestSet.js';
+import { programWithLineNumbers } from '../../src/core/rewards/cites.js';
 import { cliIO } from '../helpers/cliIO.js';
 import { judgeOf, jsonVerdict } from '../helpers/judgeReplies.js';
 import { lastUserText, startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
@@ -24,7 +25,7 @@ describe('valor judges test', () => {
     srv.setHandler((req) => {
       const reward = judgeOf(req);
       const text = lastUserText(req);
-      const c = JUDGE_TEST_SET.find((k) => text.includes(k.plan.trim()) && (reward !== 'adherence' || text.includes(k.program.trim())));
+      const c = JUDGE_TEST_SET.find((k) => text.includes(k.plan.trim()) && (reward !== 'adherence' || text.includes(programWithLineNumbers(k.program.trim()))));
       if (!reward || !c) return { status: 400, body: { error: { message: 'test endpoint: unknown material' } } };
       const right = c.expect[reward] ?? 1;
       if (c.id === 'relation-in-detector-prompt' && reward === 'spatial') return { text: jsonVerdict(1, 'the detector finds the lamp left of the sofa') };

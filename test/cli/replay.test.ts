@@ -4,12 +4,13 @@
  * closed port, so any call that tried to reach one would fail the run).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runQuery } from '../../src/core/pipeline.js';
 import { ProgramRunner } from '../../src/core/runner/index.js';
+import { RunRecord } from '../../src/protocol/run.js';
 import type { Detection } from '../../src/protocol/tools.js';
 import { cleanEnv, REPO, runCli } from '../helpers/cli.js';
 import { ScriptedTools } from '../helpers/scriptedTools.js';
@@ -68,6 +69,19 @@ describe('valor run --replay', () => {
     assert.equal(r.code, 0, r.stderr);
     // Kept: both for t < 0.3 ("several"), the 0.8 one for 0.3 ≤ t < 0.8 ("one"), none above ("several").
     assert.match(r.stdout, /gd_detect #0 "mug" \(line 1\), threshold 0.35, 2 candidates: stable for 0.30–0.80; at < 0.30 → "several"; at ≥ 0.80 → "several"/);
+  });
+
+  it('--sensitivity keeps the report in the run record it writes (what the run view\'s slider shows)', async () => {
+    const r = await runCli(['run', '--replay', recordPath, '--sensitivity', '--json', '--out', join(work, 'runs')], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    const stored = RunRecord.parse(JSON.parse(await readFile(out.record, 'utf8')));
+    assert.deepEqual(stored.sensitivity, out.sensitivity);
+    assert.deepEqual(stored.sensitivity?.detect[0]?.intervals.map((i) => [i.from, i.to, i.outcome]), [
+      [0, 0.3, 'answer:"several"'],
+      [0.3, 0.8, 'answer:"one"'],
+      [0.8, 1, 'answer:"several"'],
+    ]);
   });
 
   it('a file that is not a run record is a usage error', async () => {

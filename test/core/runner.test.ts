@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { ProgramRunner } from '../../src/core/runner/index.js';
+import { ToolServerError } from '../../src/core/toolClient.js';
 import { ToolError } from '../../src/core/tools.js';
 import { ScriptedTools } from '../helpers/scriptedTools.js';
 
@@ -241,6 +242,22 @@ describe('errors', () => {
     assert.equal(o.error?.type, 'ToolError');
     assert.match(o.error!.message, /ECONNREFUSED/);
     assert.equal(o.error?.line, 2);
+  });
+
+  test('a call the tool server itself failed is marked tool_server on its trace entry; a refused call is not', async () => {
+    const tools = new ScriptedTools({
+      gd_detect: () => {
+        throw new ToolServerError('cannot reach the tool server at http://127.0.0.1:1 (ECONNREFUSED)', undefined, 'unreachable');
+      },
+      depth: () => {
+        throw new ToolError('the box is outside the image', 'ValueError');
+      },
+    });
+    const o = await run('try:\n    z = depth(img_pth, [0, 0, 9, 9])\nexcept ValueError:\n    z = 0\nd = gd_detect(img_pth, "cup")\nfinal_answer = d', tools);
+    assert.equal(o.error?.type, 'ToolError');
+    assert.equal(o.trace[0]!.error?.tool_server, undefined);
+    assert.equal(o.trace[1]!.error?.tool_server, true);
+    assert.equal(o.trace[1]!.error?.type, 'ToolError');
   });
 
   test('bad tool arguments fail the same way whatever the tools, with a message that says what to pass', async () => {

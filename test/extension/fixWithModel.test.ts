@@ -191,11 +191,16 @@ test('clear errors: no generator endpoint, no failed run, a fix without a progra
 test('a run the tool server failed is not offered a fix: restart and run again', async (t) => {
   const s = await setup(t);
   await runFailing(s);
-  // The same run, as if the tool server had gone away during the call.
+  // The same run, as if the tool server had gone away during the call (the runner marks such a call).
   const run = s.h.api.store.get(s.doc.uri.toString()).run!;
+  const message = 'the tool server at http://127.0.0.1:1 did not answer';
   s.h.api.store.setRun(s.doc.uri.toString(), {
     ...run,
-    record: { ...run.record, error: { ...run.record.error!, type: 'ToolError', message: 'the tool server at http://127.0.0.1:1 did not answer' } },
+    record: {
+      ...run.record,
+      trace: run.record.trace.map((e, i) => (i === 0 ? { ...e, error: { type: 'ToolError', message, tool_server: true } } : e)),
+      error: { ...run.record.error!, type: 'ToolError', message },
+    },
   });
   assert.ok(!(await lensTitles(s.doc)).includes('$(wrench) Fix with the model'));
   await stub.executeCommand('valor.fixWithModel', s.doc.uri);

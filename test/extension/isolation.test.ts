@@ -62,3 +62,14 @@ test('the tool server status bar item shows the isolation setting in force, and 
   await h.stop();
   assert.deepEqual(rejections, []);
 });
+
+test('a socket failure is told by its code, not its text: refused is the tool server, a message that merely mentions ECONNREFUSED is not', () => {
+  const refused = Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) });
+  const f = describeFailure(refused, { doing: 'Run' });
+  assert.ok(f);
+  assert.match(f.message, /^Run failed: the tool server did not answer/);
+  assert.deepEqual(f.actions[0], { kind: 'restartServer' });
+  const g = describeFailure(new Error('the judge said: ECONNREFUSED is a socket error'), { doing: 'Run' });
+  assert.ok(g);
+  assert.doesNotMatch(g.message, /tool server/);
+});

@@ -460,8 +460,6 @@ function freshState() {
     decorationTypes: [] as Array<{ options: unknown; disposed: boolean }>,
     diagnostics: new Map<string, Map<string, Diagnostic[]>>(),
     codeLensProviders: [] as Array<{ selector: unknown; provider: { provideCodeLenses(d: TextDocument, t: unknown): unknown; onDidChangeCodeLenses?: Event<void> } }>,
-    /** TextDocumentContentProviders by scheme (virtual read-only documents, e.g. a proposed fix). */
-    contentProviders: new Map<string, { provideTextDocumentContent(u: Uri, t: unknown): unknown }>(),
     hoverProviders: [] as Array<{ selector: unknown; provider: { provideHover(d: TextDocument, p: Position, t: unknown): unknown } }>,
     treeProviders: new Map<string, { getChildren(e?: unknown): unknown; getTreeItem(e: unknown): unknown; onDidChangeTreeData?: Event<unknown> }>(),
     serializers: new Map<string, { deserializeWebviewPanel(p: StubPanel, state: unknown): Promise<void> | void }>(),
@@ -474,6 +472,8 @@ function freshState() {
     folders: [] as Array<{ uri: Uri; name: string; index: number }>,
     saved: [] as string[],
     watchers: [] as Array<{ pattern: unknown; create: EventEmitter<Uri>; change: EventEmitter<Uri>; del: EventEmitter<Uri> }>,
+    /** Text document content providers by scheme (virtual documents). */
+    contentProviders: new Map<string, { provideTextDocumentContent(uri: Uri, token: unknown): string | undefined | Promise<string | undefined> }>(),
     untitledCounter: 0,
   };
 }
@@ -762,7 +762,8 @@ export const workspace = {
       const uri = typeof arg === 'string' ? Uri.file(arg) : arg;
       const open = stub.documents.find((d) => !d.isClosed && d.uri.toString() === uri.toString());
       if (open) return open;
-      const text = readFileSync(uri.fsPath, 'utf8');
+      const provider = stub.contentProviders.get(uri.scheme);
+      const text = provider ? ((await provider.provideTextDocumentContent(uri, new CancellationTokenSource().token)) ?? '') : readFileSync(uri.fsPath, 'utf8');
       const doc = new TextDocument(uri, languageOf(uri.fsPath), text);
       stub.documents.push(doc);
       workspaceEvents.open.fire(doc);
@@ -781,10 +782,25 @@ export const workspace = {
     }
     return true;
   },
-  registerTextDocumentContentProvider(scheme: string, provider: { provideTextDocumentContent(u: Uri, t: unknown): unknown }) {
-    if (stub.contentProviders.has(scheme)) throw new Error(`stub: a content provider for ${scheme}: is already registered`);
+  /** Virtual documents: opened through the provider; its onDidChange makes open documents read it again (not dirty, as in VS Code). */
+  registerTextDocumentContentProvider(
+    scheme: string,
+    provider: { provideTextDocumentContent(uri: Uri, token: unknown): string | undefined | Promise<string | undefined>; onDidChange?: Event<Uri> },
+  ) {
     stub.contentProviders.set(scheme, provider);
-    return new Disposable(() => stub.contentProviders.delete(scheme));
+    const sub = provider.onDidChange?.((uri) => {
+      void (async () => {
+        const doc = stub.documents.find((d) => !d.isClosed && d.uri.toString() === uri.toString());
+        if (!doc) return;
+        const text = (await provider.provideTextDocumentContent(uri, new CancellationTokenSource().token)) ?? '';
+        doc._edit(0, doc.getText().length, text);
+        doc.isDirty = false;
+      })();
+    });
+    return new Disposable(() => {
+      sub?.dispose();
+      if (stub.contentProviders.get(scheme) === provider) stub.contentProviders.delete(scheme);
+    });
   },
   createFileSystemWatcher(pattern: unknown) {
     const w = { pattern, create: new EventEmitter<Uri>(), change: new EventEmitter<Uri>(), del: new EventEmitter<Uri>() };

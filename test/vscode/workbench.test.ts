@@ -9,18 +9,21 @@
  * suite skips with that reason, except under CI=true, where it fails.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { RunRecord } from '../../src/protocol/run.js';
 import { colorDistance, type Pixels } from '../helpers/browser.js';
+import { judgeOf } from '../helpers/judgeReplies.js';
 import { writeReviewEval } from '../helpers/reviewFixture.js';
 import { kappaWithInterval } from '../../src/core/review/agreement.js';
 import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
-import { BROKEN_LINE, CITED_PLAN_LINE_TEXT, CITED_PROGRAM_LINE_TEXT, GENERATED_REPLY, RATIONALE, answer, isVqa, makeWorkspace, userSettings } from './helpers/scene.js';
+import { BROKEN_LINE, CITED_PLAN_LINE_TEXT, COUNT_DOC, CITED_PROGRAM_LINE_TEXT, GENERATED_REPLY, RATIONALE, answer, isVqa, makeWorkspace, userSettings } from './helpers/scene.js';
 import { REVIEW, VIEW, WB } from './helpers/selectors.js';
 import {
   MUST_RUN,
+  ROOT,
   findCodeServer,
   installVsix,
   openWorkbench,
@@ -32,6 +35,15 @@ import {
   type Workbench,
   type WorkbenchUi,
 } from './helpers/workbench.js';
+
+/**
+ * VALOR_WB_ONLY=4,12 runs only those scenarios (plus 1, which waits for the extension to
+ * activate), for iterating on one flow; every scenario runs when it is unset.
+ */
+const ONLY = (process.env['VALOR_WB_ONLY'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+function scenario(n: number): { skip?: string } {
+  return ONLY.length === 0 || n === 1 || ONLY.includes(String(n)) ? {} : { skip: `not in VALOR_WB_ONLY=${ONLY.join(',')}` };
+}
 
 const found = findCodeServer();
 const skip = 'missing' in found && !MUST_RUN ? `${found.missing} (the suite runs, and must pass, under CI=true)` : false;
@@ -121,7 +133,7 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     await ui?.screenshot(`end-${t.name.slice(0, 2).replace(/\W/g, '')}`).catch(() => undefined);
   });
 
-  it('1. opening a .vprog: activation, language mode, CodeLens, tool-server status bar; clicking it opens the log', async () => {
+  it('1. opening a .vprog: activation, language mode, CodeLens, tool-server status bar; clicking it opens the log', scenario(1), async () => {
     await ui.openFile('desk.vprog');
     await ui.page.locator(WB.statusLanguage).filter({ hasText: 'VALOR Program' }).waitFor();
     const lens = ui.page.locator(WB.codeLens).first();
@@ -134,7 +146,7 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     await ui.screenshot('1-opened-vprog');
   });
 
-  it('3. run: the run view opens beside the document with the detections drawn; a trace entry moves the editor to its document line', async () => {
+  it('3. run: the run view opens beside the document with the detections drawn; a trace entry moves the editor to its document line', scenario(3), async () => {
     await ui.openFile('desk.vprog');
     await ui.command('VALOR: Run Program');
     await ui.toast(/Answer:/, 180_000);
@@ -183,7 +195,7 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     await ui.screenshot('3-trace-reveals-line');
   });
 
-  it('4. score: six inline scores on header, <plan>, <answer>; hover with rationale and links; an override is audited and changes the score; agreement statistics', async () => {
+  it('4. score: six inline scores on header, <plan>, <answer>; hover with rationale and links; an override is audited and changes the score; agreement statistics', scenario(4), async () => {
     await ui.openFile('desk.vprog');
     await ui.command('VALOR: Score Program (Six Rewards)');
     await ui.toast(/VALOR total 1\.00/, 120_000);
@@ -193,42 +205,60 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     for (const r of ['format', 'spatial', 'attribute', 'logic', 'syntax', 'adherence']) assert.match(text, new RegExp(`✓ ${r}`), `inline badge for ${r} in: ${text}`);
     await ui.screenshot('4-inline-scores');
 
-    // Hover on the <plan> line: the judge's rationale and working links.
-    // Over the text of the line (past its end the editor shows no hover).
-    await ui.page.locator(`${WB.editorLines} .view-line`).filter({ hasText: '<plan>' }).first().hover({ position: { x: 12, y: 6 } });
-    const hover = ui.page.locator(WB.hover).filter({ hasText: RATIONALE }).first();
-    await hover.waitFor();
-    const links = await ui.page.locator(`${WB.hover} a`).allInnerTexts();
-    assert.ok(links.some((l) => /Override/.test(l)) && links.some((l) => /Re-judge/.test(l)), `override and re-judge links in the hover: ${links.join(', ')}`);
+    // Hover on the <plan> line: the judge's rationale and its links, which work when clicked.
+    // Over the text of the line (past its end the editor shows no hover); from outside the
+    // editor each time, so each is a new hover with the scores as they are now.
+    const planHover = async () => {
+      await ui.page.keyboard.press('Escape');
+      await ui.page.mouse.move(2, 2);
+      await ui.page.locator(`${WB.editorLines} .view-line`).filter({ hasText: '<plan>' }).first().hover({ position: { x: 12, y: 6 } });
+      await ui.page.locator(WB.hover).filter({ hasText: RATIONALE }).first().waitFor();
+    };
+    const hoverLink = (title: string) => ui.page.locator(`${WB.hoverLink}[title="${title}"]`).first();
+    await planHover();
+    const titles = await ui.page.locator(WB.hoverLink).evaluateAll((as) => as.map((a) => `${a.textContent} ${a.getAttribute('title')}`));
+    for (const r of ['spatial', 'attribute', 'logic']) {
+      assert.ok(titles.includes(`Override… Record your own verdict for ${r}`), `an Override… link for ${r} in the hover: ${titles.join(', ')}`);
+      assert.ok(titles.includes(`Re-judge Ask the judge again for ${r}, bypassing caches`), `a Re-judge link for ${r} in the hover: ${titles.join(', ')}`);
+    }
     await ui.screenshot('4-score-hover');
-    await ui.page.keyboard.press('Escape');
-    // Re-judge asks the judge again.
-    const before = llm.requests.length;
-    await ui.command('VALOR: Re-judge One Reward…');
-    await ui.pick(/^spatial/);
-    await ui.toast(/spatial: pass/);
-    assert.ok(llm.requests.length > before, 're-judging sent a judge request');
 
-    // Override spatial to fail through the palette.
-    await ui.command('VALOR: Override a Verdict…');
-    await ui.pick(/^spatial/);
+    // Clicking Re-judge in the hover asks the spatial judge again.
+    const before = llm.requests.length;
+    await hoverLink('Ask the judge again for spatial, bypassing caches').click();
+    await ui.toast(/spatial: pass/);
+    assert.deepEqual(llm.requests.slice(before).map(judgeOf), ['spatial'], 'clicking Re-judge sent one request, to the spatial judge');
+
+    // Clicking Override… in the hover: the link names the reward, so only the verdict and the note are asked.
+    await planHover();
+    await hoverLink('Record your own verdict for spatial').click();
     await ui.pick(/Fail/);
     await ui.answer('the boxes overlap, left is not decided');
     await ui.toast(/Recorded your verdict: spatial = fail/);
-    const audit = readFileSync(join(ws, '.valor', 'audits.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; target: string; value: number; note: string });
-    assert.ok(audit.some((a) => a.kind === 'reward' && a.target === 'spatial' && a.value === 0 && /overlap/.test(a.note)), 'the override is in .valor/audits.jsonl');
+    const auditFile = join(ws, '.valor', 'audits.jsonl');
+    const audit = readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; subject: string; target: string; value: number; note: string });
+    const override = audit.find((a) => a.kind === 'reward' && a.target === 'spatial' && a.value === 0 && /overlap/.test(a.note));
+    assert.ok(override, 'the override is in .valor/audits.jsonl');
     await until('the overridden badge', async () => /✎ spatial/.test(await badges()));
     await ui.screenshot('4-override');
 
+    // The statistics: a read-only Markdown document that follows the audit log and asks nothing when closed.
     await ui.command('VALOR: Show Judge Agreement Statistics');
+    await ui.page.locator(WB.tab).filter({ hasText: 'Judge agreement.md' }).first().waitFor();
     await ui.page.locator(WB.editorLines).filter({ hasText: 'Judge agreement' }).first().waitFor();
     assert.match(await ui.editorText(), /\| spatial \| 1 \|/);
+    assert.doesNotMatch(await ui.editorText(), /\| attribute \|/);
+    await ui.page.locator(WB.statusLanguage).filter({ hasText: 'Markdown' }).waitFor();
+    // A decision written by someone else (as `valor audit` would) shows while it is open.
+    appendFileSync(auditFile, `${JSON.stringify({ kind: 'reward', subject: 'judged-elsewhere', target: 'attribute', value: 0, machine_value: 1, note: 'from the CLI', at: new Date().toISOString() })}\n`);
+    await until('the statistics refreshed from the audit log', async () => /\| attribute \| 1 \| 1 \| 0 \|/.test(await ui.editorText()));
     await ui.screenshot('4-agreement');
-    // The statistics are an untitled document: close it without saving.
-    await ui.command('View: Revert and Close Editor');
+    await ui.command('View: Close Editor');
+    await ui.page.locator(WB.tab).filter({ hasText: 'Judge agreement.md' }).first().waitFor({ state: 'hidden' });
+    assert.equal(await ui.page.locator(WB.dialogButton).count(), 0, 'closing the statistics asks nothing (no save dialog)');
   });
 
-  it('5. verify boxes: grounding fates in the view; flipping a box is audited', async () => {
+  it('5. verify boxes: grounding fates in the view; flipping a box is audited', scenario(5), async () => {
     await ui.openFile('desk.vprog');
     await ui.command('VALOR: Verify Boxes (Grounding Verifier)');
     await ui.toast(/Grounding verifier: kept \d+ of \d+/, 180_000);
@@ -249,7 +279,7 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     await ui.screenshot('5-flipped');
   });
 
-  it('6. a runtime error lands in Problems on the document line; a killed tool server offers restart, and restart works', async () => {
+  it('6. a runtime error lands in Problems on the document line; a killed tool server offers restart, and restart works', scenario(6), async () => {
     await ui.openFile('broken.vprog');
     await ui.command('VALOR: Run Program');
     const msg = await ui.toast(/The program failed/);
@@ -295,7 +325,7 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     await ui.screenshot('6-restarted');
   });
 
-  it('7. Set API Key stores the key in secret storage; it never appears in settings, logs or run records', async () => {
+  it('7. Set API Key stores the key in secret storage; it never appears in settings, logs or run records', scenario(7), async () => {
     const key = 'sk-valor-workbench-7f3a91c2e4';
     await ui.command('VALOR: Set API Key…');
     await ui.pick(/Program generator/);
@@ -315,7 +345,7 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     assert.doesNotMatch(wb.output(), new RegExp(key), 'nor in what code-server printed');
   });
 
-  it('2. New Query from the Explorer context menu: the plan and program stream into the new document, with progress, and it can be cancelled', async () => {
+  it('2. New Query from the Explorer context menu: the plan and program stream into the new document, with progress, and it can be cancelled', scenario(2), async () => {
     // The generator streams the first half of its reply slowly, then never finishes: a person sees
     // the plan arrive in the new document, with progress, and cancels.
     const half = GENERATED_REPLY.slice(0, Math.floor(GENERATED_REPLY.length / 2));
@@ -344,7 +374,7 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     assert.ok(runRecords(ws).some((r) => r.document === 'shelf.vprog' && r.error === null), 'and the new query ran');
   });
 
-  it('8. restricted mode (a folder nobody trusted): running is refused with the explanation; viewing still works', async () => {
+  it('8. restricted mode (a folder nobody trusted): running is refused with the explanation; viewing still works', scenario(8), async () => {
     const untrusted = makeWorkspace(join(scratch, 'untrusted', 'ws'));
     const wb2 = await startWorkbench({ install, scratch, extensionsDir, workspace: untrusted, userSettings: userSettings(llm.url), trust: true });
     const ui2 = await openWorkbench(wb2);
@@ -364,7 +394,7 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     }
   });
 
-  it('9. the runs tree opens a past run; light and dark themes render the view legibly', async () => {
+  it('9. the runs tree opens a past run; light and dark themes render the view legibly', scenario(9), async () => {
     const header = ui.page.locator(WB.paneHeader).filter({ hasText: 'VALOR Runs' }).first();
     if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
     const row = ui.page.locator(WB.runsViewRow).filter({ hasText: 'Is the red box to the left of the blue circle?' }).first();
@@ -391,7 +421,7 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     }
   });
 
-  it('10. Open Review Queue… on an eval output folder: reviewed with the keyboard alone; progress and kappa change on screen; decisions land in .valor/audits.jsonl', async () => {
+  it('10. Open Review Queue… on an eval output folder: reviewed with the keyboard alone; progress and kappa change on screen; decisions land in .valor/audits.jsonl', scenario(10), async () => {
     // eval-small/ was written with the workspace (before()), so the Explorer lists it from the start.
     const values = reviewValues;
     const auditFile = join(ws, '.valor', 'audits.jsonl');
@@ -458,13 +488,11 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     );
   });
 
-  it('11. cited lines: a failing verdict marks the lines it cites; hovering one names the judge; the score hover lists the cites', async () => {
+  it('11. cited lines: a failing verdict marks the lines it cites; hovering one names the judge; the score hover lists the cites', scenario(11), async () => {
     await ui.openFile('cited.vprog');
     await ui.command('VALOR: Score Program (Six Rewards)');
     await ui.toast(/VALOR total /, 120_000);
     await until('the failing badges', async () => /✗ spatial/.test((await inlineTexts(ui)).join(' | ')));
-    // Decoration hovers are plain text: VS Code renders their spaces as no-break spaces, hence \s.
-    const loose = (text: string) => new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '\\s'));
     const hoverOn = async (lineText: string, expected: string) => {
       await ui.page.keyboard.press('Escape');
       await ui.page.locator(`${WB.editorLines} .view-line`).filter({ hasText: lineText }).first().hover({ position: { x: 12, y: 6 } });
@@ -482,7 +510,135 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     await ui.page.keyboard.press('Escape');
   });
 
-  it('14. Fix with the Model: a NameError run offers the fix (lens and message); the diff opens; Accept puts the fix in the document; it runs', async () => {
+  it('12. line values: executed lines show their values, the untaken branch is dimmed, the raising line shows the exception, a name hovers its value, an edit clears what no longer applies', scenario(12), async () => {
+    await ui.openFile('desk.vprog');
+    const runs = runRecords(ws).length;
+    await ui.command('VALOR: Run Program');
+    await ui.toast(/Answer:/, 180_000);
+    const rec = await until('the run record', () => runRecords(ws).length > runs && runRecords(ws).at(-1));
+    assert.equal(rec.error, null);
+    // What the program computed, worked out here from the detector's results in the record.
+    const best = (prompt: string) => {
+      const call = rec.trace.find((t) => t.tool === 'gd_detect' && JSON.stringify(t.args).includes(prompt));
+      const dets = (call?.result ?? []) as Array<{ bbox: [number, number, number, number]; score: number }>;
+      assert.ok(dets.length > 0, `the fixture detector found a ${prompt}`);
+      return dets.reduce((a, b) => (b.score > a.score ? b : a));
+    };
+    const centre = (d: { bbox: number[] }) => (d.bbox[0]! + d.bbox[2]!) / 2;
+    const boxX = centre(best('red box'));
+    const circleX = centre(best('blue circle'));
+    // The editor alone and wide, so the pictures show whole lines.
+    await ui.page.locator(WB.tab).filter({ hasText: 'desk.vprog' }).first().click();
+    await ui.command('View: Close Editors in Other Groups');
+    if (await ui.page.locator(WB.panel).isVisible()) await ui.command('View: Hide Panel');
+
+    // Executed lines: their values at the end of the line, in the editor's decorations.
+    // Floats are shown to 4 significant digits ('%.4g').
+    const shown = async (lineText: string, name: string) => {
+      const after = (await lineLook(ui, lineText)).after.join(' ');
+      const m = new RegExp(`^${name} = (-?[\\d.e+-]+)$`).exec(after);
+      return m ? Number(m[1]) : undefined;
+    };
+    const near = (a: number | undefined, b: number) => a !== undefined && Math.abs(a - b) <= Math.abs(b) * 1e-3;
+    await until('the value after the box_x line', async () => near(await shown('box_x = (box', 'box_x'), boxX));
+    assert.ok(near(await shown('circle_x = (circle', 'circle_x'), circleX), `circle_x shows ${circleX}: ${(await lineLook(ui, 'circle_x = (circle')).after.join(' ')}`);
+    assert.ok((await lineLook(ui, 'final_answer = "yes" if box_x')).after.includes(`final_answer = '${boxX < circleX ? 'yes' : 'no'}'`));
+    assert.match((await lineLook(ui, 'boxes = gd_detect(')).after.join(' '), /^boxes = \d+ detections?: /);
+    // The untaken branch (both lists are non-empty) is dimmed; executed lines are not.
+    for (const l of ['reply = vqa(', 'final_answer = "yes" if "yes" in reply', 'return']) assert.equal((await lineLook(ui, l)).opacity, 0.5, `the untaken line ${l} is dimmed`);
+    assert.equal((await lineLook(ui, 'box_x = (box')).opacity, 1, 'an executed line is not dimmed');
+    await ui.screenshot('12-line-values');
+
+    // Hovering a name shows its value at that point.
+    await ui.page.keyboard.press('Escape');
+    await ui.page.locator(`${WB.editorLines} .view-line`).filter({ hasText: 'box_x = (box' }).first().hover({ position: { x: 12, y: 6 } });
+    const hover = ui.page.locator(WB.hover).filter({ hasText: loose('box_x after line 10:') }).first();
+    await hover.waitFor();
+    const hovered = /after\s*line\s*10:\s*(-?[\d.e+-]+)\s*\(float\)/.exec((await hover.innerText()).replace(/\u00a0/g, ' '));
+    assert.ok(hovered && near(Number(hovered[1]), boxX), `the hover shows box_x = ${boxX} (float): ${await hover.innerText()}`);
+    await ui.screenshot('12-value-hover');
+    await ui.page.keyboard.press('Escape');
+    await ui.page.mouse.move(2, 2);
+
+    // Editing the program: lines at and below the edit lose their values, dimming goes, the top-level lines above keep theirs.
+    await ui.page.locator(`${WB.editorLines} .view-line`).filter({ hasText: 'box_x = (box' }).first().click();
+    await ui.page.keyboard.press('End');
+    await ui.page.keyboard.type(' + 0');
+    await ui.page.keyboard.press('Home');
+    await until('the values below the edit cleared', async () => (await lineLook(ui, 'circle_x = (circle')).after.length === 0);
+    assert.deepEqual((await lineLook(ui, 'box_x = (box')).after, [], 'the edited line lost its value');
+    assert.ok((await lineLook(ui, 'box_depth = depth(')).after.some((t) => t.startsWith('box_depth = ')), 'a top-level line above the edit keeps its value');
+    assert.equal((await lineLook(ui, 'reply = vqa(')).opacity, 1, 'dimming went with the edit');
+    await ui.screenshot('12-edited');
+    await ui.command('File: Revert File');
+    await until('the values back after the revert', async () => near(await shown('circle_x = (circle', 'circle_x'), circleX));
+
+    // A program that raises: its line shows the exception, in the theme's error colour.
+    await ui.openFile('broken.vprog');
+    await ui.command('VALOR: Run Program');
+    await ui.toast(/The program failed/);
+    await ui.page.locator(WB.tab).filter({ hasText: 'broken.vprog' }).first().click();
+    await ui.command('View: Close Editors in Other Groups');
+    if (await ui.page.locator(WB.panel).isVisible()) await ui.command('View: Hide Panel');
+    const raised = await until('the exception after the raising line', async () => {
+      const look = await lineLook(ui, 'final_answer = count / (count - count)');
+      return look.after.some((t) => t.includes('⚠ ZeroDivisionError: division by zero')) && look;
+    });
+    const [r, g, b] = rgbOf(raised.afterColors[raised.after.findIndex((t) => t.includes('ZeroDivisionError'))] ?? '');
+    assert.ok(r > g + 40 && r > b + 40, `the exception is drawn in the error colour: ${raised.afterColors.join(', ')}`);
+    const detections = (runRecords(ws).at(-1)!.trace.find((t) => t.tool === 'gd_detect')?.result ?? []) as unknown[];
+    assert.ok((await lineLook(ui, 'count = len(boxes)')).after.includes(`count = ${detections.length}`), 'the line before it shows its value');
+    await ui.screenshot('12-raised');
+  });
+
+  it('13. a run made with sensitivity (valor run --sensitivity): opened from the runs tree, the threshold slider shows the answer each position gives', scenario(13), async () => {
+    // A colleague's run, made with the CLI in the workspace: the extension itself makes no sensitivity report.
+    writeFileSync(join(ws, 'count.vprog'), COUNT_DOC);
+    const models = (JSON.parse(readFileSync(join(ws, '.vscode', 'settings.json'), 'utf8')) as Record<string, string>)['valor.toolServer.modelsPath']!;
+    const env: NodeJS.ProcessEnv = {};
+    for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR']) if (process.env[k] !== undefined) env[k] = process.env[k];
+    const cli = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'run', 'count.vprog', '--sensitivity', '--models', models, '--json'], { cwd: ws, env, encoding: 'utf8', timeout: 180_000 });
+    assert.equal(cli.status, 0, `valor run --sensitivity: ${cli.stderr}`);
+    const rec = runRecords(ws).find((r) => r.document?.endsWith('count.vprog') && r.sensitivity);
+    assert.ok(rec?.sensitivity, 'the record holds the sensitivity report');
+    const d = rec.sensitivity.detect[0]!;
+    // The fixture detector keeps one red box at the program's threshold; a lower one keeps the second: the answer flips.
+    assert.deepEqual(d.intervals.map((x) => x.outcome), ['answer:"two"', 'answer:"not two"']);
+    const flip = d.intervals[0]!.to;
+
+    await ui.command('VALOR: Refresh Runs');
+    const header = ui.page.locator(WB.paneHeader).filter({ hasText: 'VALOR Runs' }).first();
+    if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+    await ui.page.locator(WB.runsViewRow).filter({ hasText: 'Are there two red boxes?' }).first().click();
+    const view = ui.webview();
+    const slider = view.locator(VIEW.thresholdSlider).first();
+    await slider.waitFor();
+    // One band per interval along the track, with the interval's answer.
+    const bands = await view.locator(VIEW.thresholdBand).evaluateAll((els) => els.map((e) => ({ to: Number(e.getAttribute('data-to')), answer: e.getAttribute('data-answer'), kind: e.getAttribute('data-kind') })));
+    assert.deepEqual(bands.map((b) => [b.answer, b.kind]), [['"two"', 'changed'], ['"not two"', 'same']], JSON.stringify(bands));
+    assert.ok(Math.abs(bands[0]!.to - flip) < 1e-9, 'the first band ends where the answer flips');
+    const answerShown = view.locator(VIEW.thresholdAnswer).first();
+    const countShown = view.locator(VIEW.thresholdCount).first();
+    // At the program's threshold: the recorded answer.
+    assert.equal(await answerShown.innerText(), '→ "not two"');
+    assert.equal(await answerShown.getAttribute('data-kind'), 'same');
+    assert.equal(await countShown.getAttribute('data-visible'), '1');
+    await ui.screenshot('13-slider-recorded');
+    // With the keyboard: Home goes to the lowest position (below the flip), where both boxes pass and the answer changes.
+    await slider.focus();
+    await ui.page.keyboard.press('Home');
+    assert.ok(Number(await slider.inputValue()) < flip, `the slider's lowest position is below the flip at ${flip}`);
+    await until('the answer at the lowest position', async () => (await answerShown.innerText()) === '→ "two"');
+    assert.equal(await answerShown.getAttribute('data-kind'), 'changed');
+    assert.equal(await countShown.getAttribute('data-visible'), '2');
+    await ui.screenshot('13-slider-flipped');
+    // One step up, past the flip: the recorded answer again.
+    await ui.page.keyboard.press('ArrowRight');
+    assert.ok(Number(await slider.inputValue()) >= flip);
+    await until('the answer one step up', async () => (await answerShown.innerText()) === '→ "not two"');
+  });
+
+  it('14. Fix with the Model: a NameError run offers the fix (lens and message); the diff opens; Accept puts the fix in the document; it runs', scenario(14), async () => {
     // A document of its own, so no other scenario's document changes.
     const program = (name: string) => `boxes = gd_detect(img_pth, "red box")\nfinal_answer = len(${name})`;
     const reply = (name: string) => `<plan>\n1. Detect red boxes.\n2. Count them.\n</plan>\n<answer>\n${program(name)}\n</answer>`;
@@ -596,4 +752,37 @@ function contrast(a: readonly number[], b: readonly number[]): number {
   };
   const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
   return (hi! + 0.05) / (lo! + 0.05);
+}
+
+
+/** Plain-text hovers: VS Code renders their spaces as no-break spaces and their lines as paragraphs, hence \s*. */
+function loose(text: string): RegExp {
+  return new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ +/g, '\\s*'));
+}
+
+function rgbOf(css: string): [number, number, number] {
+  const m = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(css);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
+}
+
+/**
+ * What a person sees of one editor line (the first whose text contains `text`): the texts
+ * decorations draw after it (::after content), their colours, and the lowest opacity of its text.
+ */
+async function lineLook(ui: WorkbenchUi, text: string): Promise<{ after: string[]; afterColors: string[]; opacity: number }> {
+  const line = ui.page.locator(`${WB.editorLines} .view-line`).filter({ hasText: text }).first();
+  return line.evaluate((el) => {
+    const after: string[] = [];
+    const afterColors: string[] = [];
+    let opacity = 1;
+    for (const span of el.querySelectorAll('span')) {
+      const a = getComputedStyle(span, '::after');
+      if (a.content && a.content !== 'none' && a.content !== 'normal' && a.content !== '""') {
+        after.push(a.content.replace(/^"|"$/g, '').replace(/\\"/g, '"'));
+        afterColors.push(a.color);
+      }
+      if (!span.children.length && (span.textContent ?? '').trim()) opacity = Math.min(opacity, Number(getComputedStyle(span).opacity));
+    }
+    return { after, afterColors, opacity };
+  });
 }

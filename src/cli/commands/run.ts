@@ -226,9 +226,11 @@ export const runCommand: CliCommand = {
     const isolation = isolationFromCli(values.isolation, io.env);
     const timeoutSec = values.timeout === undefined ? 60 : Number(values.timeout);
     if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
-    const finish = async (record: RunRecord, runner: ProgramRunner, depthMap: DepthMapData | null, watched?: ReturnType<typeof watchToolServer>): Promise<number> => {
+    const finish = async (ran: RunRecord, runner: ProgramRunner, depthMap: DepthMapData | null, watched?: ReturnType<typeof watchToolServer>): Promise<number> => {
       let sens: SensitivityReport | undefined;
-      if (values.sensitivity) sens = await sensitivity(record, { runner, timeoutMs: timeoutSec * 1000, signal: io.signal });
+      if (values.sensitivity) sens = await sensitivity(ran, { runner, timeoutMs: timeoutSec * 1000, signal: io.signal });
+      // Kept in the record, so the run view can show each threshold's answer on its slider.
+      const record: RunRecord = sens ? { ...ran, sensitivity: sens } : ran;
       const recordPath = values['no-record'] ? null : await writeRunRecord(resolve(io.cwd, values.out ?? WORKSPACE_RUNS_DIR), record);
       const views = await writeViews(record, depthMap, { html: values.html, annotated: values.annotated }, io);
       if (values.json) io.stdout.write(`${JSON.stringify({ ...runJson(record, recordPath, sens), ...views })}\n`);

@@ -12,9 +12,8 @@
  * Failures that are not the program's (the run was cancelled, the worker crashed, a replay had
  * no recorded result, an eval record marked as an outage) are `none`: a new program would not
  * help, and repairing them would hide an outage. A tool server that fails mid-run reaches the
- * program as a Python `ToolError`, the same type a bad call gets, so a caller running against a
- * live server checks `watchToolServer(...).failure()` (src/core/toolClient.ts) before repairing,
- * as `valor eval` does to tell outages apart.
+ * program as a Python `ToolError`, the same type a bad call gets; the runner marks that call's
+ * trace entry `error.tool_server`, and such a run is `none` too.
  */
 import type { RewardSet, RunRecord } from '../../protocol/run.js';
 
@@ -48,6 +47,7 @@ function programLine(program: string | null, line: number | null | undefined): s
 }
 
 type RecordFacts = Pick<RunRecord, 'program' | 'format' | 'error' | 'final_answer'> & {
+  trace?: RunRecord['trace'] | undefined;
   rewards?: Pick<RewardSet, 'verdicts'> | undefined;
   eval?: { error_kind: string | null } | undefined;
 };
@@ -55,6 +55,7 @@ type RecordFacts = Pick<RunRecord, 'program' | 'format' | 'error' | 'final_answe
 /** Why `record` needs repair (`kind: 'none'` when it does not). `rewards` wins over `record.rewards`. */
 export function failureOf(record: RecordFacts, rewards?: Pick<RewardSet, 'verdicts'>): Failure {
   if (record.eval?.error_kind && NOT_REPAIRABLE_KINDS.has(record.eval.error_kind)) return NO_FAILURE;
+  if (record.trace?.some((t) => t.error?.tool_server === true)) return NO_FAILURE;
   const verdicts = (rewards ?? record.rewards)?.verdicts ?? [];
   const format = verdicts.find((v) => v.reward === 'format');
   const formatScore = format && format.state !== 'error' && format.value !== null ? format.value : record.format.score;

@@ -10,6 +10,7 @@ import { ChildMessage, type CallMessage, type DoneMessage } from '../../protocol
 import type { IsolationMode, ProgramError, ProgramOutcome, TraceEntry } from '../../protocol/run.js';
 import { boundLineTrace } from '../lineTrace.js';
 import type { RunRequest } from '../runnerTypes.js';
+import { ToolServerError } from '../toolClient.js';
 import { ToolError } from '../tools.js';
 import { dispatch, type Dispatched } from './dispatch.js';
 import { killGroup, signalName, workerConfig } from './processes.js';
@@ -282,12 +283,12 @@ export class ActiveRun {
     this.trace.push(entry);
     const t0 = performance.now();
     this.inFlight = { entry, t0 };
-    let outcome: { ok: true; r: Dispatched } | { ok: false; type: string; message: string };
+    let outcome: { ok: true; r: Dispatched } | { ok: false; type: string; message: string; outage: boolean };
     try {
       if (tooBig) throw new ToolError(`${msg.tool}: its arguments are ${argsJson.length} bytes of JSON; a tool call takes at most ${CHILD_LIMITS.maxCallArgs} (pass img_pth, a short prompt and a box)`, 'ValueError');
       outcome = { ok: true, r: await dispatch(this.req.tools, msg.tool, msg.args, this.toolAbort.signal, this.req.imagePath) };
     } catch (err) {
-      outcome = { ok: false, type: err instanceof ToolError ? err.type : 'ToolError', message: err instanceof Error ? err.message : String(err) };
+      outcome = { ok: false, type: err instanceof ToolError ? err.type : 'ToolError', message: err instanceof Error ? err.message : String(err), outage: err instanceof ToolServerError };
     }
     // A run that ended meanwhile has already closed this entry; the late answer is dropped.
     if (this.inFlight?.entry !== entry || this.done || this.verdict) return;
@@ -298,7 +299,7 @@ export class ActiveRun {
       if (outcome.r.detail !== undefined) entry.detail = outcome.r.detail;
       this.conn?.write(`${JSON.stringify({ t: 'result', ok: true, value: outcome.r.value })}\n`);
     } else {
-      entry.error = { type: outcome.type, message: outcome.message };
+      entry.error = { type: outcome.type, message: outcome.message, ...(outcome.outage ? { tool_server: true } : {}) };
       this.conn?.write(`${JSON.stringify({ t: 'result', ok: false, type: outcome.type, message: outcome.message })}\n`);
     }
   }

@@ -80,6 +80,9 @@ describe('failureOf', () => {
     const broken = await run(BROKEN);
     assert.equal(failureOf({ ...broken, error: { type: 'NoRecordedResult', message: 'no result', line: 1 } }).kind, 'none');
     assert.equal(failureOf({ ...broken, eval: { error_kind: 'tool_outage' } }).kind, 'none');
+    const outage = { ...broken, trace: [{ index: 0, tool: 'gd_detect' as const, line: 1, args: {}, result: null, ms: 1, error: { type: 'ToolError', message: 'cannot reach the tool server', tool_server: true } }] };
+    assert.equal(failureOf(outage).kind, 'none', 'a call the tool server failed is an outage, not the program’s');
+    assert.equal(failureOf({ ...outage, trace: [{ ...outage.trace[0]!, error: { type: 'ToolError', message: 'bad box' } }] }).kind, 'runtime_error');
     assert.equal(failureOf({ ...broken, error: { type: 'Timeout', message: 'ran past 60 s', line: 3 } }).kind, 'runtime_error', 'an endless loop is the program’s');
   });
 });

@@ -53,6 +53,23 @@ final_answer = vqa(img_pth, None, "What colour is the box?")
 </answer>
 `;
 
+/**
+ * A program whose answer depends on the box threshold (scenario 13): at the program's threshold
+ * the fixture detector keeps one of its two red-box candidates, below the second one's score both.
+ */
+export const COUNT_DOC = `# image: desk.png
+# query: Are there two red boxes?
+
+<plan>
+1. Detect red boxes with gd_detect.
+2. Answer "two" if it found two, else "not two".
+</plan>
+<answer>
+boxes = gd_detect(img_pth, "red box")
+final_answer = "two" if len(boxes) == 2 else "not two"
+</answer>
+`;
+
 export const RATIONALE = 'Every relation is resolved with box coordinates.';
 
 /**

@@ -35,8 +35,16 @@ export const WB = {
   editorCurrentLine: '.editor-instance .monaco-editor .view-overlays .current-line',
   codeLens: '.editor-instance .monaco-editor .codelens-decoration',
   hover: '.monaco-hover .hover-contents, .monaco-hover .rendered-markdown',
+  /**
+   * A link in a hover's Markdown (VS Code keeps the target in data-href; find one by its title).
+   * Not `${hover} a`: `hover` is a selector list, so that would also match whole `.hover-contents`
+   * blocks, and a click in the middle of one lands on no link (what hid #10's working links).
+   */
+  hoverLink: '.monaco-hover .rendered-markdown a[data-href]',
   /** Output panel text. */
   outputView: '.output-view .view-lines, .panel .output .view-lines',
+  /** The panel (Problems, Output, Terminal) below the editors. */
+  panel: '.part.panel',
   /** Problems panel rows. */
   problemsRow: '.markers-panel .monaco-list-row',
   /** Editor tabs (title = tab label). */
@@ -52,7 +60,7 @@ export const WB = {
   restrictedBanner: '.workspace-trust-banner, .statusbar-item#status\\.workspaceTrust',
 } as const;
 
-/** Our run view's own elements (webview/app.ts). */
+/** Our run view's own elements (webview/app.ts and webview/panels/). */
 export const VIEW = {
   app: '#app',
   stageImage: '.stage-image',
@@ -62,6 +70,11 @@ export const VIEW = {
   gbox: 'li.gbox',
   flip: 'button.flip',
   answerText: '.answer-text',
+  /** A detection call's box-threshold slider, its answer bands, the answer and box count at its position (webview/panels/thresholdSlider.ts). */
+  thresholdSlider: 'input.threshold',
+  thresholdBand: '.threshold-bands .band',
+  thresholdAnswer: '.threshold-answer',
+  thresholdCount: '.threshold-count',
 } as const;
 
 /** Our review queue view's own elements (webview/review/app.ts). */
