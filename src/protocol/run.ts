@@ -236,6 +236,14 @@ export type EvalInfo = z.infer<typeof EvalInfo>;
  * question scored without repair. The record itself is the result with repair (its last attempt
  * that ran).
  */
+/**
+ * Program error types that are not the program's fault (a cancelled run, a crashed worker, a
+ * replayed call with no recorded result): a new program would not help, so neither "Fix with the
+ * Model" nor `valor eval --repair` repairs them (src/core/repair/failure.ts; the run view reads it
+ * to offer the fix only where it can help).
+ */
+export const NOT_REPAIRABLE_ERRORS: ReadonlySet<string> = new Set(['Cancelled', 'WorkerCrash', 'WorkerError', 'NoRecordedResult']);
+
 export const RepairInfo = z.object({
   max_repairs: z.number().int().nonnegative(),
   /** Repairs asked of the model (0 when the original needed none). */
