@@ -660,6 +660,8 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
       await ui.command('VALOR: Run Program');
       await ui.toast(/The program failed .*NameError/);
       await ui.page.locator(WB.codeLens).filter({ hasText: 'Fix with the model' }).first().waitFor();
+      // The run view beside it offers the same in its error area.
+      await ui.webview().locator(VIEW.fixWithModel).waitFor();
       await ui.toastButton(/The program failed .*NameError/, 'Fix with the Model');
       await ui.toast(/The model proposes a fix for fixme\.vprog/);
       assert.equal(repairs, 1);
