@@ -3,6 +3,7 @@
  * holds (`ViewData`) and each panel gets its own inputs, picked from it field by field; its slot
  * re-renders it only when one of them changed (webview/panelSlot.ts).
  */
+import { NOT_REPAIRABLE_ERRORS } from '../src/protocol/run.js';
 import type { DepthMapData, PendingPart, ViewRunRecord } from '../src/protocol/webview.js';
 import { h } from './dom.js';
 import type { CallView } from './model.js';
@@ -86,6 +87,8 @@ export class PanelRouter {
       rewards: run.rewards,
       stdout: run.stdout,
       running,
+      // The program's own failure, not the tool server's or the runner's: the fix can help.
+      fixable: Boolean(run.error) && !NOT_REPAIRABLE_ERRORS.has(run.error?.type ?? '') && !(run.trace ?? []).some((t) => t.error?.tool_server === true),
     });
     this.trace.update({ calls: d.calls, running, failed: Boolean(run.error), sensitivity: run.sensitivity });
     this.lines.update({ runId: run.id, program: run.program, lineTrace: run.line_trace, calls: run.trace, error: run.error });

@@ -9,6 +9,7 @@ export const COMMANDS = {
   runProgram: 'valor.runProgram',
   replayRun: 'valor.replayRun',
   analyzeSensitivity: 'valor.analyzeSensitivity',
+  fixWithModel: 'valor.fixWithModel',
   score: 'valor.score',
   verifyBoxes: 'valor.verifyBoxes',
   openRunView: 'valor.openRunView',

@@ -10,6 +10,7 @@ import { documentProblems, type DocProblem } from './diagnosticsModel.js';
 import { PerKeyDebounce } from './perKeyDebounce.js';
 import { isImagePath, resolveDocumentImage } from './imagePaths.js';
 import type { DocLayout } from './vprogLayout.js';
+import { repairTarget } from './repairTarget.js';
 import type { ResultsStore } from './resultsStore.js';
 import { hoverMarkdown, scoreBadges, type BadgeKind } from './scoreView.js';
 
@@ -140,7 +141,9 @@ export class VprogCodeLensProvider implements vscode.CodeLensProvider, vscode.Di
   }
 
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
-    return codeLensesFor(doc, this.layoutOf(doc), Boolean(this.store.get(doc.uri.toString()).run));
+    const layout = this.layoutOf(doc);
+    const results = this.store.get(doc.uri.toString());
+    return codeLensesFor(doc, layout, Boolean(results.run), repairTarget(results, layout.reply).ok);
   }
 
   dispose(): void {
@@ -149,7 +152,7 @@ export class VprogCodeLensProvider implements vscode.CodeLensProvider, vscode.Di
   }
 }
 
-export function codeLensesFor(doc: vscode.TextDocument, layout: DocLayout, hasRun: boolean): vscode.CodeLens[] {
+export function codeLensesFor(doc: vscode.TextDocument, layout: DocLayout, hasRun: boolean, repairable = false): vscode.CodeLens[] {
   const line = Math.min(layout.headerLine ?? 0, Math.max(0, doc.lineCount - 1));
   const range = doc.lineAt(line).range;
   const args = [doc.uri];
@@ -163,6 +166,8 @@ export function codeLensesFor(doc: vscode.TextDocument, layout: DocLayout, hasRu
     lens('$(inspect) Verify boxes', COMMANDS.verifyBoxes, "Check the last run's detections with the grounding verifier"),
   ];
   if (hasRun) out.push(lens('$(preview) Open view', COMMANDS.openRunView, 'Show the last run: detections, depth and the trace'));
+  // The last run of this reply failed in a way a new program can fix (repairTarget.ts).
+  if (repairable) out.push(lens('$(wrench) Fix with the model', COMMANDS.fixWithModel, 'Ask the generator to fix the program that failed, and review its fix as a diff'));
   return out;
 }
 

@@ -5,10 +5,12 @@
  */
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
-import { shownLine, type RunRecord } from '../protocol/run.js';
+import { shownLine } from '../protocol/run.js';
+import { COMMANDS } from './commandIds.js';
 import type { CommandDeps } from './commands/commandDeps.js';
 import { ActionableError } from './errors.js';
 import type { StoredRun, StoredScores } from './resultsStore.js';
+import { repairTarget, toolServerTrouble } from './repairTarget.js';
 import { answerText } from './runsTree.js';
 
 /** Shows an information (or warning) message; its text passes the secret redactor first. */
@@ -17,12 +19,7 @@ export function notify(d: Pick<CommandDeps, 'log'>, text: string, severity: 'inf
   return severity === 'warning' ? vscode.window.showWarningMessage(safe) : vscode.window.showInformationMessage(safe);
 }
 
-/** A call the tool server itself failed (the runner marks it), not a fault of the program. */
-function toolServerTrouble(record: RunRecord): boolean {
-  return record.trace.some((t) => t.error?.tool_server === true);
-}
-
-export function afterRun(d: Pick<CommandDeps, 'log' | 'config' | 'panels'>, stored: StoredRun): void {
+export function afterRun(d: Pick<CommandDeps, 'log' | 'config' | 'panels' | 'store'>, stored: StoredRun): void {
   const r = stored.record;
   if (d.config().run.openViewAfterRun) d.panels.show(stored);
   if (r.error) {
@@ -34,10 +31,25 @@ export function afterRun(d: Pick<CommandDeps, 'log' | 'config' | 'panels'>, stor
       ]);
     }
     const where = r.error.line === null ? '' : r.program_document_line ? ` on line ${shownLine(r, r.error.line)}${r.document ? ` of ${basename(r.document)}` : ''}` : ` on program line ${r.error.line}`;
-    void notify(d, `The program failed${where}: ${r.error.type}: ${r.error.message}`, 'warning');
+    const text = d.log.redact(`The program failed${where}: ${r.error.type}: ${r.error.message}`);
+    offerFix(d, stored, vscode.window.showWarningMessage(text, ...(fixable(d, stored) ? [FIX_LABEL] : [])));
     return;
   }
   void notify(d, `Answer: ${answerText(r)}`);
+}
+
+const FIX_LABEL = 'Fix with the Model';
+
+/** The document of the run, when the run is of its current reply and the program's failure is repairable. */
+function fixable(d: Pick<CommandDeps, 'store'>, stored: StoredRun): string | undefined {
+  return d.store.documentsOfRun(stored.record.id).find((u) => repairTarget(d.store.get(u), stored.record.reply).ok);
+}
+
+function offerFix(d: Pick<CommandDeps, 'store'>, stored: StoredRun, shown: Thenable<string | undefined>): void {
+  void Promise.resolve(shown).then((picked) => {
+    const uri = picked === FIX_LABEL ? fixable(d, stored) : undefined;
+    if (uri) void vscode.commands.executeCommand(COMMANDS.fixWithModel, vscode.Uri.parse(uri));
+  });
 }
 
 export function afterScore(d: Pick<CommandDeps, 'log'>, scores: StoredScores): void {

@@ -27,6 +27,8 @@ export interface PanelActions {
   override(run: StoredRun, msg: OverrideMessage): Promise<RewardSet | undefined>;
   flipBox(run: StoredRun, msg: FlipBoxMessage): Promise<GroundingResult[] | undefined>;
   depthMap(run: StoredRun, signal: AbortSignal): Promise<DepthMapData>;
+  /** Runs "Fix with the Model" on the run's document. */
+  fixWithModel(run: StoredRun): Promise<void>;
   /** Finds a run by id (restoring a panel after a reload). */
   findRun(runId: string): Promise<StoredRun | undefined>;
 }
@@ -163,6 +165,9 @@ export class RunPanels implements vscode.Disposable {
           if (grounding) this.post(e, { type: 'update', grounding });
           return;
         }
+        case 'fixWithModel':
+          await this.actions.fixWithModel(e.run);
+          return;
         case 'requestDepthMap': {
           const ac = new AbortController();
           const sub = e.panel.onDidDispose(() => ac.abort());

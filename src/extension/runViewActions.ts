@@ -8,6 +8,7 @@ import type { GroundingResult, RewardSet } from '../protocol/run.js';
 import type { DepthMapData, FlipBoxMessage, OverrideMessage } from '../protocol/webview.js';
 import { rewardSubject } from '../core/audit.js';
 import type { CommandDeps } from './commands/commandDeps.js';
+import { COMMANDS } from './commandIds.js';
 import { ActionableError } from './errors.js';
 import type { StoredRun, StoredScores } from './resultsStore.js';
 import type { PanelActions } from './runPanel.js';
@@ -45,6 +46,13 @@ export class RunViewActions implements PanelActions {
     const key = uri ?? vscode.Uri.parse(`valor-run:${run.record.id}`);
     const next = await recordOverride(this.d, key, scores, msg.reward, msg.value, note);
     return next.set;
+  }
+
+  async fixWithModel(run: StoredRun): Promise<void> {
+    const uri = this.d.store.documentsOfRun(run.record.id).map((u) => vscode.Uri.parse(u))[0] ?? documentUriOfRecord(run.record, run.path);
+    if (!uri) throw new ActionableError('this run was not made from a document, so there is no program to fix');
+    // The command says what went wrong itself (guarded), so nothing is thrown back to the view.
+    await vscode.commands.executeCommand(COMMANDS.fixWithModel, uri);
   }
 
   async flipBox(run: StoredRun, msg: FlipBoxMessage): Promise<GroundingResult[] | undefined> {

@@ -230,6 +230,47 @@ export const EvalInfo = z.object({
 });
 export type EvalInfo = z.infer<typeof EvalInfo>;
 
+/**
+ * Set on eval records of `valor eval --repair N` (docs/eval.md "Repair"): the question's
+ * attempts (0 the original reply, 1..N the model's repairs), how the loop stopped, and the
+ * question scored without repair. The record itself is the result with repair (its last attempt
+ * that ran).
+ */
+/**
+ * Program error types that are not the program's fault (a cancelled run, a crashed worker, a
+ * replayed call with no recorded result): a new program would not help, so neither "Fix with the
+ * Model" nor `valor eval --repair` repairs them (src/core/repair/failure.ts; the run view reads it
+ * to offer the fix only where it can help).
+ */
+export const NOT_REPAIRABLE_ERRORS: ReadonlySet<string> = new Set(['Cancelled', 'WorkerCrash', 'WorkerError', 'NoRecordedResult']);
+
+export const RepairInfo = z.object({
+  max_repairs: z.number().int().nonnegative(),
+  /** Repairs asked of the model (0 when the original needed none). */
+  repairs: z.number().int().nonnegative(),
+  stopped: z.enum(['not_needed', 'passed', 'max_attempts']),
+  /** Every attempt when a repair was asked for; empty when the original needed none. */
+  attempts: z.array(
+    z.object({
+      attempt: z.number().int().nonnegative(),
+      reply: z.string(),
+      /** Whether the reply's program ran (a repair answer without a program did not). */
+      ran: z.boolean(),
+      /** Why the attempt still needed repair (`none`: it did not). */
+      failure: z.object({ kind: z.string(), message: z.string(), line: z.number().int().nullable() }),
+      final_answer: z.unknown(),
+      error: z.object({ type: z.string(), message: z.string(), line: z.number().int().nullable() }).nullable(),
+      /** The previous program against this one, line by line (`-`, `+`, two spaces), for repairs that parsed. */
+      diff: z.string().optional(),
+      model: z.string().optional(),
+      ms: z.number().optional(),
+    }),
+  ),
+  /** The question as it scored without repair (attempt 0). */
+  original: z.object({ prediction: z.string().nullable(), score: z.number(), correct: z.boolean(), error_kind: z.string().nullable() }),
+});
+export type RepairInfo = z.infer<typeof RepairInfo>;
+
 export const RunRecord = z.object({
   version: z.literal(1),
   id: z.string(),
@@ -278,6 +319,8 @@ export const RunRecord = z.object({
   grounding: z.array(GroundingResult).optional(),
   /** Set on records written by `valor eval`: the benchmark question and how the answer scored. */
   eval: EvalInfo.optional(),
+  /** Set on records of `valor eval --repair N` with N > 0 (RepairInfo). */
+  repair: RepairInfo.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 

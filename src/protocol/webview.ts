@@ -13,7 +13,7 @@
  * answers with an `update` carrying the changed rewards or grounding results.
  *
  *   host -> view: init, update, depthMap, error
- *   view -> host: ready, revealLine, override, flipBox, requestDepthMap, error
+ *   view -> host: ready, revealLine, override, flipBox, requestDepthMap, fixWithModel, error
  */
 import { z } from 'zod';
 import { GroundingResult, RewardName, RewardSet, RunRecord } from './run.js';
@@ -157,6 +157,14 @@ export type FlipBoxMessage = z.infer<typeof FlipBoxMessage>;
 export const RequestDepthMapMessage = z.object({ type: z.literal('requestDepthMap'), runId: z.string() });
 export type RequestDepthMapMessage = z.infer<typeof RequestDepthMapMessage>;
 
+/**
+ * The person asked the model to fix the run's program (the error area's button): the host runs
+ * "VALOR: Fix with the Model" on the run's document, which shows the fix as a diff to accept or
+ * reject there (docs/debugger.md "Repair"). Nothing comes back to the view.
+ */
+export const FixWithModelMessage = z.object({ type: z.literal('fixWithModel'), runId: z.string() });
+export type FixWithModelMessage = z.infer<typeof FixWithModelMessage>;
+
 /** The view rejected a host message (it did not validate) or failed to show something. */
 export const ViewErrorMessage = z.object({
   type: z.literal('error'),
@@ -172,6 +180,7 @@ export const ViewMessage = z.discriminatedUnion('type', [
   OverrideMessage,
   FlipBoxMessage,
   RequestDepthMapMessage,
+  FixWithModelMessage,
   ViewErrorMessage,
 ]);
 export type ViewMessage = z.infer<typeof ViewMessage>;

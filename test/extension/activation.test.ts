@@ -72,6 +72,7 @@ test('every registered command, invoked with no context, answers with what to do
     'valor.runProgram': noActiveDoc('Running the program'),
     'valor.replayRun': noActiveDoc('Replaying the last run'),
     'valor.analyzeSensitivity': noActiveDoc('Analyzing the answer\'s sensitivity'),
+    'valor.fixWithModel': noActiveDoc('Fixing the program with the model'),
     'valor.score': noActiveDoc('Scoring'),
     'valor.verifyBoxes': noActiveDoc('Verifying boxes'),
     'valor.openRunView': noActiveDoc('Opening the run view'),

@@ -637,6 +637,49 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
     assert.ok(Number(await slider.inputValue()) >= flip);
     await until('the answer one step up', async () => (await answerShown.innerText()) === '→ "not two"');
   });
+
+  it('14. Fix with the Model: a NameError run offers the fix (lens and message); the diff opens; Accept puts the fix in the document; it runs', scenario(14), async () => {
+    // A document of its own, so no other scenario's document changes.
+    const program = (name: string) => `boxes = gd_detect(img_pth, "red box")\nfinal_answer = len(${name})`;
+    const reply = (name: string) => `<plan>\n1. Detect red boxes.\n2. Count them.\n</plan>\n<answer>\n${program(name)}\n</answer>`;
+    const head = '# image: desk.png\n# query: How many red boxes are there?\n\n';
+    writeFileSync(join(ws, 'fixme.vprog'), `${head}${reply('boxs')}\n`);
+    // The generator answers the repair request (the generation conversation continued) with the fix.
+    let repairs = 0;
+    llm.setHandler((req) => {
+      const msgs = (req.json?.messages ?? []) as Array<{ role: string }>;
+      if (msgs.some((m) => m.role === 'assistant')) {
+        repairs++;
+        return { text: reply('boxes') };
+      }
+      return answer(req);
+    });
+    try {
+      await until('fixme.vprog in the Explorer', () => ui.page.locator(`${WB.explorerRow}[aria-label="fixme.vprog"]`).first().isVisible());
+      await ui.openFile('fixme.vprog');
+      await ui.command('VALOR: Run Program');
+      await ui.toast(/The program failed .*NameError/);
+      await ui.page.locator(WB.codeLens).filter({ hasText: 'Fix with the model' }).first().waitFor();
+      // The run view beside it offers the same in its error area.
+      await ui.webview().locator(VIEW.fixWithModel).waitFor();
+      await ui.toastButton(/The program failed .*NameError/, 'Fix with the Model');
+      await ui.toast(/The model proposes a fix for fixme\.vprog/);
+      assert.equal(repairs, 1);
+      await ui.page.locator(WB.tab).filter({ hasText: "the model's fix" }).first().waitFor();
+      await ui.screenshot('14-diff');
+      assert.equal(readFileSync(join(ws, 'fixme.vprog'), 'utf8'), `${head}${reply('boxs')}\n`, 'nothing changes before Accept');
+      await ui.toastButton(/The model proposes a fix/, 'Accept');
+      await until('the fix saved in fixme.vprog', () => readFileSync(join(ws, 'fixme.vprog'), 'utf8') === `${head}${reply('boxes')}\n`);
+      await ui.command('View: Close All Editors');
+      await ui.clearToasts();
+      await ui.openFile('fixme.vprog');
+      await ui.command('VALOR: Run Program');
+      await ui.toast(/Answer: \d+/);
+      await ui.screenshot('14-fixed-run');
+    } finally {
+      llm.setHandler(answer);
+    }
+  });
 });
 
 

@@ -16,6 +16,8 @@ export interface AnswerInputs {
   rewards: ViewRunRecord['rewards'];
   stdout: ViewRunRecord['stdout'];
   running: boolean;
+  /** Whether the error is the program's, so "Fix with the model" is offered (the host checks again). */
+  fixable: boolean;
 }
 
 export class AnswerPanel implements Panel<AnswerInputs> {
@@ -37,6 +39,14 @@ export class AnswerPanel implements Panel<AnswerInputs> {
                 text: `line ${shownLine({ program_document_line: i.programDocumentLine }, e.line)}`,
                 title: 'Show the line in the editor',
                 on: { click: () => e.line !== null && this.ctx.post({ type: 'revealLine', runId: i.runId, line: e.line }) },
+              })
+            : null,
+          i.fixable && !i.running
+            ? h('button', {
+                class: 'link fix-with-model',
+                text: 'Fix with the model…',
+                title: "Ask the generator to fix the program, and review its fix as a diff in the editor",
+                on: { click: () => this.ctx.post({ type: 'fixWithModel', runId: i.runId }) },
               })
             : null,
         ]),

@@ -44,6 +44,10 @@ Options:
   --timeout SEC      wall-clock limit per program (default 60)
   --tool-retries N   extra attempts of a tool call when the tool server does not answer (default 3)
   --regenerate       ask the generator again instead of using its response cache
+  --repair N         when a program fails (raises, sets no final_answer, or has format or syntax
+                     0), send it back to the generator with the error up to N times (default 0:
+                     VALOR's single attempt; VADAR uses 5); the summary reports both with and
+                     without repair. Tool-server outages are never repaired
   --no-report        do not write report.html
   --sensitivity      after the run, replay each answered question from its record with the box
                      threshold moved within ±0.05 (recorded candidates only, no model called
@@ -82,6 +86,9 @@ async function toolModelIds(tools: object, signal: AbortSignal): Promise<Record<
   }
 }
 
+/** The most repairs per question `--repair` accepts. */
+const MAX_REPAIRS = 20;
+
 function positiveInt(name: string, v: string | undefined, dflt: number | null, min = 1): number | null {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -109,6 +116,7 @@ export const evalCommand: CliCommand = {
         timeout: { type: 'string' },
         'tool-retries': { type: 'string' },
         regenerate: { type: 'boolean' },
+        repair: { type: 'string' },
         'no-report': { type: 'boolean' },
         sensitivity: { type: 'boolean' },
         'base-url': { type: 'string' },
@@ -130,6 +138,8 @@ export const evalCommand: CliCommand = {
     const concurrency = positiveInt('concurrency', values.concurrency, 4) as number;
     const limit = positiveInt('limit', values.limit, null);
     const toolRetries = positiveInt('tool-retries', values['tool-retries'], 3, 0) as number;
+    const repair = positiveInt('repair', values.repair, 0, 0) as number;
+    if (repair > MAX_REPAIRS) throw new UsageError(`--repair must be at most ${MAX_REPAIRS} (repairs per failed question; VADAR uses 5), got '${values.repair}'`);
     const timeoutSec = values.timeout === undefined ? 60 : Number(values.timeout);
     if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
     let shard = null;
@@ -200,6 +210,7 @@ export const evalCommand: CliCommand = {
           timeoutMs: timeoutSec * 1000,
           toolRetries,
           regenerate: values.regenerate,
+          repair,
           prompt,
           report: !values['no-report'],
           resumeCommand: resumeCmd,

@@ -51,6 +51,11 @@ export interface EvalOptions {
   sampling?: Sampling;
   /** The generation prompt (default: ours); its sha256 is part of the manifest and the summary. */
   prompt?: GenerationPrompt;
+  /**
+   * `--repair N`: a question whose program fails in a repairable way (docs/debugger.md "Repair")
+   * is sent back to the generator up to N times; 0 (the default) is VALOR's single attempt.
+   */
+  repair?: number;
   /** Write report.html (default true). */
   report?: boolean;
   signal?: AbortSignal;
@@ -99,6 +104,8 @@ export interface EvalContext {
   readonly toolRetries: number;
   readonly toolRetryDelayMs: number;
   readonly timeoutMs: number;
+  /** Repairs per question (`--repair N`; 0: none). */
+  readonly repair: number;
   /** The shard asked for, or null when the run covers the whole file. */
   readonly shard: Shard | null;
   readonly images: ImageCache;
@@ -119,6 +126,7 @@ export function createEvalContext(opts: EvalOptions, deps: EvalDeps): EvalContex
     toolRetries: opts.toolRetries ?? 3,
     toolRetryDelayMs: opts.toolRetryDelayMs ?? 500,
     timeoutMs: opts.timeoutMs ?? 60_000,
+    repair: opts.repair ?? 0,
     shard: opts.shard && opts.shard.count > 1 ? opts.shard : null,
     images: new ImageCache(),
     emit: (e) => opts.onEvent?.(e),

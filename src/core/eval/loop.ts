@@ -19,6 +19,7 @@ import { linkAbort } from './cancellation.js';
 import { createEvalContext, type EvalDeps, type EvalOptions, type EvalOutcome } from './context.js';
 import type { EvalQuestion } from './dataset.js';
 import { evaluateItem } from './item.js';
+import { repairingStep } from './repairStep.js';
 import { startMemorySampler } from './memorySampler.js';
 import { prepareOutputFolder, writeEvalOutputs } from './outputFolder.js';
 import { ResultTally, runQuestions, type RunStop } from './pool.js';
@@ -53,7 +54,8 @@ export async function runEval(opts: EvalOptions, deps: EvalDeps): Promise<EvalOu
   const tally = new ResultTally(results);
   let stop: RunStop | undefined;
   try {
-    stop = await runQuestions(ctx, todo, evaluateItem, tally, selected.length, abort);
+    // --repair N wraps the per-question step; 0 is VALOR's single attempt.
+    stop = await runQuestions(ctx, todo, ctx.repair > 0 ? repairingStep(evaluateItem) : evaluateItem, tally, selected.length, abort);
   } finally {
     memory.stop();
     abort.dispose();

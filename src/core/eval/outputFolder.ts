@@ -25,6 +25,8 @@ interface Manifest {
   /** sha256 of the generation prompt's text (absent in manifests written before it was recorded). */
   prompt_sha256?: string;
   score: boolean;
+  /** `--repair N` (absent in manifests written before it existed: 0). */
+  repair?: number;
   created: string;
 }
 
@@ -55,6 +57,7 @@ function resumeConflicts(previous: Manifest, now: Manifest): string[] {
   if (!sameJson(previous.sampling, now.sampling)) diffs.push('the sampling settings differ');
   if ((previous.prompt_sha256 ?? BUILTIN_PROMPT.sha256) !== now.prompt_sha256) diffs.push('the generation prompt differs (its sha256)');
   if (previous.score !== now.score) diffs.push(`--score was ${previous.score ? 'on' : 'off'}`);
+  if ((previous.repair ?? 0) !== (now.repair ?? 0)) diffs.push(`--repair was ${previous.repair ?? 0}`);
   return diffs;
 }
 
@@ -77,6 +80,7 @@ export async function prepareOutputFolder(ctx: EvalContext): Promise<void> {
     sampling: ctx.sampling as Record<string, unknown>,
     prompt_sha256: ctx.prompt.sha256,
     score: Boolean(deps.scorer),
+    ...(ctx.repair > 0 ? { repair: ctx.repair } : {}),
     created: new Date().toISOString(),
   };
   const previous = await readManifest(manifestPath);

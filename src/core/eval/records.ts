@@ -7,10 +7,10 @@
 import { createHash } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunRecord } from '../../protocol/run.js';
+import type { RepairInfo, RunRecord } from '../../protocol/run.js';
 import type { EvalQuestion } from './dataset.js';
 import { scoreAnswer } from './metrics.js';
-import { type ErrorKind, type EvalResult, ERROR_KINDS, EVAL_RUNS_SUBDIR } from './summary.js';
+import { type ErrorKind, type EvalResult, ERROR_KINDS, EVAL_RUNS_SUBDIR, type ResultRepair } from './summary.js';
 
 /**
  * The record id (and file name without `.json`) of a question: a readable part of the id plus a
@@ -60,6 +60,7 @@ export function resultFromRecord(q: EvalQuestion, record: RunRecord, relPath: st
   const kind = record.eval && isErrorKind(record.eval.error_kind) ? record.eval.error_kind : record.error ? (record.error.type === 'NoProgram' ? 'no_program' : 'program') : null;
   const s = kind ? { score: 0, correct: false, prediction: null, invalid: undefined } : scoreAnswer(q.type, record.final_answer, q.answer, q.options);
   const rw = record.rewards;
+  const repair = record.repair ? resultRepair(q, record.repair, { prediction: s.prediction, score: s.score, correct: s.correct, error_kind: kind, invalid: s.invalid ?? null }) : undefined;
   // The program's own answer, when the compared prediction is something else (an option it was mapped to).
   const own = kind || record.final_answer === null || record.final_answer === undefined ? null : typeof record.final_answer === 'string' ? record.final_answer : JSON.stringify(record.final_answer);
   return {
@@ -89,5 +90,22 @@ export function resultFromRecord(q: EvalQuestion, record: RunRecord, relPath: st
     ...(rw
       ? { rewards: { total: rw.total, values: Object.fromEntries(rw.verdicts.map((v) => [v.reward, v.state === 'error' ? null : v.value])) } }
       : {}),
+    ...(repair ? { repair } : {}),
   };
+}
+
+/**
+ * The repair part of a result. The first attempt is scored again from its recorded answer (as
+ * the final one is), so a resumed run reports the same figures without repair; a question that
+ * needed no repair (no attempts listed) scored the same without it.
+ */
+function resultRepair(q: EvalQuestion, rp: RepairInfo, final: ResultRepair['original']): ResultRepair {
+  const first = rp.attempts[0];
+  let original = final;
+  if (first) {
+    const kind = isErrorKind(rp.original.error_kind) ? rp.original.error_kind : null;
+    const s = kind ? { score: 0, correct: false, prediction: null, invalid: undefined } : scoreAnswer(q.type, first.final_answer, q.answer, q.options);
+    original = { prediction: s.prediction, score: s.score, correct: s.correct, error_kind: kind, invalid: s.invalid ?? null };
+  }
+  return { max_repairs: rp.max_repairs, repairs: rp.repairs, stopped: rp.stopped, original };
 }

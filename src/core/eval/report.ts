@@ -157,6 +157,18 @@ export async function renderReport(s: EvalSummary, loadRecord: (relPath: string)
       `${(s.counts.not_evaluated ?? 0) > 0 ? `; ${s.counts.not_evaluated} not evaluated (infrastructure failures, left out of the metrics)` : ''}.</p>`,
   );
 
+  if (s.repair) {
+    // --repair N: VALOR's single attempt against the run with repair, overall and per benchmark.
+    const r = s.repair;
+    const bench = Object.entries(r.by_benchmark);
+    out.push(
+      `<h2>Repair (--repair ${r.max_repairs})</h2><p>${r.repaired} of ${r.needed} failed question${r.needed === 1 ? '' : 's'} repaired; ${r.attempts} repair${r.attempts === 1 ? '' : 's'} asked of the generator.</p>` +
+        `<table><thead><tr><th>benchmark</th><th>questions</th><th>without repair</th><th>with repair</th><th>repaired</th></tr></thead><tbody>${bench
+          .map(([k, b]) => `<tr><td>${escapeHtml(k)}</td><td class="n">${b.n}</td><td class="n">${pct(b.without)}</td><td class="n">${pct(b.with)}</td><td class="n">${b.repaired}</td></tr>`)
+          .join('')}<tr><td>overall</td><td class="n">${r.with.overall.n}</td><td class="n">${pct(r.without.overall.score)}</td><td class="n">${pct(r.with.overall.score)}</td><td class="n">${r.repaired}</td></tr></tbody></table>`,
+    );
+  }
+
   out.push('<h2>Errors</h2>');
   const kinds = Object.entries(s.errors.by_kind).filter(([, n]) => n > 0);
   out.push(

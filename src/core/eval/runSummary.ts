@@ -49,6 +49,7 @@ export function buildRunSummary(ctx: EvalContext, s: SessionFacts): EvalSummary 
       score: Boolean(deps.scorer),
       tool_retries: ctx.toolRetries,
       regenerate: Boolean(opts.regenerate),
+      ...(ctx.repair > 0 ? { repair: ctx.repair } : {}),
       sampling: ctx.sampling as Record<string, unknown>,
     },
     models: {

@@ -77,6 +77,16 @@ export interface EvalResult {
   /** Model id the generator reported for this question. */
   model?: string;
   rewards?: ResultRewards;
+  /** `--repair N` (N > 0): how many repairs were asked, how the loop stopped, and the question scored without repair. */
+  repair?: ResultRepair;
+}
+
+export interface ResultRepair {
+  max_repairs: number;
+  repairs: number;
+  stopped: 'not_needed' | 'passed' | 'max_attempts';
+  /** The first attempt's result (the one without repair). */
+  original: { prediction: string | null; score: number; correct: boolean; error_kind: ErrorKind | null; invalid: string | null };
 }
 
 export interface Stats {
@@ -123,7 +133,68 @@ export interface Computed {
   metrics: Metrics;
   errors: { by_kind: Record<ErrorKind, number>; program_types: Record<string, number> };
   rewards: RewardSummary | null;
+  /** Present when the run repaired failed programs (`--repair N`, N > 0): results with and without repair. */
+  repair?: RepairSummary;
   per_question_ms: { generate: Stats; run: Stats; total: Stats };
+}
+
+/** Results with and without repair, over the evaluated questions (docs/eval.md "Repair"). */
+export interface RepairSummary {
+  max_repairs: number;
+  /** Questions whose first attempt failed in a repairable way. */
+  needed: number;
+  /** Of those, the ones a repair made run without failing. */
+  repaired: number;
+  /** Repairs asked of the model in all. */
+  attempts: number;
+  /** How many repairs the repaired questions needed: { "1": n, "2": m, ... }. */
+  repaired_after: Record<string, number>;
+  /** The metrics of the first attempts (VALOR's single attempt). */
+  without: Metrics;
+  /** The metrics with repair (the same as the summary's `metrics`). */
+  with: Metrics;
+  /** Mean score per benchmark (the file's `benchmark` field; `(none)` when absent), without and with repair. */
+  by_benchmark: Record<string, { n: number; without: number | null; with: number | null; repaired: number }>;
+}
+
+const scored = (r: Pick<EvalResult, 'type' | 'score' | 'correct' | 'error_kind' | 'invalid'>) => ({ type: r.type, score: r.score, correct: r.correct, error_kind: r.error_kind, invalid: r.invalid });
+
+/** The repair section of a summary, or undefined when no result was made with `--repair`. */
+export function repairSummary(evaluated: readonly EvalResult[]): RepairSummary | undefined {
+  if (!evaluated.some((r) => r.repair)) return undefined;
+  const withoutOf = (r: EvalResult) => (r.repair ? scored({ type: r.type, ...r.repair.original }) : scored(r));
+  const repaired_after: Record<string, number> = {};
+  let needed = 0;
+  let repaired = 0;
+  let attempts = 0;
+  const groups = new Map<string, EvalResult[]>();
+  for (const r of evaluated) {
+    const key = r.benchmark ?? '(none)';
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+    if (!r.repair) continue;
+    attempts += r.repair.repairs;
+    if (r.repair.stopped !== 'not_needed') needed++;
+    if (r.repair.stopped === 'passed') {
+      repaired++;
+      repaired_after[String(r.repair.repairs)] = (repaired_after[String(r.repair.repairs)] ?? 0) + 1;
+    }
+  }
+  const by_benchmark = Object.fromEntries(
+    [...groups.keys()].sort().map((k) => {
+      const list = groups.get(k) ?? [];
+      return [k, { n: list.length, without: aggregate(list.map(withoutOf)).overall.score, with: aggregate(list.map(scored)).overall.score, repaired: list.filter((r) => r.repair?.stopped === 'passed').length }];
+    }),
+  );
+  return {
+    max_repairs: Math.max(...evaluated.map((r) => r.repair?.max_repairs ?? 0)),
+    needed,
+    repaired,
+    attempts,
+    repaired_after,
+    without: aggregate(evaluated.map(withoutOf)),
+    with: aggregate(evaluated.map(scored)),
+    by_benchmark,
+  };
 }
 
 export interface EvalSettings {
@@ -134,6 +205,8 @@ export interface EvalSettings {
   score: boolean;
   tool_retries: number;
   regenerate: boolean;
+  /** `--repair N`, when above 0. */
+  repair?: number;
   sampling: Record<string, unknown>;
 }
 
@@ -254,6 +327,7 @@ export function summarize(results: readonly EvalResult[], selected: number): Com
     };
   }
 
+  const repair = repairSummary(results.filter((r) => !notEvaluated(r)));
   return {
     counts: {
       selected,
@@ -269,6 +343,7 @@ export function summarize(results: readonly EvalResult[], selected: number): Com
     metrics: aggregate(results.filter((r) => !notEvaluated(r)).map((r) => ({ type: r.type, score: r.score, correct: r.correct, error_kind: r.error_kind, invalid: r.invalid }))),
     errors: { by_kind, program_types: Object.fromEntries(Object.entries(program_types).sort(([a], [b]) => (a < b ? -1 : 1))) },
     rewards,
+    ...(repair ? { repair } : {}),
     per_question_ms: {
       generate: stats(results.flatMap((r) => (r.ms.generate === undefined ? [] : [r.ms.generate]))),
       run: stats(results.flatMap((r) => (r.ms.run === undefined ? [] : [r.ms.run]))),
@@ -297,6 +372,20 @@ export function rewardTotalText(r: RewardSummary): string {
   return `total ${r.total_mean.toFixed(3)}`;
 }
 
+/** The repair section as lines: with and without repair, overall and per benchmark. */
+export function repairLines(r: RepairSummary, pct: (x: number | null) => string): string[] {
+  const after = Object.entries(r.repaired_after).map(([k, n]) => `${n} after ${k}`).join(', ');
+  const lines = [
+    `repair (--repair ${r.max_repairs}): ${r.repaired} of ${r.needed} failed question${r.needed === 1 ? '' : 's'} repaired${after ? ` (${after})` : ''}; ${r.attempts} repair${r.attempts === 1 ? '' : 's'} asked`,
+    `  without repair ${pct(r.without.overall.score)} (${r.without.overall.correct} correct)  with repair ${pct(r.with.overall.score)} (${r.with.overall.correct} correct)`,
+  ];
+  const names = Object.keys(r.by_benchmark);
+  if (names.length > 1 || (names.length === 1 && names[0] !== '(none)')) {
+    for (const [k, b] of Object.entries(r.by_benchmark)) lines.push(`  ${k.padEnd(12)} n=${b.n} without ${pct(b.without)}  with ${pct(b.with)}  repaired ${b.repaired}`);
+  }
+  return lines;
+}
+
 /** Short human lines for the end of a run (stdout). */
 export function summaryLines(s: EvalSummary): string[] {
   const pct = (x: number | null): string => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);
@@ -319,6 +408,7 @@ export function summaryLines(s: EvalSummary): string[] {
         Object.entries(s.rewards.means).map(([k, v]) => `${k} ${v === null ? '-' : v.toFixed(3)}`).join(', '),
     );
   }
+  if (s.repair) lines.push(...repairLines(s.repair, pct));
   if (s.timings.questions_per_s !== null) lines.push(`throughput: ${s.timings.questions_per_s.toFixed(2)} questions/s over ${(s.timings.wall_ms / 1000).toFixed(1)} s`);
   return lines;
 }

@@ -15,7 +15,7 @@
  * program as a Python `ToolError`, the same type a bad call gets; the runner marks that call's
  * trace entry `error.tool_server`, and such a run is `none` too.
  */
-import type { RewardSet, RunRecord } from '../../protocol/run.js';
+import { NOT_REPAIRABLE_ERRORS, type RewardSet, type RunRecord } from '../../protocol/run.js';
 
 export type FailureKind = 'runtime_error' | 'no_final_answer' | 'format' | 'syntax' | 'none';
 
@@ -33,8 +33,8 @@ export interface Failure {
   traceback?: string;
 }
 
-/** Error types that are not the program's fault: a repair would not help. */
-export const NOT_REPAIRABLE_ERRORS: ReadonlySet<string> = new Set(['Cancelled', 'WorkerCrash', 'WorkerError', 'NoRecordedResult']);
+/** Error types that are not the program's fault: a repair would not help (declared in the protocol, which the run view reads too). */
+export { NOT_REPAIRABLE_ERRORS };
 
 /** Eval error kinds that are outages or our own faults, not the program's. */
 const NOT_REPAIRABLE_KINDS: ReadonlySet<string> = new Set(['tool_outage', 'endpoint_outage', 'endpoint_error', 'image', 'internal']);

@@ -10,6 +10,7 @@ import { guarded } from '../commandGuard.js';
 import { analyzeSensitivity } from './analyzeSensitivity.js';
 import { clearApiKey } from './clearApiKey.js';
 import type { CommandDeps, CommandSpec } from './commandDeps.js';
+import { fixWithModel } from './fixWithModel.js';
 import { generate } from './generate.js';
 import { newQuery } from './newQuery.js';
 import { openReviewQueue } from './openReviewQueue.js';
@@ -37,6 +38,7 @@ export const COMMAND_SPECS: Readonly<Record<CommandKey, CommandSpec>> = {
   runProgram,
   replayRun,
   analyzeSensitivity,
+  fixWithModel,
   score,
   verifyBoxes,
   openRunView,

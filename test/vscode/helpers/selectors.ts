@@ -62,6 +62,8 @@ export const WB = {
 
 /** Our run view's own elements (webview/app.ts and webview/panels/). */
 export const VIEW = {
+  /** The error area's Fix with the model… button (webview/panels/answer.ts). */
+  fixWithModel: '.answer-error button.fix-with-model',
   app: '#app',
   stageImage: '.stage-image',
   call: 'li.call',
