@@ -8,23 +8,12 @@
  */
 import { z } from 'zod';
 import type { EndpointRole } from '../core/endpoints.js';
+import { DEFAULT_WEIGHTS, type WeightedReward } from '../core/rewards/total.js';
 import { DEFAULT_BOX_THRESHOLD, DEFAULT_TEXT_THRESHOLD } from '../protocol/tools.js';
 
 const url = z.string().trim().refine((s) => s === '' || /^https?:\/\/\S+$/i.test(s), 'expected an http(s) URL or empty');
 const unit = z.number().min(0).max(1);
 const weight = z.number().min(0).max(1);
-
-export const REWARD_WEIGHT_KEYS = ['logic', 'syntax', 'attribute', 'spatial', 'adherence'] as const;
-export type WeightedReward = (typeof REWARD_WEIGHT_KEYS)[number];
-
-/** VALOR's reference weights (docs/valor.md §3). */
-export const DEFAULT_WEIGHTS: Readonly<Record<WeightedReward, number>> = Object.freeze({
-  logic: 0.3,
-  syntax: 0.1,
-  attribute: 0.2,
-  spatial: 0.2,
-  adherence: 0.2,
-});
 
 /** Key (without the `valor.` prefix) -> schema and default. The manifest mirrors this table. */
 export const SETTING_SPECS = {

@@ -84,6 +84,13 @@ describe('valor usage and configuration errors', () => {
     assert.match(typo.stderr, /did you mean 'verify-boxes'\?/);
   });
 
+  it('valor audit override on a .vprog without its question says which header line to add (the one core wording)', async () => {
+    writeFileSync(join(work, 'noquery.vprog'), DOC.replace(/^# query:.*\n/m, ''));
+    const r = await runCli(['audit', 'override', '--kind', 'reward', '--target', 'spatial', '--value', '1', '--vprog', 'noquery.vprog'], { cwd: work });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /noquery\.vprog has no '# query: <question>' line: add it at the top, the question on one line/);
+  });
+
   it('a wrong tool-server token is a configuration error (exit 2)', async () => {
     const r = await runCli(['run', 'doc.vprog', '--no-record'], { cwd: work, env: cleanEnv({ VALOR_TOOLS_URL: tools.url, VALOR_TOOLS_TOKEN: 'not-the-token' }) });
     assert.equal(r.code, 2, r.stdout + r.stderr);

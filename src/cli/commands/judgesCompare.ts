@@ -8,7 +8,7 @@ import { ProgramRunner } from '../../core/runner/index.js';
 import { judgeAgreement } from '../../core/rewards/judgeAgreement.js';
 import { describeJudgeSet, judgeSetRef } from '../../core/rewards/judgeSet.js';
 import { scoreBatch, type BatchItem } from '../../core/rewards/score.js';
-import { parseVprog } from '../../core/vprog.js';
+import { missingHeadersMessage, parseVprog } from '../../core/vprog.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv } from '../config.js';
 import { judgeSetFrom, JUDGE_PROMPT_OPTIONS } from '../promptOptions.js';
@@ -69,7 +69,7 @@ export const judgesCompareCommand: CliCommand = {
         throw new UsageError(`cannot read ${f}: check the path`);
       }
       const doc = parseVprog(text);
-      if (!doc.query) throw new UsageError(`${f} has no '# query: <question>' header line`);
+      if (!doc.query) throw new UsageError(`${missingHeadersMessage(f, doc, ['query'])}: add it at the top, the question on one line`);
       items.push({ query: doc.query, reply: doc.reply });
     }
     if (items.length === 0) throw new UsageError(`give replies: --in REPLIES.jsonl or .vprog files\n\n${usage}`);
