@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { citedLineHover, citedLineMarks } from './citedLinesModel.js';
 import type { LayoutOf } from './editorFeatures.js';
 import { isVprog } from './editorFeatures.js';
+import { followVprogEditors, refreshEditorsOf } from './followVprogEditors.js';
 import { PerKeyDebounce } from './perKeyDebounce.js';
 import type { ResultsStore } from './resultsStore.js';
 
@@ -36,20 +37,11 @@ export class CitedLineDecorations implements vscode.Disposable {
       overviewRulerColor: warn,
       rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
     });
-    this.subs.push(
-      store.onDidChange((uri) => this.refreshUri(uri)),
-      vscode.window.onDidChangeVisibleTextEditors((eds) => eds.forEach((e) => this.refresh(e))),
-      vscode.workspace.onDidChangeTextDocument((e) => {
-        if (!isVprog(e.document)) return;
-        const key = e.document.uri.toString();
-        this.edits.schedule(key, () => this.refreshUri(key));
-      }),
-    );
-    for (const e of vscode.window.visibleTextEditors) this.refresh(e);
+    this.subs.push(...followVprogEditors(store, this.edits, (uri) => this.refreshUri(uri), (e) => this.refresh(e)));
   }
 
   refreshUri(uri: string): void {
-    for (const e of vscode.window.visibleTextEditors) if (e.document.uri.toString() === uri) this.refresh(e);
+    refreshEditorsOf(uri, (e) => this.refresh(e));
   }
 
   refresh(editor: vscode.TextEditor): void {

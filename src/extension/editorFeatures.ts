@@ -13,6 +13,7 @@ import type { DocLayout } from './vprogLayout.js';
 import { repairTarget } from './repairTarget.js';
 import type { ResultsStore } from './resultsStore.js';
 import { hoverMarkdown, scoreBadges, type BadgeKind } from './scoreView.js';
+import { followVprogEditors, refreshEditorsOf } from './followVprogEditors.js';
 
 export type LayoutOf = (doc: vscode.TextDocument) => DocLayout;
 
@@ -46,24 +47,16 @@ export class ScoreDecorations implements vscode.Disposable {
       });
     this.types = { pass: make('pass'), fail: make('fail'), error: make('error'), overridden: make('overridden') };
     this.subs.push(
-      store.onDidChange((uri) => this.refreshUri(uri)),
-      vscode.window.onDidChangeVisibleTextEditors((eds) => eds.forEach((e) => this.refresh(e))),
       vscode.window.onDidChangeActiveTextEditor((e) => {
         if (e) this.refresh(e);
         this.updateContext(e);
       }),
-      // An edit may make the scores stale (another reply): re-check shortly after typing stops.
-      vscode.workspace.onDidChangeTextDocument((e) => {
-        if (!isVprog(e.document)) return;
-        const key = e.document.uri.toString();
-        this.edits.schedule(key, () => this.refreshUri(key));
-      }),
+      ...followVprogEditors(store, this.edits, (uri) => this.refreshUri(uri), (e) => this.refresh(e)),
     );
-    for (const e of vscode.window.visibleTextEditors) this.refresh(e);
   }
 
   refreshUri(uri: string): void {
-    for (const e of vscode.window.visibleTextEditors) if (e.document.uri.toString() === uri) this.refresh(e);
+    refreshEditorsOf(uri, (e) => this.refresh(e));
     this.updateContext(vscode.window.activeTextEditor);
   }
 

@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import type { LayoutOf } from './editorFeatures.js';
 import { isVprog } from './editorFeatures.js';
+import { followVprogEditors, refreshEditorsOf } from './followVprogEditors.js';
 import { PerKeyDebounce } from './perKeyDebounce.js';
 import { lineValueView, programLineAt, valueAt, wordAt } from './lineValuesModel.js';
 import type { ResultsStore } from './resultsStore.js';
@@ -33,20 +34,11 @@ export class LineValueDecorations implements vscode.Disposable {
       raised: vscode.window.createTextEditorDecorationType({ after: after(LINE_VALUE_COLORS.raised), rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed }),
       dimmed: vscode.window.createTextEditorDecorationType({ opacity: '0.5', isWholeLine: true, after: after(LINE_VALUE_COLORS.dimmed) }),
     };
-    this.subs.push(
-      store.onDidChange((uri) => this.refreshUri(uri)),
-      vscode.window.onDidChangeVisibleTextEditors((eds) => eds.forEach((e) => this.refresh(e))),
-      vscode.workspace.onDidChangeTextDocument((e) => {
-        if (!isVprog(e.document)) return;
-        const key = e.document.uri.toString();
-        this.edits.schedule(key, () => this.refreshUri(key));
-      }),
-    );
-    for (const e of vscode.window.visibleTextEditors) this.refresh(e);
+    this.subs.push(...followVprogEditors(store, this.edits, (uri) => this.refreshUri(uri), (e) => this.refresh(e)));
   }
 
   refreshUri(uri: string): void {
-    for (const e of vscode.window.visibleTextEditors) if (e.document.uri.toString() === uri) this.refresh(e);
+    refreshEditorsOf(uri, (e) => this.refresh(e));
   }
 
   refresh(editor: vscode.TextEditor): void {
