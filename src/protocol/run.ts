@@ -248,7 +248,9 @@ export const RepairInfo = z.object({
   max_repairs: z.number().int().nonnegative(),
   /** Repairs asked of the model (0 when the original needed none). */
   repairs: z.number().int().nonnegative(),
-  stopped: z.enum(['not_needed', 'passed', 'max_attempts']),
+  /** `refused`: the generator refused a repair request for good (e.g. too long); `refusal` says why. */
+  stopped: z.enum(['not_needed', 'passed', 'max_attempts', 'refused']),
+  refusal: z.string().optional(),
   /** Every attempt when a repair was asked for; empty when the original needed none. */
   attempts: z.array(
     z.object({

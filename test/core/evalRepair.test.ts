@@ -179,4 +179,30 @@ describe('valor eval --repair (runEval)', () => {
       llm.setHandler(repairBenchHandler());
     }
   });
+
+  it('the generator refusing a later repair request (400) keeps the attempts made before it; the question is not lost', async () => {
+    const handler = repairBenchHandler();
+    llm.setHandler((req) => {
+      // rep-4's second repair request carries both failed replies (5 messages): refuse it, as a
+      // server does a request over its context length.
+      const msgs = (req.json?.messages ?? []) as unknown[];
+      if (isRepairRequest(req) && JSON.stringify(msgs).includes('[rep-4]') && msgs.length >= 5) return { status: 400, body: { error: { message: 'context length exceeded' } } };
+      return handler(req);
+    });
+    try {
+      const o = await runEval(await opts('refused', { repair: 3 }), deps());
+      assert.equal(o.status, 'complete');
+      const r4 = o.summary.results.find((r) => r.id === 'rep-4')!;
+      assert.deepEqual([r4.error_kind, r4.error_type, r4.repair?.repairs, r4.repair?.stopped], ['program', 'ZeroDivisionError', 1, 'refused']);
+      const rec = await readRunRecord(recordPath(join(work, 'refused'), 'rep-4'));
+      assert.equal(rec.repair?.stopped, 'refused');
+      assert.match(rec.repair?.refusal ?? '', /context length exceeded/);
+      assert.deepEqual(rec.repair?.attempts.map((a) => [a.attempt, a.ran, a.failure.kind]), [[0, true, 'runtime_error'], [1, true, 'runtime_error']], 'the first repair is kept');
+      assert.ok(rec.repair?.attempts[1]?.diff, 'with its diff');
+      // The other questions are as without the refusal.
+      assert.equal(o.summary.results.find((r) => r.id === 'rep-2')!.repair?.stopped, 'passed');
+    } finally {
+      llm.setHandler(repairBenchHandler());
+    }
+  });
 });

@@ -128,6 +128,13 @@ async function repairItem(ctx: EvalContext, q: EvalQuestion, original: RunRecord
             }
           : {}),
         propose: (input, s) => proposeRepair(input, { generator: deps.generator, prompt: ctx.prompt, sampling: ctx.sampling, noCache: ctx.opts.regenerate, signal: s ?? signal }),
+        // The generator refused a repair request (e.g. too long): it would refuse again, so the
+        // attempts made so far stand (an unreachable generator is an outage and propagates).
+        refused: (err) => {
+          if (!(err instanceof ChatError)) return false;
+          const f = classifyRunFailure(err);
+          return !('fatal' in f) && f.kind === 'endpoint_error';
+        },
       },
       ctx.repair,
       signal,
@@ -142,16 +149,13 @@ async function repairItem(ctx: EvalContext, q: EvalQuestion, original: RunRecord
     }
     const failed = classifyRunFailure(err);
     if ('fatal' in failed) return failed;
-    if (err instanceof ChatError && failed.kind === 'endpoint_error') {
-      // The generator refused the repair request (e.g. too long): the result without repair stands.
-      ctx.emit({ kind: 'warn', message: `question ${q.id}: the generator refused the repair request (${err.message}); the first attempt's result stands` });
-      original.repair = { ...base, repairs: 0, stopped: 'max_attempts', attempts: [] };
-      return { record: original };
-    }
     ctx.emit({ kind: 'warn', message: `question ${q.id}: repair failed (${failed.error.type}: ${failed.error.message}); the question counts as ${failed.kind}` });
     return { record: withEval(q, original, failed.kind) };
   }
   if (signal.aborted) return { cancelled: true };
+  if (result.stopped === 'refused') {
+    ctx.emit({ kind: 'warn', message: `question ${q.id}: the generator refused repair request ${result.repairs + 1} (${result.refusal ?? 'no reason given'}); the ${result.repairs} attempt(s) before it stand` });
+  }
 
   const final = result.final;
   let record: RunRecord;
@@ -164,6 +168,6 @@ async function repairItem(ctx: EvalContext, q: EvalQuestion, original: RunRecord
     record.timings.total_ms = original.timings.total_ms + (performance.now() - t0);
     withEval(q, record, runErrorKind(record, undefined));
   }
-  record.repair = { ...base, repairs: result.repairs, stopped: result.stopped, attempts: result.attempts.map(attemptInfo) };
+  record.repair = { ...base, repairs: result.repairs, stopped: result.stopped, ...(result.refusal !== undefined ? { refusal: clip(result.refusal) } : {}), attempts: result.attempts.map(attemptInfo) };
   return { record };
 }

@@ -84,7 +84,7 @@ export interface EvalResult {
 export interface ResultRepair {
   max_repairs: number;
   repairs: number;
-  stopped: 'not_needed' | 'passed' | 'max_attempts';
+  stopped: 'not_needed' | 'passed' | 'max_attempts' | 'refused';
   /** The first attempt's result (the one without repair). */
   original: { prediction: string | null; score: number; correct: boolean; error_kind: ErrorKind | null; invalid: string | null };
 }

@@ -41,6 +41,12 @@ export interface RepairLoopDeps {
   check?(record: RunRecord, signal?: AbortSignal): Promise<RewardSet | undefined>;
   /** Asks for one repair (e.g. `(input, s) => proposeRepair(input, { generator, signal: s })`). */
   propose(input: RepairInput, signal?: AbortSignal): Promise<RepairProposal>;
+  /**
+   * Whether a failed repair request was refused for good (e.g. the endpoint answered 400: the
+   * request is too long). The loop then stops and returns the attempts made so far, with
+   * `stopped: 'refused'`; any other error propagates. Without it every error propagates.
+   */
+  refused?(err: unknown): boolean;
 }
 
 export interface RepairLoopStart {
@@ -59,8 +65,13 @@ export interface RepairLoopResult {
   final: RepairAttempt;
   /** How many repairs were asked of the model (≤ maxRepairs). */
   repairs: number;
-  /** `not_needed`: the original needed no repair; `passed`: a repair did; `max_attempts`: N repairs, none passed. */
-  stopped: 'not_needed' | 'passed' | 'max_attempts';
+  /**
+   * `not_needed`: the original needed no repair; `passed`: a repair did; `max_attempts`: N
+   * repairs, none passed; `refused`: the endpoint refused a repair request for good (`refusal`).
+   */
+  stopped: 'not_needed' | 'passed' | 'max_attempts' | 'refused';
+  /** The refused request's error message, with `stopped: 'refused'`. */
+  refusal?: string;
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
@@ -93,22 +104,28 @@ export async function repairLoop(start: RepairLoopStart, deps: RepairLoopDeps, m
     failed.push({ reply: current.reply, failure: current.failure });
     const turn = failed[failed.length - 1]!;
     const attempt = attempts.length;
+    // After an unreadable answer the diff still shows the last program that ran against the new one.
+    const diffAgainst = final.record?.program ?? undefined;
     let next: RepairAttempt;
     try {
-      // After an unreadable answer the diff still shows the last program that ran against the new one.
-      const diffAgainst = final.record?.program ?? undefined;
       const proposal = await deps.propose({ query: start.query, reply: turn.reply, failure: turn.failure, earlier: failed.slice(0, -1), ...(diffAgainst !== undefined ? { diffAgainst } : {}) }, signal);
       const ran = await runAndCheck(proposal.reply, attempt);
       next = { attempt, reply: proposal.reply, record: ran.record, ...(ran.rewards ? { rewards: ran.rewards } : {}), failure: ran.failure, proposal };
       final = next;
     } catch (err) {
-      if (!(err instanceof RepairParseError)) throw err;
-      next = {
-        attempt,
-        reply: err.reply,
-        failure: { kind: 'format', message: err.message, line: null, lineText: null },
-        error: { type: 'RepairParseError', message: err.message },
-      };
+      if (err instanceof RepairParseError) {
+        next = {
+          attempt,
+          reply: err.reply,
+          failure: { kind: 'format', message: err.message, line: null, lineText: null },
+          error: { type: 'RepairParseError', message: err.message },
+        };
+      } else if (deps.refused?.(err)) {
+        // Refused for good: what was made so far stands (the original needed repair, or the loop would not be here).
+        return { attempts, original, final, repairs: attempts.length - 1, stopped: 'refused', refusal: err instanceof Error ? err.message : String(err) };
+      } else {
+        throw err;
+      }
     }
     attempts.push(next);
     current = next;
