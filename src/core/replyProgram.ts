@@ -61,8 +61,17 @@ export function extractProgram(text: string, from: number, to: number): Extracte
       warnings.push({ code: 'fence-text', at, message: `text before the code fence inside <answer> (%AT%) is ignored: put only the program inside <answer>` });
     }
     if (closeIdx === -1) {
-      warnings.push({ code: 'fence-unclosed', at: opener.start, message: 'the code fence opened at %AT% is never closed with ```: the rest of <answer> is taken as the program' });
       lines = lines.slice(openIdx + 1);
+      // Closed at the end of the last code line ("y = 2```</answer>"): a fence all the same.
+      let li = lines.length - 1;
+      while (li >= 0 && isBlank(lines[li]!.text)) li--;
+      const last = li >= 0 ? lines[li]! : undefined;
+      const body = last?.text.replace(/[ \t\r]+$/, '');
+      if (last && body !== undefined && body.endsWith('```') && !/^[ \t]*```/.test(body)) {
+        lines[li] = { start: last.start, text: body.slice(0, -3) };
+      } else {
+        warnings.push({ code: 'fence-unclosed', at: opener.start, message: 'the code fence opened at %AT% is never closed with ```: the rest of <answer> is taken as the program' });
+      }
     } else {
       const after = lines.slice(closeIdx + 1);
       const stray = after.find((l) => !isBlank(l.text));

@@ -132,6 +132,13 @@ test('fence problems: unclosed, text around, a second block', () => {
   const two = parseReply('<plan>1</plan><answer>\n```python\nx = 1\n```\n```python\ny = 2\n```\n</answer>');
   assert.equal(two.program, 'x = 1');
   assert.ok(codes(two).includes('fence-multiple'));
+  // Closed at the end of the last code line: the backticks are the fence, not program text.
+  const tail = parseReply('<plan>1</plan><answer>```js\nx = 1\ny = 2```</answer>');
+  assert.equal(tail.program, 'x = 1\ny = 2');
+  assert.deepEqual(tail.fence, { language: 'js' });
+  assert.ok(!codes(tail).includes('fence-unclosed'));
+  const tailSpaced = parseReply('<plan>1</plan><answer>\n```python\nx = 1\ny = 2 ```  \n\n</answer>');
+  assert.equal(tailSpaced.program, 'x = 1\ny = 2');
   const inline = parseReply('<plan>1</plan><answer>```python x = 1```</answer>');
   assert.equal(inline.program, 'x = 1');
 });
