@@ -17,6 +17,7 @@ import { summaryLines } from '../../src/core/eval/summary.js';
 import { createChatClient } from '../../src/core/llmClient.js';
 import { ProgramRunner } from '../../src/core/runner/index.js';
 import { readRunRecord } from '../../src/core/runStore.js';
+import type { RewardName, Verdict } from '../../src/protocol/run.js';
 import { createToolClient } from '../../src/core/toolClient.js';
 import { SCENE, vqaAnswer, writeBenchmark } from '../helpers/evalBench.js';
 import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
@@ -204,5 +205,32 @@ describe('valor eval --repair (runEval)', () => {
     } finally {
       llm.setHandler(repairBenchHandler());
     }
+  });
+
+  it('with scoring: each attempt is scored once (the first not again), a syntax 0 calls for repair, the record keeps the final rewards', async () => {
+    const scored: string[] = [];
+    const verdict = (reward: RewardName, value: number): Verdict => ({ reward, state: value ? 'pass' : 'fail', value, rationale: 'scripted', judge: 'test' });
+    // A scorer with the real signature: rep-3's reply (it runs, but answers wrong) fails syntax,
+    // so it is repaired too; everything else passes.
+    const scorer: NonNullable<EvalDeps['scorer']> = async ({ query, reply }) => {
+      scored.push(reply);
+      const syntax = query.includes('[rep-3]') ? 0 : 1;
+      const verdicts = (['format', 'syntax', 'spatial', 'attribute', 'logic', 'adherence'] as const).map((r) => verdict(r, r === 'syntax' ? syntax : 1));
+      return { verdicts, total: syntax ? 1 : 0.9, incomplete: false, weights: {} };
+    };
+    const o = await runEval(await opts('scored', { repair: 1 }), { ...deps(), scorer });
+    const rep2 = REPAIR_QUESTIONS.find((q) => q.id === 'rep-2')!;
+    assert.equal(scored.filter((r) => r === rep2.reply).length, 1, 'the first attempt is scored once, not again by the repair loop');
+    assert.equal(scored.filter((r) => r === FIXED_COUNT).length, 1, 'the repair is scored');
+    const rec2 = await readRunRecord(recordPath(join(work, 'scored'), 'rep-2'));
+    assert.equal(rec2.reply, FIXED_COUNT);
+    assert.equal(rec2.rewards?.total, 1, 'the repaired run keeps its own rewards');
+    // rep-3 ran, but its syntax reward is 0: a repair was asked for (the scripted generator has
+    // none for it and refuses), and the first attempt stands with its rewards.
+    const r3 = o.summary.results.find((r) => r.id === 'rep-3')!;
+    assert.deepEqual([r3.repair?.repairs, r3.repair?.stopped], [0, 'refused']);
+    const rec3 = await readRunRecord(recordPath(join(work, 'scored'), 'rep-3'));
+    assert.equal(rec3.repair?.attempts[0]?.failure.kind, 'syntax');
+    assert.equal(rec3.rewards?.total, 0.9);
   });
 });

@@ -83,7 +83,7 @@ async function repairItem(ctx: EvalContext, q: EvalQuestion, original: RunRecord
   let result: RepairLoopResult;
   try {
     result = await repairLoop(
-      { query: q.question, reply: original.reply, record: original },
+      { query: q.question, reply: original.reply, record: original, ...(original.rewards ? { rewards: original.rewards } : {}) },
       {
         run: async (reply, _attempt, s) => {
           let outage: Error | undefined;
