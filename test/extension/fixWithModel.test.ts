@@ -98,8 +98,9 @@ test('a NameError run → Fix with the Model → diff → Accept → the documen
   assert.deepEqual(ask.items, ['Accept', 'Reject']);
   assert.match(ask.message, /1 program line\(s\) added, 1 removed/);
 
-  // Accepted: the reply is replaced (the header kept), saved, nothing else recorded.
+  // Accepted: the reply is replaced (the header kept), saved, nothing else recorded; the diff tab is closed.
   assert.equal(s.doc.getText(), `${HEADER}${FIXED}\n`);
+  assert.deepEqual(stub.tabs, [], 'the diff tab is closed');
   assert.equal(readFileSync(s.path, 'utf8'), `${HEADER}${FIXED}\n`);
   assert.equal(s.h.api.store.get(s.doc.uri.toString()).run!.record.reply, BROKEN, 'no run is recorded for the fix');
   const lenses = await lensTitles(s.doc);
@@ -129,6 +130,7 @@ test('Reject (or dismissing the question) leaves the document byte for byte as i
     await stub.executeCommand('valor.fixWithModel', s.doc.uri);
     assert.equal(s.doc.getText(), bytes, `after ${answer ?? 'dismissing'}`);
     assert.ok(stub.executed.some((e) => e.command === 'vscode.diff'), 'the diff was shown');
+    assert.deepEqual(stub.tabs, [], `the diff tab is closed after ${answer ?? 'dismissing'}`);
   }
   assert.equal(s.llm.requests.length, 2);
   assert.equal(stub.saved.length, saves, 'nothing saved');

@@ -153,6 +153,13 @@ export class Selection extends Range {
   }
 }
 
+export class TabInputTextDiff {
+  constructor(
+    readonly original: Uri,
+    readonly modified: Uri,
+  ) {}
+}
+
 export class ThemeColor {
   constructor(readonly id: string) {}
 }
@@ -443,6 +450,8 @@ function freshState() {
     commands: new Map<string, (...args: unknown[]) => unknown>(),
     /** Commands executed that are not ours (setContext, workbench.*), with their arguments. */
     executed: [] as Array<{ command: string; args: unknown[] }>,
+    /** Editor tabs `vscode.diff` opened (the stub opens no other tabs); `window.tabGroups.close` removes them. */
+    tabs: [] as Array<{ label: string; input: unknown }>,
     context: new Map<string, unknown>(),
     messages: [] as ShownMessage[],
     /** What a shown message answers: a fixed item, undefined (dismissed) or a function. */
@@ -564,6 +573,15 @@ export const window = {
   },
   onDidChangeActiveTextEditor: windowEvents.active.event,
   onDidChangeVisibleTextEditors: windowEvents.visible.event,
+  tabGroups: {
+    get all(): Array<{ tabs: Array<{ label: string; input: unknown }> }> {
+      return [{ tabs: [...stub.tabs] }];
+    },
+    async close(tabs: { label: string; input: unknown } | Array<{ label: string; input: unknown }>): Promise<boolean> {
+      for (const t of Array.isArray(tabs) ? tabs : [tabs]) stub.tabs = stub.tabs.filter((x) => x !== t);
+      return true;
+    },
+  },
   showInformationMessage: showMessage('info'),
   showWarningMessage: showMessage('warning'),
   showErrorMessage: showMessage('error'),
@@ -713,6 +731,7 @@ export const commands = {
     if (fn) return fn(...args);
     stub.executed.push({ command: id, args });
     if (id === 'setContext') stub.context.set(String(args[0]), args[1]);
+    if (id === 'vscode.diff') stub.tabs.push({ label: String(args[2] ?? ''), input: new TabInputTextDiff(args[0] as Uri, args[1] as Uri) });
     return undefined;
   },
   async getCommands(): Promise<string[]> {

@@ -670,6 +670,7 @@ describe('VALOR Studio in a real VS Code workbench (code-server 4.139.1)', { ski
       assert.equal(readFileSync(join(ws, 'fixme.vprog'), 'utf8'), `${head}${reply('boxs')}\n`, 'nothing changes before Accept');
       await ui.toastButton(/The model proposes a fix/, 'Accept');
       await until('the fix saved in fixme.vprog', () => readFileSync(join(ws, 'fixme.vprog'), 'utf8') === `${head}${reply('boxes')}\n`);
+      await until('the diff tab closed once answered', async () => (await ui.page.locator(WB.tab).filter({ hasText: "the model's fix" }).count()) === 0);
       await ui.command('View: Close All Editors');
       await ui.clearToasts();
       await ui.openFile('fixme.vprog');

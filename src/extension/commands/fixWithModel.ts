@@ -75,7 +75,14 @@ export async function proposeFix(d: CommandDeps, doc: vscode.TextDocument, signa
   }
 }
 
-/** Shows the proposal as a diff, asks Accept / Reject, and replaces the reply on Accept. */
+/** Closes the diff tab(s) showing `proposed`, once the person has answered: it has done its job. */
+async function closeDiffOf(proposed: vscode.Uri): Promise<void> {
+  const key = proposed.toString();
+  const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.toString() === key);
+  if (tabs.length > 0) await vscode.window.tabGroups.close(tabs, true);
+}
+
+/** Shows the proposal as a diff, asks Accept / Reject, replaces the reply on Accept, and closes the diff. */
 export async function offerFix(d: CommandDeps, proposals: RepairProposals, doc: vscode.TextDocument, proposal: RepairProposal): Promise<boolean> {
   const failedReply = d.layouts.vprog(doc).reply;
   const before = doc.getText();
@@ -91,6 +98,7 @@ export async function offerFix(d: CommandDeps, proposals: RepairProposals, doc: 
     REJECT,
   );
   if (picked !== ACCEPT) {
+    await closeDiffOf(proposed);
     d.log.info(`fix for ${name}: ${picked === REJECT ? 'rejected' : 'dismissed'}; the document is unchanged`);
     return false;
   }
@@ -99,6 +107,8 @@ export async function offerFix(d: CommandDeps, proposals: RepairProposals, doc: 
   }
   await replaceWholeText(doc, replaceVprogReply(doc.getText(), proposal.reply));
   if (!doc.isUntitled) await doc.save();
+  // Only after the save: closing the diff can close the document too (it may be its only tab).
+  await closeDiffOf(proposed);
   d.log.info(`fix for ${name}: accepted; run the program to check it`);
   void vscode.window.showInformationMessage(`Fix applied to ${name}: run the program to check it.`);
   return true;
