@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { agreementStats, readAuditLog, validateOverride } from '../../src/core/audit.js';
+import { agreementStats, applyBoxOverrides, boxSubject, readAuditLog, validateOverride } from '../../src/core/audit.js';
 import { applyRewardOverrides } from '../../src/core/rewards/overrides.js';
-import type { Override, RewardSet, Verdict } from '../../src/protocol/run.js';
+import type { GroundingResult, Override, RewardSet, Verdict } from '../../src/protocol/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'valor-audit-edges-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -76,6 +76,11 @@ describe('validateOverride', () => {
 });
 
 describe('agreementStats', () => {
+  test('every reward of VALOR in its order, whatever order they were audited in', () => {
+    const names = ['adherence', 'logic', 'attribute', 'spatial', 'syntax', 'format'];
+    assert.deepEqual(Object.keys(agreementStats(names.map((target) => ov({ target }))).rewards), [...names].reverse());
+  });
+
   test('rewards in VALOR order, then unknown names alphabetically; figures per reward by hand', () => {
     const log = [
       ov({ subject: 'a', target: 'zeta', value: 1, machine_value: 1 }),
@@ -122,5 +127,42 @@ describe('applyRewardOverrides', () => {
     assert.equal(out.overridden!.syntax, earlier);
     assert.equal(out.overridden!.spatial!.note, 'left is wrong');
     assert.equal(s.verdicts.find((x) => x.reward === 'spatial')!.value, 1, 'the input set is not changed');
+  });
+});
+
+describe('applyBoxOverrides', () => {
+  const g = (boxes: GroundingResult['boxes']): GroundingResult => ({ image: { path: '/x.jpg', sha256: 'e'.repeat(64), width: 100, height: 100 }, prompt: 'cup', boxes, verifier_model: 'v', ms: 1 });
+  const subject = boxSubject('e'.repeat(64), 'cup');
+
+  test('the reasons say who decided and what the verifier had said, with and without a note or a verifier reason', () => {
+    const out = applyBoxOverrides(
+      g([
+        { index: 0, bbox: [0, 0, 10, 10], label: 'cup', score: 0.3, kept: true },
+        { index: 1, bbox: [20, 20, 40, 40], label: 'cup', score: 0.2, kept: false },
+        { index: 2, bbox: [50, 50, 60, 60], label: 'cup', score: 0.2, kept: true, reason: 'looks whole' },
+        { index: 3, bbox: [70, 70, 80, 80], label: 'cup', score: 0.2, kept: true },
+      ]),
+      [
+        ov({ kind: 'box', subject, target: '0', value: 0, note: '' }),
+        ov({ kind: 'box', subject, target: '1', value: 1, note: '' }),
+        ov({ kind: 'box', subject, target: '2', value: 0, note: 'a bowl' }),
+        ov({ kind: 'box', subject, target: '3', value: 1, note: 'sure' }),
+      ],
+    );
+    assert.deepEqual(
+      out.boxes.map((b) => [b.kept, b.overridden, b.reason]),
+      [
+        [false, true, 'dropped by a person'],
+        [true, true, 'kept by a person (the verifier had dropped it at an unknown stage)'],
+        [false, true, 'dropped by a person: a bowl (verifier: looks whole)'],
+        [true, true, 'kept by a person: sure'],
+      ],
+    );
+    assert.ok(!('dropped_at' in out.boxes[1]!));
+  });
+
+  test('no override of this image and prompt: the same result, untouched', () => {
+    const r = g([{ index: 0, bbox: [0, 0, 10, 10], label: 'cup', score: 0.3, kept: true }]);
+    assert.equal(applyBoxOverrides(r, [ov({ kind: 'box', subject: boxSubject('e'.repeat(64), 'mug'), target: '0', value: 0 })]), r);
   });
 });
