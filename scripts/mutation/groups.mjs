@@ -11,7 +11,7 @@
 /** @type {Record<string, { mutate: string[]; tests: string[]; note?: string }>} */
 export const GROUPS = {
   reply: { mutate: ['src/core/reply.ts', 'src/core/replyProgram.ts', 'src/core/replyLines.ts'], tests: ['test/core/reply.test.ts', 'test/core/replyDiagnostics.test.ts'] },
-  metrics: { mutate: ['src/core/eval/metrics.ts'], tests: ['test/core/evalMetrics.test.ts', 'test/core/evalMetricsEdges.test.ts'] },
+  metrics: { mutate: ['src/core/eval/metrics.ts'], tests: ['test/core/evalMetrics.test.ts', 'test/core/evalMetricsEdges.test.ts', 'test/core/evalMetricsMutants.test.ts'] },
   boxes: { mutate: ['src/server/boxes.ts'], tests: ['test/server/boxes.test.ts', 'test/server/depthReading.test.ts'] },
   http: { mutate: ['src/server/http.ts'], tests: ['test/server/httpBody.test.ts'] },
   audit: { mutate: ['src/core/audit.ts', 'src/core/overrideIndex.ts', 'src/core/kappa.ts', 'src/core/rewards/overrides.ts'], tests: ['test/core/audit.test.ts', 'test/core/exports.test.ts'] },
