@@ -35,6 +35,9 @@ describe('probe and decodeRgb', () => {
     assert.deepEqual(await probe(turned, 1e8), { format: 'jpeg', width: 240, height: 320 });
     const decoded = await decodeRgb(turned, 1e8);
     assert.deepEqual([decoded.width, decoded.height, decoded.data.length], [240, 320, 240 * 320 * 3]);
+    // Orientation 5 (transposed) is the first that swaps width and height.
+    const transposed = await sharp(img('scene-320x240.png')).jpeg().withMetadata({ orientation: 5 }).toBuffer();
+    assert.deepEqual(await probe(transposed, 1e8), { format: 'jpeg', width: 240, height: 320 });
     const mirrored = await sharp(img('scene-320x240.png')).jpeg().withMetadata({ orientation: 4 }).toBuffer();
     assert.deepEqual(await probe(mirrored, 1e8), { format: 'jpeg', width: 320, height: 240 });
   });
@@ -139,6 +142,17 @@ describe('ImageStore', () => {
     const b = await store.resolve({ path: file });
     assert.notEqual(b.sha256, a.sha256);
     assert.deepEqual([b.width, b.height], [224, 224]);
+    await store.close();
+  });
+
+  it('with two allowed roots, a file in either is served', async () => {
+    const one = mkdtempSync(join(base, 'one-'));
+    const two = mkdtempSync(join(base, 'two-'));
+    writeFileSync(join(one, 'a.png'), png);
+    writeFileSync(join(two, 'b.png'), img('scene-224x224.png'));
+    const store = await open(join(base, 'store9'), { allowRoots: [one, two] });
+    assert.equal((await store.resolve({ path: join(one, 'a.png') })).width, 320);
+    assert.equal((await store.resolve({ path: join(two, 'b.png') })).width, 224);
     await store.close();
   });
 
