@@ -11,7 +11,7 @@
 /** @type {Record<string, { mutate: string[]; tests: string[]; note?: string }>} */
 export const GROUPS = {
   reply: { mutate: ['src/core/reply.ts', 'src/core/replyProgram.ts', 'src/core/replyLines.ts'], tests: ['test/core/reply.test.ts', 'test/core/replyDiagnostics.test.ts'] },
-  metrics: { mutate: ['src/core/eval/metrics.ts'], tests: ['test/core/evalMetrics.test.ts', 'test/core/evalMetricsEdges.test.ts'] },
+  metrics: { mutate: ['src/core/eval/metrics.ts'], tests: ['test/core/evalMetrics.test.ts', 'test/core/evalMetricsEdges.test.ts', 'test/core/evalMetricsMutants.test.ts'] },
   boxes: { mutate: ['src/server/boxes.ts'], tests: ['test/server/boxes.test.ts', 'test/server/depthReading.test.ts'] },
   http: { mutate: ['src/server/http.ts'], tests: ['test/server/httpBody.test.ts'] },
   audit: { mutate: ['src/core/audit.ts', 'src/core/overrideIndex.ts', 'src/core/kappa.ts', 'src/core/rewards/overrides.ts'], tests: ['test/core/audit.test.ts', 'test/core/auditEdges.test.ts', 'test/core/exports.test.ts'] },
@@ -48,7 +48,7 @@ export const GROUPS = {
     tests: ['test/core/evalLoop.test.ts', 'test/core/evalPrompt.test.ts', 'test/core/evalDataset.test.ts', 'test/core/evalProgress.test.ts', 'test/core/mapLimit.test.ts'],
   },
   runner: { mutate: ['src/core/runner/*.ts'], tests: ['test/core/runner.test.ts', 'test/core/runnerLimits.test.ts', 'test/core/runnerPlaceholder.test.ts'] },
-  images: { mutate: ['src/server/images.ts'], tests: ['test/server/imagePaths.test.ts'] },
+  images: { mutate: ['src/server/images.ts'], tests: ['test/server/imagePaths.test.ts', 'test/server/imageStore.test.ts'] },
   'server-routes': {
     mutate: ['src/server/server.ts', 'src/server/context.ts', 'src/server/routes/*.ts', 'src/server/timing.ts'],
     tests: ['test/server/hardening.test.ts', 'test/server/http.test.ts', 'test/server/perImageWork.test.ts', 'test/server/speedOptions.test.ts'],

@@ -4,7 +4,7 @@
 // inside the folder, and where an entry's file lives. diskCache.test.ts holds the main cases;
 // these were added for mutants that survived it (docs/testing.md).
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -105,4 +105,24 @@ test('disk cache: a failed write leaves no temporary file behind', async (t) => 
   assert.equal(await cache.set('abcdefgh', { ok: 1 }), false);
   assert.deepEqual(await readdir(join(dir, 'ab')), ['abcdefgh.json']);
   assert.equal(await cache.get('abcdefgh'), undefined, 'a folder where the entry should be is a miss');
+});
+
+test('disk cache: a file that is not JSON is a miss before validate sees it, even a validate that fills defaults', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'valor-cache-corrupt-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // A validate that upgrades old entries by filling a default would turn "nothing read" into a
+  // value: the corrupt file must never reach it.
+  const seen: unknown[] = [];
+  const cache = createDiskCache<{ n: number; v: number }>(dir, {
+    validate: (raw) => {
+      seen.push(raw);
+      return { n: 0, v: 1, ...(raw as object) };
+    },
+  });
+  assert.equal(await cache.set('abcdefgh', { n: 2, v: 2 }), true);
+  assert.deepEqual(await cache.get('abcdefgh'), { n: 2, v: 2 });
+  await writeFile(cache.pathOf('abcdefgh'), '{"n": 2, "v"', 'utf8');
+  assert.equal(await cache.get('abcdefgh'), undefined);
+  assert.equal(await cache.get('zzzzzzzz'), undefined, 'a missing file too');
+  assert.deepEqual(seen, [{ n: 2, v: 2 }]);
 });
