@@ -41,10 +41,27 @@ export function tokenMatches(header: string | undefined, token: string): boolean
   return timingSafeEqual(a, b) && given.length > 0;
 }
 
+/** The most of a refused body read and thrown away, so the client can finish sending and read the 413. */
+const DRAIN_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * Throws away the rest of a refused body: a client still sending when the 413 goes out would
+ * otherwise see the connection reset and never read the answer. A body past DRAIN_LIMIT is cut off.
+ */
+function drain(req: IncomingMessage): void {
+  let n = 0;
+  req.on('data', (chunk: Buffer) => {
+    n += chunk.length;
+    if (n > DRAIN_LIMIT) req.destroy();
+  });
+  req.resume();
+}
+
 /** Reads the whole body, refusing more than `limit` bytes (413) before buffering it all. */
 export function readBody(req: IncomingMessage, limit: number, what: string): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limit) {
+    drain(req);
     return Promise.reject(new HttpError(413, 'body_too_large', `${what} is ${declared} bytes; the server accepts at most ${limit} bytes`));
   }
   return new Promise((resolve, reject) => {
@@ -56,7 +73,8 @@ export function readBody(req: IncomingMessage, limit: number, what: string): Pro
       size += chunk.length;
       if (size > limit) {
         done = true;
-        req.pause();
+        chunks.length = 0;
+        drain(req);
         reject(new HttpError(413, 'body_too_large', `${what} exceeds ${limit} bytes, the most the server accepts`));
         return;
       }
