@@ -6,9 +6,10 @@ import { resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { agreementStats, appendOverride, boxSubject, DEFAULT_AUDIT_PATH, readAuditLog, rewardSubject, type AgreementStat } from '../../core/audit.js';
 import { sha256File } from '../../core/contentHash.js';
-import { missingHeadersMessage, parseVprog } from '../../core/vprog.js';
+import { parseVprog } from '../../core/vprog.js';
 import { RewardName, type Override } from '../../protocol/run.js';
 import { type CliCommand, EXIT, parseCliArgs, UsageError } from '../command.js';
+import { requireQuery } from '../vprogFile.js';
 
 const statsUsage = `Usage: valor audit stats [--audit FILE] [--json]
 
@@ -103,8 +104,7 @@ export const auditOverrideCommand: CliCommand = {
     let subject = values.subject;
     if (!subject && values.vprog) {
       const doc = parseVprog(await readFile(resolve(io.cwd, values.vprog), 'utf8'));
-      if (!doc.query) throw new UsageError(`${missingHeadersMessage(values.vprog, doc, ['query'])}: add it at the top, the question on one line`);
-      subject = rewardSubject(doc.query, doc.reply);
+      subject = rewardSubject(requireQuery(values.vprog, doc), doc.reply);
     }
     if (!subject && values.image && values.prompt) subject = boxSubject(await sha256File(resolve(io.cwd, values.image)), values.prompt);
     if (!subject) throw new UsageError('give --subject, or --vprog FILE (rewards), or --image and --prompt (boxes)');

@@ -8,10 +8,11 @@ import { ProgramRunner } from '../../core/runner/index.js';
 import { judgeAgreement } from '../../core/rewards/judgeAgreement.js';
 import { describeJudgeSet, judgeSetRef } from '../../core/rewards/judgeSet.js';
 import { scoreBatch, type BatchItem } from '../../core/rewards/score.js';
-import { missingHeadersMessage, parseVprog } from '../../core/vprog.js';
+import { parseVprog } from '../../core/vprog.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv } from '../config.js';
 import { judgeSetFrom, JUDGE_PROMPT_OPTIONS } from '../promptOptions.js';
+import { requireQuery } from '../vprogFile.js';
 
 const usage = `Usage: valor judges compare --judge-prompts DIR (--in REPLIES.jsonl | FILE.vprog...) [options]
 
@@ -69,8 +70,7 @@ export const judgesCompareCommand: CliCommand = {
         throw new UsageError(`cannot read ${f}: check the path`);
       }
       const doc = parseVprog(text);
-      if (!doc.query) throw new UsageError(`${missingHeadersMessage(f, doc, ['query'])}: add it at the top, the question on one line`);
-      items.push({ query: doc.query, reply: doc.reply });
+      items.push({ query: requireQuery(f, doc), reply: doc.reply });
     }
     if (items.length === 0) throw new UsageError(`give replies: --in REPLIES.jsonl or .vprog files\n\n${usage}`);
     const concurrency = values.concurrency === undefined ? 8 : Number(values.concurrency);

@@ -3,14 +3,14 @@
  * N replies with VALOR's sampling settings, the six rewards of each, the total and the
  * group-relative advantage, best first, and which rewards separate the best from the worst.
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { scoreRolloutGroup, REWARD_ORDER, type RolloutGroup } from '../../core/audit/rolloutGroup.js';
 import { ProgramRunner } from '../../core/runner/index.js';
-import { missingHeadersMessage, parseVprog, resolveImagePath } from '../../core/vprog.js';
+import { resolveImagePath } from '../../core/vprog.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { endpointFromEnv } from '../config.js';
 import { loadOverrides, SCORING_OPTIONS, weightsFrom } from '../scoringOptions.js';
+import { readVprogFile, requireQuery } from '../vprogFile.js';
 
 const usage = `Usage:
   valor rollouts --image IMG --query TEXT [options]
@@ -100,16 +100,8 @@ export const rolloutsCommand: CliCommand = {
     if (positionals.length > 1) throw new UsageError(`expected at most one .vprog file, got ${positionals.length}`);
     if (positionals[0]) {
       if (values.image || values.query) throw new UsageError('give either a .vprog file or --image and --query, not both');
-      const docPath = resolve(io.cwd, positionals[0]);
-      let text: string;
-      try {
-        text = await readFile(docPath, 'utf8');
-      } catch {
-        throw new UsageError(`cannot read ${docPath}: check the path`);
-      }
-      const doc = parseVprog(text);
-      if (!doc.query) throw new UsageError(`${missingHeadersMessage(positionals[0]!, doc, ['query'])}: add it at the top, the question on one line`);
-      query = doc.query;
+      const { path: docPath, doc } = await readVprogFile(io.cwd, positionals[0]);
+      query = requireQuery(positionals[0], doc);
       imagePath = doc.image ? resolveImagePath(docPath, doc.image) : undefined;
     } else {
       if (!values.query) throw new UsageError(`give a .vprog file, or --query (and --image)\n\n${usage}`);

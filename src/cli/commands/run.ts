@@ -3,7 +3,7 @@
  * program already in a `.vprog` document. Prints the plan, each tool call and the answer (or one
  * JSON object with --json) and writes the run record.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ChatError } from '../../core/chat.js';
 import { ImageInputError, inspectImage } from '../../core/image.js';
@@ -17,7 +17,7 @@ import { replayRecord } from '../../core/replay.js';
 import { formatSensitivity, sensitivity, type SensitivityReport } from '../../core/sensitivity.js';
 import { ProgramRunner, RunnerSetupError } from '../../core/runner/index.js';
 import { WORKSPACE_RUNS_DIR, readRunRecord, writeRunRecord } from '../../core/runStore.js';
-import { missingHeadersMessage, parseVprog, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
+import { missingHeadersMessage, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
 import { shownLine, type RunRecord } from '../../protocol/run.js';
 import { type CliCommand, type CliIO, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
@@ -25,6 +25,7 @@ import { endpointFromEnv, toolsFromEnv } from '../config.js';
 import { formatFailingCites, formatTraceEntry } from '../format.js';
 import { describePrompt } from '../../core/promptSource.js';
 import { generationPromptFrom, PROMPT_OPTIONS, PROMPT_USAGE } from '../promptOptions.js';
+import { readVprogFile } from '../vprogFile.js';
 
 const usage = `Usage:
   valor run --image IMG --query TEXT [options]   generate a plan and program, then run it
@@ -75,14 +76,7 @@ async function readInput(values: Record<string, unknown>, positionals: string[],
   const file = positionals[0];
   if (file) {
     if (values.image || values.query) throw new UsageError('give either a .vprog file or --image and --query, not both');
-    const docPath = resolve(io.cwd, file);
-    let text: string;
-    try {
-      text = await readFile(docPath, 'utf8');
-    } catch {
-      throw new UsageError(`cannot read ${docPath}: check the path`);
-    }
-    const doc = parseVprog(text);
+    const { path: docPath, doc } = await readVprogFile(io.cwd, file);
     const missing = missingHeadersMessage(file, doc, ['image', 'query']);
     if (missing || !doc.image || !doc.query) throw new UsageError(`${missing}: add it at the top (the image path relative to the file's folder, the question on one line)`);
     const imageOrigin = `named by the '# image: ${doc.image}' header of ${file}, resolved from the document's folder ${dirname(docPath)}`;
@@ -106,14 +100,7 @@ async function readReplayInput(values: Record<string, unknown>, positionals: str
     throw new UsageError(`${(err as Error).message}; --replay needs a run record written by valor run, valor eval or the extension`);
   }
   if (!positionals[0]) return { record, path };
-  const docPath = resolve(io.cwd, positionals[0]);
-  let text: string;
-  try {
-    text = await readFile(docPath, 'utf8');
-  } catch {
-    throw new UsageError(`cannot read ${docPath}: check the path`);
-  }
-  return { record, path, reply: parseVprog(text).reply };
+  return { record, path, reply: (await readVprogFile(io.cwd, positionals[0])).doc.reply };
 }
 
 /** The --json shape (stable: scripts depend on it). */

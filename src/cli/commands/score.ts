@@ -3,12 +3,10 @@
  * verdict's rationale and the weighted total. The judges are the endpoint in VALOR_JUDGE_*;
  * overrides in the audit log are applied.
  */
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { ProgramRunner } from '../../core/runner/index.js';
 import { scoreReply, type ScoredReply } from '../../core/rewards/score.js';
 import { WEIGHTED_REWARDS } from '../../core/rewards/total.js';
-import { missingHeadersMessage, parseVprog, programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
+import { programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
 import type { Verdict } from '../../protocol/run.js';
 import { type CliCommand, EXIT, UsageError, parseCliArgs } from '../command.js';
 import { ISOLATION_OPTION, ISOLATION_USAGE, isolationFromCli } from '../isolation.js';
@@ -17,6 +15,7 @@ import { formatFailingCites } from '../format.js';
 import { judgeSetFrom, JUDGE_PROMPT_OPTIONS, JUDGE_PROMPT_USAGE } from '../promptOptions.js';
 import { loadOverrides, SCORING_OPTIONS, weightsFrom } from '../scoringOptions.js';
 import { describeJudgeSet } from '../../core/rewards/judgeSet.js';
+import { readVprogFile, requireQuery } from '../vprogFile.js';
 
 const usage = `Usage: valor score FILE.vprog [options]
 
@@ -93,15 +92,8 @@ export const scoreCommand: CliCommand = {
     const { values, positionals } = parsed;
     const isolation = isolationFromCli(values.isolation, io.env);
     if (positionals.length !== 1) throw new UsageError(`expected one .vprog file\n\n${usage}`);
-    const docPath = resolve(io.cwd, positionals[0]!);
-    let text: string;
-    try {
-      text = await readFile(docPath, 'utf8');
-    } catch {
-      throw new UsageError(`cannot read ${docPath}: check the path`);
-    }
-    const doc = parseVprog(text);
-    if (!doc.query) throw new UsageError(`${missingHeadersMessage(positionals[0]!, doc, ['query'])}: add it at the top, the question on one line`);
+    const { path: docPath, doc } = await readVprogFile(io.cwd, positionals[0]!);
+    const query = requireQuery(positionals[0]!, doc);
     const imagePath = doc.image ? resolveImagePath(docPath, doc.image) : undefined;
     if (values['vision-judge'] && !imagePath) throw new UsageError(`--vision-judge needs the image: add a '# image: <path>' header to ${positionals[0]}`);
     const weights = weightsFrom(values);
@@ -116,7 +108,7 @@ export const scoreCommand: CliCommand = {
     let result: ScoredReply;
     try {
       result = await scoreReply({
-        query: doc.query,
+        query,
         reply: doc.reply,
         imagePath,
         judge,
@@ -135,7 +127,7 @@ export const scoreCommand: CliCommand = {
       await runner.dispose();
     }
     if (values.json) {
-      io.stdout.write(`${JSON.stringify({ file: docPath, query: doc.query, image: imagePath ?? null, ...result })}\n`);
+      io.stdout.write(`${JSON.stringify({ file: docPath, query, image: imagePath ?? null, ...result })}\n`);
     } else {
       printScore(positionals[0]!, result, io.stdout, (n) => programLineToDocumentLine(doc, n));
     }
