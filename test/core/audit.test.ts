@@ -15,23 +15,14 @@ import {
   readAuditLog,
   rewardSubject,
 } from '../../src/core/audit.js';
-import type { GroundingResult, Override } from '../../src/protocol/run.js';
+import type { GroundingResult } from '../../src/protocol/run.js';
+import { ov } from '../helpers/overrides.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'valor-audit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const fresh = () => join(dir, `log-${++n}`, 'audits.jsonl');
 
-const ov = (p: Partial<Override>): Override => ({
-  kind: 'reward',
-  subject: 's1',
-  target: 'logic',
-  value: 1,
-  machine_value: 0,
-  note: 'n',
-  at: '2026-01-01T00:00:00.000Z',
-  ...p,
-});
 
 describe('audit log', () => {
   test('appends one JSON line per override and reads them back in order', async () => {

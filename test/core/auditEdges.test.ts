@@ -8,21 +8,12 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { agreementStats, applyBoxOverrides, boxSubject, readAuditLog, validateOverride } from '../../src/core/audit.js';
 import { applyRewardOverrides } from '../../src/core/rewards/overrides.js';
-import type { GroundingResult, Override, RewardSet, Verdict } from '../../src/protocol/run.js';
+import type { GroundingResult, RewardSet, Verdict } from '../../src/protocol/run.js';
+import { ov } from '../helpers/overrides.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'valor-audit-edges-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const ov = (p: Partial<Override>): Override => ({
-  kind: 'reward',
-  subject: 's1',
-  target: 'logic',
-  value: 1,
-  machine_value: 0,
-  note: 'n',
-  at: '2026-01-01T00:00:00.000Z',
-  ...p,
-});
 
 describe('readAuditLog', () => {
   test('no file is an empty log; any other read failure is an error', async () => {
