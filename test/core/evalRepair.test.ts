@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadDataset } from '../../src/core/eval/dataset.js';
+import { mergeEvalOutputs } from '../../src/core/eval/merge.js';
 import { EvalSetupError, runEval, type EvalDeps, type EvalOptions } from '../../src/core/eval/loop.js';
 import { recordPath } from '../../src/core/eval/records.js';
 import { summaryLines } from '../../src/core/eval/summary.js';
@@ -135,6 +136,31 @@ describe('valor eval --repair (runEval)', () => {
     assert.deepEqual(again.summary.results, s.results);
     // Another N would mix two kinds of result in one folder.
     await assert.rejects(runEval(await opts('two', { repair: 1, resume: true }), deps()), (e: Error) => e instanceof EvalSetupError && /--repair was 2/.test(e.message));
+  });
+
+  it('shards run with --repair merge into the repair figures of one unsharded run; shards with another --repair are refused', async () => {
+    // sha256 puts rep-1 and rep-2 (repaired after one repair) in shard 2/3, rep-3 and rep-4 (two
+    // repairs in vain) in shard 1/3, and nothing in shard 0/3.
+    const whole = await runEval(await opts('whole', { repair: 2 }), deps());
+    const shards = [];
+    for (const index of [0, 1, 2]) shards.push(await runEval(await opts(`shard${index}`, { repair: 2, shard: { index, count: 3 } }), deps()));
+    assert.deepEqual(shards.map((o) => o.summary.counts.selected), [0, 2, 2]);
+    assert.equal(shards[0]!.summary.repair, undefined, 'an empty shard has no repair figures');
+    const merged = await mergeEvalOutputs({ inputs: [0, 1, 2].map((i) => join(work, `shard${i}`)), outDir: join(work, 'merged') });
+    assert.ok(merged.summary.repair);
+    assert.deepEqual(merged.summary.repair, whole.summary.repair);
+    assert.equal(merged.summary.repair.attempts, REPAIR_EXPECTED.attempts);
+    assert.equal(merged.summary.settings.repair, 2);
+    assert.deepEqual(
+      merged.summary.results.map((r) => [r.id, r.repair?.stopped]),
+      whole.summary.results.map((r) => [r.id, r.repair?.stopped]),
+    );
+    // A shard run with another --repair would mix repaired and unrepaired results in one figure.
+    await runEval(await opts('shard1-r1', { repair: 1, shard: { index: 1, count: 3 } }), deps());
+    await assert.rejects(
+      mergeEvalOutputs({ inputs: ['shard0', 'shard1-r1', 'shard2'].map((d) => join(work, d)), outDir: join(work, 'merged-bad') }),
+      (e: Error) => e instanceof EvalSetupError && /shard1-r1 used --repair 1, .*shard0 used --repair 2/.test(e.message),
+    );
   });
 
   it('a tool-server outage is never repaired: the question is an outage, no repair is asked', async () => {

@@ -5,7 +5,7 @@
  * single unsharded run would have written (apart from timings and record paths).
  *
  * Shards must come from the same benchmark file (same sha256), the same shard count, the same
- * generator model, sampling and --score setting; each shard index exactly once.
+ * generator model, sampling, --score, --limit and --repair settings; each shard index exactly once.
  */
 import { readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -60,6 +60,7 @@ export async function mergeEvalOutputs(o: MergeOptions): Promise<MergeOutcome> {
     if (s.models.generator.model !== first.models.generator.model) problems.push(`${name} used generator '${s.models.generator.model}', ${dirs[0]} used '${first.models.generator.model}'`);
     if (!same(s.settings.sampling, first.settings.sampling)) problems.push(`${name} used different sampling settings`);
     if (s.settings.score !== first.settings.score) problems.push(`${name} ${s.settings.score ? 'used' : 'did not use'} --score, unlike ${dirs[0]}`);
+    if ((s.settings.repair ?? 0) !== (first.settings.repair ?? 0)) problems.push(`${name} used --repair ${s.settings.repair ?? 0}, ${dirs[0]} used --repair ${first.settings.repair ?? 0}`);
     if (s.settings.limit !== first.settings.limit) problems.push(`${name} used --limit ${s.settings.limit ?? 'none'}, ${dirs[0]} used ${first.settings.limit ?? 'none'}`);
   });
   const count = first.shard?.count ?? 1;
