@@ -67,7 +67,7 @@ describe('failed verdicts are never cached', () => {
     assert.equal(second.requests, 8, 'the failures were not replayed from the cache');
   });
 
-  it('score: a valid verdict is cached; --refresh asks again; --no-cache neither reads nor writes', async () => {
+  it('score: a valid verdict is cached; --refresh asks again, --rejudge only the judges named; --no-cache neither reads nor writes', async () => {
     srv.setHandler(() => ({ text: jsonVerdict(1) }));
     const fresh = await asked(['score', 'mug.vprog']);
     assert.equal(fresh.code, 0, fresh.stderr);
@@ -78,6 +78,29 @@ describe('failed verdicts are never cached', () => {
     assert.match(replay.stdout, /judge-m, cached/);
     const refresh = await asked(['score', 'mug.vprog', '--refresh']);
     assert.equal(refresh.requests, 4);
+    // --rejudge asks only the judges named; the others answer from the cache.
+    const before = srv.chatRequests().length;
+    const one = await asked(['score', 'mug.vprog', '--rejudge', 'logic']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(one.requests, 1);
+    assert.match(String(srv.chatRequests()[before]!.json.messages[0].content), /logic/i, 'the one request is the logic judge');
+    assert.match(one.stdout, /^ {2}logic +1 +\[judge-m, \d/m, 'logic answered afresh');
+    for (const r of ['spatial', 'attribute', 'adherence']) assert.match(one.stdout, new RegExp(`^  ${r} +1 +\\[judge-m, cached`, 'm'));
+    const two = await asked(['score', 'mug.vprog', '--rejudge', 'spatial, adherence,spatial']);
+    assert.equal(two.requests, 2);
+    for (const [arg, why] of [
+      ['format', /comes from the parser/],
+      ['syntax', /never cached/],
+      ['logics', /unknown reward 'logics'; the judges are spatial, attribute, logic, adherence/],
+      [',', /needs one or more of/],
+    ] as const) {
+      const bad = await asked(['score', 'mug.vprog', '--rejudge', arg]);
+      assert.deepEqual([bad.code, bad.requests], [2, 0], arg);
+      assert.match(bad.stderr, why);
+    }
+    const both = await asked(['score', 'mug.vprog', '--rejudge', 'logic', '--refresh']);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /give --refresh or --rejudge, not both/);
     const other = join(work, 'other-cache');
     const off = await asked(['score', 'mug.vprog', '--no-cache'], { VALOR_CACHE_DIR: other });
     assert.equal(off.code, 0);

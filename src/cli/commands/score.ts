@@ -5,6 +5,7 @@
  */
 import { ProgramRunner } from '../../core/runner/index.js';
 import { scoreReply, type ScoredReply } from '../../core/rewards/score.js';
+import { JUDGE_REWARDS, type JudgeReward } from '../../core/rewards/rubrics.js';
 import { WEIGHTED_REWARDS } from '../../core/rewards/total.js';
 import { programLineToDocumentLine, resolveImagePath } from '../../core/vprog.js';
 import type { Verdict } from '../../protocol/run.js';
@@ -37,6 +38,8 @@ Options:
   --judge-gated        call the judges even when format is 0 (for audits; the total is 0 either way)
 ${JUDGE_PROMPT_USAGE}
   --refresh            ask every judge again, even when its verdict is cached (new verdicts are cached)
+  --rejudge LIST       ask only these judges again (e.g. logic or spatial,adherence); the others
+                       answer from the cache, as without the option
   --no-cache           neither read nor write the reply cache (else VALOR_NO_CACHE=1)
 
 Only validated verdicts are cached: a judge that failed or gave an unreadable reply is asked
@@ -69,6 +72,18 @@ export function printScore(file: string, r: ScoredReply, out: NodeJS.WritableStr
   else out.write(`total: ${Number(r.total.toFixed(4))}  ${formula}\n`);
 }
 
+/** `--rejudge spatial,logic`: the judge rewards named, each once. */
+export function parseRejudge(text: string): JudgeReward[] {
+  const names = text.split(',').map((n) => n.trim()).filter((n) => n.length > 0);
+  if (names.length === 0) throw new UsageError(`--rejudge needs one or more of ${JUDGE_REWARDS.join(', ')}, comma-separated`);
+  for (const n of names) {
+    if (n === 'format') throw new UsageError("--rejudge format: the format reward comes from the parser, not a judge: edit the document and score it again");
+    if (n === 'syntax') throw new UsageError('--rejudge syntax: the syntax reward is never cached; every valor score runs the program again');
+    if (!(JUDGE_REWARDS as readonly string[]).includes(n)) throw new UsageError(`--rejudge: unknown reward '${n}'; the judges are ${JUDGE_REWARDS.join(', ')}`);
+  }
+  return [...new Set(names)] as JudgeReward[];
+}
+
 export const scoreCommand: CliCommand = {
   name: 'score',
   summary: "score a .vprog reply with VALOR's six rewards (format, syntax, four judges) and the total",
@@ -86,6 +101,7 @@ export const scoreCommand: CliCommand = {
         'judge-gated': { type: 'boolean' },
         ...JUDGE_PROMPT_OPTIONS,
         refresh: { type: 'boolean' },
+        rejudge: { type: 'string' },
         'no-cache': { type: 'boolean' },
       },
     });
@@ -101,6 +117,8 @@ export const scoreCommand: CliCommand = {
     if (!(syntaxSec > 0)) throw new UsageError(`--syntax-timeout must be a positive number of seconds, got '${values['syntax-timeout']}'`);
     const totalRule = values['total-rule'] ?? 'product';
     if (totalRule !== 'product' && totalRule !== 'gate') throw new UsageError(`--total-rule must be 'product' or 'gate', got '${totalRule}'`);
+    const rejudge = values.rejudge === undefined ? undefined : parseRejudge(values.rejudge);
+    if (rejudge && values.refresh) throw new UsageError('--refresh already asks every judge again: give --refresh or --rejudge, not both');
     const judge = endpointFromEnv('judge', io.env, { baseUrl: values['base-url'], model: values.model, noCache: values['no-cache'] });
     const judgeSet = await judgeSetFrom(values, io);
     const overrides = await loadOverrides(values, io);
@@ -120,7 +138,7 @@ export const scoreCommand: CliCommand = {
         judgeWhenGated: values['judge-gated'],
         totalRule,
         syntaxTimeoutMs: syntaxSec * 1000,
-        refresh: values.refresh,
+        refresh: rejudge ?? values.refresh,
         signal: io.signal,
       });
     } finally {

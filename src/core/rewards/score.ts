@@ -58,8 +58,8 @@ export interface ScoreOptions {
   judgeSemaphore?: Semaphore;
   judgeTimeoutMs?: number;
   syntaxTimeoutMs?: number;
-  /** Ask every judge again even when its verdict is cached (`--refresh`). */
-  refresh?: boolean;
+  /** Ask judges again even when their verdicts are cached: every judge (`--refresh`), or the named ones (`--rejudge`). */
+  refresh?: boolean | readonly JudgeReward[];
   signal?: AbortSignal;
 }
 
@@ -149,7 +149,7 @@ export async function scoreReply(o: ScoreOptions): Promise<ScoredReply> {
       cache: o.cache,
       semaphore: o.judgeSemaphore,
       timeoutMs: o.judgeTimeoutMs,
-      refresh: o.refresh,
+      refresh: o.refresh === true || (typeof o.refresh === 'object' && o.refresh.includes(reward)),
       signal: o.signal,
     });
   });

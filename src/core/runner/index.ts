@@ -23,10 +23,10 @@ import type { ProgramRunnerLike, RunRequest } from '../runnerTypes.js';
 import { ActiveRun, type RunSettings } from './activeRun.js';
 import { programEnv } from './env.js';
 import { ColdLauncher, WarmLauncher } from './pool.js';
-import { isolationFrom } from './processes.js';
+import { isolationFrom, type RunnerProcessEvent } from './processes.js';
 
 export { programEnv } from './env.js';
-export { ISOLATION_HINT, RunnerSetupError, type RunnerSetupErrorCode } from './processes.js';
+export { ISOLATION_HINT, RunnerSetupError, type RunnerProcessEvent, type RunnerSetupErrorCode } from './processes.js';
 
 export interface ProgramRunnerOptions {
   /** Fork runs from a warm python3 parent (default true). False: a fresh python3 per run. */
@@ -55,11 +55,6 @@ export interface ProgramRunnerOptions {
   lineTrace?: boolean;
   /** Told about every python process started (the warm parent, each program's process); for diagnostics and tests. */
   onProcess?: (event: RunnerProcessEvent) => void;
-}
-
-export interface RunnerProcessEvent {
-  kind: 'worker' | 'program';
-  pid: number;
 }
 
 export const RUNNER_DEFAULTS = { timeoutMs: 60_000, memoryMB: 2048, maxStdoutBytes: 64 * 1024 } as const;

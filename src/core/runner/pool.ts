@@ -6,8 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { WorkerEvent } from '../../protocol/programWire.js';
 import type { IsolationMode } from '../../protocol/run.js';
 import type { ActiveRun, Launcher } from './activeRun.js';
-import { RunnerSetupError, killGroup, setupError, signalNumber, workerArgs } from './processes.js';
-import type { RunnerProcessEvent } from './index.js';
+import { RunnerSetupError, killGroup, setupError, signalNumber, workerArgs, type RunnerProcessEvent } from './processes.js';
 import { lineSplitter } from './wire.js';
 
 export class ColdLauncher implements Launcher {

@@ -8,6 +8,12 @@ import { ALLOWED_MODULES } from '../../protocol/programWire.js';
 import { IsolationMode } from '../../protocol/run.js';
 import { TOOL_PARAMS } from '../../protocol/tools.js';
 
+/** A python process the runner started (the warm parent, or a program's own process). */
+export interface RunnerProcessEvent {
+  kind: 'worker' | 'program';
+  pid: number;
+}
+
 /** What the worker is told: the tools, the importable modules, the isolation (start-up argument and every run request). */
 export function workerConfig(isolation: IsolationMode): { tools: Record<string, readonly string[]>; allowed_modules: readonly string[]; isolation: IsolationMode } {
   return { tools: TOOL_PARAMS, allowed_modules: ALLOWED_MODULES, isolation };

@@ -4,8 +4,9 @@
  * recompute the total with the set's own weights and rule, and apply the person's overrides on
  * top again (they always win over a machine verdict, docs/valor.md §3).
  *
- * The extension's "Re-judge One Reward…" is the front end today; the CLI has no command for one
- * reward (`valor score --refresh` asks every judge again), so this is its only caller.
+ * The extension's "Re-judge One Reward…" is its caller: it holds the scored set. The CLI holds
+ * none between runs, so `valor score --rejudge <reward>` scores again with only that judge's
+ * cache skipped (src/core/rewards/score.ts `refresh`), which gives the same verdict.
  */
 import type { Override, RewardName, RewardSet, Verdict } from '../../protocol/run.js';
 import { applyRewardOverrides } from '../audit.js';
