@@ -4,7 +4,7 @@
  * its lines for the terminal. A pure function of the results, like the rest of the summary.
  */
 import { aggregate, type Metrics } from './metrics.js';
-import type { EvalResult } from './summary.js';
+import type { EvalResult } from './result.js';
 
 /** Results with and without repair, over the evaluated questions (docs/eval.md "Repair"). */
 export interface RepairSummary {
