@@ -31,6 +31,7 @@ export const GROUPS = {
   'eval-summary': {
     mutate: [
       'src/core/eval/summary.ts',
+      'src/core/eval/result.ts',
       'src/core/eval/repairSummary.ts',
       'src/core/eval/runSummary.ts',
       'src/core/eval/shard.ts',
