@@ -35,7 +35,7 @@ function importGraph(files: readonly string[], read: (file: string) => string): 
 }
 
 /** The strongly connected components with more than one file, or a file importing itself (Tarjan). */
-export function cycles(g: Graph): string[][] {
+function cycles(g: Graph): string[][] {
   let next = 0;
   const index = new Map<string, number>();
   const low = new Map<string, number>();
