@@ -40,7 +40,7 @@ export const GROUPS = {
       'src/core/eval/resume.ts',
       'src/core/eval/merge.ts',
     ],
-    tests: ['test/core/evalSummaryLines.test.ts', 'test/core/evalDataset.test.ts', 'test/core/evalLoop.test.ts', 'test/core/evalRepair.test.ts'],
+    tests: ['test/core/evalSummaryLines.test.ts', 'test/core/evalDataset.test.ts', 'test/core/evalLoop.test.ts', 'test/core/evalRepair.test.ts', 'test/core/evalMerge.test.ts'],
   },
   'eval-loop': {
     mutate: [
