@@ -35,13 +35,14 @@ export const GROUPS = {
       'src/core/eval/repairSummary.ts',
       'src/core/eval/runSummary.ts',
       'src/core/eval/shard.ts',
-      'src/core/eval/dataset.ts',
       'src/core/eval/records.ts',
       'src/core/eval/resume.ts',
       'src/core/eval/merge.ts',
     ],
     tests: ['test/core/evalSummaryLines.test.ts', 'test/core/evalDataset.test.ts', 'test/core/evalLoop.test.ts', 'test/core/evalRepair.test.ts', 'test/core/evalMerge.test.ts'],
   },
+  // Reading a benchmark file: its own group (it is large and its tests are quick).
+  'eval-dataset': { mutate: ['src/core/eval/dataset.ts'], tests: ['test/core/evalDataset.test.ts'] },
   'eval-loop': {
     mutate: [
       'src/core/eval/loop.ts',
