@@ -11,25 +11,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EvalSetupError } from '../../src/core/eval/loop.js';
 import { mergeEvalOutputs } from '../../src/core/eval/merge.js';
-import { type EvalResult, type EvalSummary, summarize } from '../../src/core/eval/summary.js';
+import type { EvalResult, EvalSummary } from '../../src/core/eval/summary.js';
+import { evalResult, summaryOf, wrongResult } from '../helpers/evalResults.js';
 
-const result = (id: string, line: number, correct: boolean): EvalResult => ({
-  id,
-  line,
-  type: 'yesno',
-  question: `question ${id}?`,
-  image: `${id}.png`,
-  ground_truth: 'yes',
-  prediction: correct ? 'yes' : 'no',
-  score: correct ? 1 : 0,
-  correct,
-  invalid: null,
-  error_kind: null,
-  error_type: null,
-  error_message: null,
-  record: `runs/${id}.vrun.json`,
-  ms: { total: 10 },
-});
+/** Question `id` on line `line`, answered right or wrong, its record in the shard's runs/ folder. */
+const result = (id: string, line: number, correct: boolean): EvalResult =>
+  (correct ? evalResult : wrongResult)(id, { line, record: `runs/${id}.vrun.json` });
 
 interface ShardSpec {
   index: number;
@@ -52,32 +39,29 @@ interface ShardSpec {
 }
 
 function shardSummary(s: ShardSpec): EvalSummary {
-  const computed = summarize(s.results, s.selected ?? s.results.length);
-  return {
-    version: 1,
-    kind: 'valor-eval-summary',
-    created: '2026-12-01T00:00:00.000Z',
-    complete: s.complete ?? true,
-    interrupted: s.interrupted ?? false,
-    input: { path: '/data/bench.jsonl', sha256: s.sha256 ?? 'a'.repeat(64), format: 'jsonl', entries: 4, questions: 4, problems: [] },
-    images: '/data/images',
-    shard: { index: s.index, count: s.count ?? 2 },
-    settings: {
-      concurrency: s.concurrency ?? 4,
-      limit: s.limit ?? null,
-      timeout_ms: 60_000,
-      memory_mb: null,
-      score: s.score ?? false,
-      tool_retries: 2,
-      regenerate: false,
-      ...(s.repair ? { repair: s.repair } : {}),
-      sampling: s.sampling ?? { temperature: 0 },
+  return summaryOf(
+    s.results,
+    {
+      complete: s.complete ?? true,
+      interrupted: s.interrupted ?? false,
+      input: { path: '/data/bench.jsonl', sha256: s.sha256 ?? 'a'.repeat(64), format: 'jsonl', entries: 4, questions: 4, problems: [] },
+      shard: { index: s.index, count: s.count ?? 2 },
+      settings: {
+        concurrency: s.concurrency ?? 4,
+        limit: s.limit ?? null,
+        timeout_ms: 60_000,
+        memory_mb: null,
+        score: s.score ?? false,
+        tool_retries: 2,
+        regenerate: false,
+        ...(s.repair ? { repair: s.repair } : {}),
+        sampling: s.sampling ?? { temperature: 0 },
+      },
+      models: { generator: { base_url: 'http://gen', model: s.model ?? 'policy-7b', reported: s.reported ?? ['policy-7b'] }, tools: { url: 'http://tools' }, judges: null },
+      timings: { wall_ms: s.wall_ms ?? 1000, session_done: s.results.length, questions_per_s: s.qps === undefined ? 2 : s.qps, memory: s.memory === undefined ? null : s.memory },
     },
-    models: { generator: { base_url: 'http://gen', model: s.model ?? 'policy-7b', reported: s.reported ?? ['policy-7b'] }, tools: { url: 'http://tools' }, judges: null },
-    ...computed,
-    timings: { wall_ms: s.wall_ms ?? 1000, session_done: s.results.length, questions_per_s: s.qps === undefined ? 2 : s.qps, memory: s.memory === undefined ? null : s.memory },
-    results: s.results,
-  };
+    s.selected,
+  );
 }
 
 describe('valor eval merge (mergeEvalOutputs, in-process)', () => {

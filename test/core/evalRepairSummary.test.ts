@@ -8,30 +8,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { repairLines, repairSummary } from '../../src/core/eval/repairSummary.js';
 import type { EvalResult, ResultRepair } from '../../src/core/eval/result.js';
+import { evalResult } from '../helpers/evalResults.js';
 
 const failedFirst: ResultRepair['original'] = { prediction: null, score: 0, correct: false, error_kind: 'program', invalid: null };
 
+/** Question `id`: right, or failed with a ZeroDivisionError; in `benchmark`; with its repair block. */
 function result(id: string, correct: boolean, benchmark: string | undefined, repair?: Omit<ResultRepair, 'original'> & { original?: ResultRepair['original'] }): EvalResult {
-  const r: EvalResult = {
-    id,
-    line: Number(id.slice(1)),
-    type: 'yesno',
+  const failed = { prediction: null, score: 0, correct: false, error_kind: 'program', error_type: 'ZeroDivisionError' } as const;
+  return evalResult(id, {
+    ...(correct ? {} : failed),
     ...(benchmark ? { benchmark } : {}),
-    question: `question ${id}?`,
-    image: `${id}.png`,
-    ground_truth: 'yes',
-    prediction: correct ? 'yes' : null,
-    score: correct ? 1 : 0,
-    correct,
-    invalid: null,
-    error_kind: correct ? null : 'program',
-    error_type: correct ? null : 'ZeroDivisionError',
-    error_message: null,
-    record: `runs/${id}.vrun.json`,
-    ms: { total: 1 },
-  };
-  if (repair) r.repair = { original: failedFirst, ...repair };
-  return r;
+    ...(repair ? { repair: { original: failedFirst, ...repair } } : {}),
+  });
 }
 
 const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);

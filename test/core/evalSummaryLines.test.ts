@@ -4,46 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type EvalResult, type EvalSummary, notEvaluated, summarize, summaryLines } from '../../src/core/eval/summary.js';
-
-const result = (id: string, over: Partial<EvalResult> = {}): EvalResult => ({
-  id,
-  line: Number(id.replace(/\D/g, '')) || 1,
-  type: 'yesno',
-  question: `q ${id}`,
-  image: 'a.png',
-  ground_truth: 'yes',
-  prediction: 'yes',
-  score: 1,
-  correct: true,
-  invalid: null,
-  error_kind: null,
-  error_type: null,
-  error_message: null,
-  record: `runs/${id}.json`,
-  ms: { total: 1 },
-  ...over,
-});
-
-function summaryOf(results: EvalResult[], extra: Partial<EvalSummary> = {}): EvalSummary {
-  const computed = summarize(results, results.length);
-  return {
-    version: 1,
-    kind: 'valor-eval-summary',
-    created: '2026-01-01T00:00:00Z',
-    complete: computed.counts.not_evaluated === 0,
-    interrupted: false,
-    input: { path: 'b.jsonl', sha256: 'x', format: 'jsonl', entries: results.length, questions: results.length, problems: [] },
-    images: '.',
-    shard: null,
-    settings: { concurrency: 1, limit: null, timeout_ms: 1, memory_mb: null, score: true, tool_retries: 0, regenerate: false, sampling: {} },
-    models: { generator: { base_url: 'u', model: 'm', reported: [] }, tools: { url: 't' }, judges: null },
-    ...computed,
-    timings: { wall_ms: 1, session_done: results.length, questions_per_s: null, memory: null },
-    results,
-    ...extra,
-  } as EvalSummary;
-}
+import { notEvaluated, summaryLines } from '../../src/core/eval/summary.js';
+import { evalResult as result, summaryOf } from '../helpers/evalResults.js';
 
 describe('eval summary lines', () => {
   it('outages are not evaluated: left out of the accuracy, which says what it is over', () => {

@@ -245,7 +245,6 @@ export function rewardTotalText(r: RewardSummary): string {
   return `total ${r.total_mean.toFixed(3)}`;
 }
 
-/** The repair section as lines: with and without repair, overall and per benchmark. */
 /** Short human lines for the end of a run (stdout). */
 export function summaryLines(s: EvalSummary): string[] {
   const pct = (x: number | null): string => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);
