@@ -30,7 +30,7 @@ export const GROUPS = {
   // items, retries, cancellation, records, resume, output folder).
   'eval-summary': {
     mutate: ['src/core/eval/summary.ts', 'src/core/eval/result.ts', 'src/core/eval/repairSummary.ts', 'src/core/eval/shard.ts', 'src/core/eval/merge.ts'],
-    tests: ['test/core/evalSummaryLines.test.ts', 'test/core/evalMerge.test.ts', 'test/core/evalDataset.test.ts', 'test/core/evalRepairSummary.test.ts'],
+    tests: ['test/core/evalSummaryLines.test.ts', 'test/core/evalMerge.test.ts', 'test/core/evalDataset.test.ts', 'test/core/evalRepairSummary.test.ts', 'test/core/evalSummaryFigures.test.ts'],
     note: 'the in-process tests only: evalLoop and evalRepair reach the same code through real python3 runs, 4-6 s a mutant, which does not fit a run here',
   },
   // Reading a benchmark file: its own group (it is large and its tests are quick).
