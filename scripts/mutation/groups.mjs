@@ -26,15 +26,15 @@ export const GROUPS = {
   caches: { mutate: ['src/core/diskCache.ts', 'src/core/contentHash.ts', 'src/server/lru.ts'], tests: ['test/core/diskCache.test.ts', 'test/core/cacheKeys.test.ts', 'test/server/lru.test.ts', 'test/core/llmClient.test.ts'] },
   exports: { mutate: ['src/core/exports/*.ts'], tests: ['test/core/exports.test.ts', 'test/cli/exportVerl.test.ts'] },
   // The eval loop is three groups so that each fits a run here: what a summary says (figures,
-  // repair section, shards, merge), reading the benchmark file, and how the loop gets there (pool,
-  // items, retries, cancellation, records, resume, output folder).
+  // repair section, merge), reading the benchmark file and sharding it, and how the loop gets
+  // there (pool, items, retries, cancellation, records, resume, output folder).
   'eval-summary': {
-    mutate: ['src/core/eval/summary.ts', 'src/core/eval/result.ts', 'src/core/eval/repairSummary.ts', 'src/core/eval/shard.ts', 'src/core/eval/merge.ts'],
-    tests: ['test/core/evalSummaryLines.test.ts', 'test/core/evalMerge.test.ts', 'test/core/evalDataset.test.ts', 'test/core/evalRepairSummary.test.ts', 'test/core/evalSummaryFigures.test.ts'],
+    mutate: ['src/core/eval/summary.ts', 'src/core/eval/result.ts', 'src/core/eval/repairSummary.ts', 'src/core/eval/merge.ts'],
+    tests: ['test/core/evalSummaryLines.test.ts', 'test/core/evalSummaryFigures.test.ts', 'test/core/evalRepairSummary.test.ts', 'test/core/evalMerge.test.ts'],
     note: 'the in-process tests only: evalLoop and evalRepair reach the same code through real python3 runs, 4-6 s a mutant, which does not fit a run here',
   },
-  // Reading a benchmark file: its own group (it is large and its tests are quick).
-  'eval-dataset': { mutate: ['src/core/eval/dataset.ts'], tests: ['test/core/evalDataset.test.ts'] },
+  // Reading a benchmark file and splitting it into shards.
+  'eval-dataset': { mutate: ['src/core/eval/dataset.ts', 'src/core/eval/shard.ts'], tests: ['test/core/evalDataset.test.ts'] },
   'eval-loop': {
     mutate: [
       'src/core/eval/loop.ts',
