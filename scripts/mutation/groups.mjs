@@ -25,13 +25,17 @@ export const GROUPS = {
   },
   caches: { mutate: ['src/core/diskCache.ts', 'src/core/contentHash.ts', 'src/server/lru.ts'], tests: ['test/core/diskCache.test.ts', 'test/core/cacheKeys.test.ts', 'test/server/lru.test.ts', 'test/core/llmClient.test.ts'] },
   exports: { mutate: ['src/core/exports/*.ts'], tests: ['test/core/exports.test.ts', 'test/cli/exportVerl.test.ts'] },
-  // The eval loop is three groups so that each fits a run here: what a summary says (figures,
-  // repair section, merge), reading the benchmark file and sharding it, and how the loop gets
+  // The eval loop is four groups so that each fits a run here: what a summary says, its repair
+  // section and merging shards, reading the benchmark file and sharding it, and how the loop gets
   // there (pool, items, retries, cancellation, records, resume, output folder).
   'eval-summary': {
-    mutate: ['src/core/eval/summary.ts', 'src/core/eval/result.ts', 'src/core/eval/repairSummary.ts', 'src/core/eval/merge.ts'],
-    tests: ['test/core/evalSummaryLines.test.ts', 'test/core/evalSummaryFigures.test.ts', 'test/core/evalRepairSummary.test.ts', 'test/core/evalMerge.test.ts'],
-    note: 'the in-process tests only: evalLoop and evalRepair reach the same code through real python3 runs, 4-6 s a mutant, which does not fit a run here',
+    mutate: ['src/core/eval/summary.ts'],
+    tests: ['test/core/evalSummaryLines.test.ts', 'test/core/evalSummaryFigures.test.ts'],
+    note: 'the in-process tests only: evalLoop and evalRepair reach the same code through real python3 runs, 4-6 s a mutant',
+  },
+  'eval-merge': {
+    mutate: ['src/core/eval/merge.ts', 'src/core/eval/repairSummary.ts', 'src/core/eval/result.ts'],
+    tests: ['test/core/evalMerge.test.ts', 'test/core/evalRepairSummary.test.ts'],
   },
   // Reading a benchmark file and splitting it into shards.
   'eval-dataset': { mutate: ['src/core/eval/dataset.ts', 'src/core/eval/shard.ts'], tests: ['test/core/evalDataset.test.ts'] },
