@@ -172,6 +172,28 @@ describe('valor eval merge (mergeEvalOutputs, in-process)', () => {
     assert.equal((await mergeEvalOutputs({ inputs: one, outDir: out(), report: false })).summary.complete, true);
   });
 
+  it('names every missing and every unfinished shard, each alone or together; an outage or a missing shard leaves the merge incomplete', async () => {
+    const missingOnly = await shards({ index: 1, count: 4, results: [result('q1', 1, true)] });
+    await refused(missingOnly, /cannot merge: shard\(s\) 0\/4, 2\/4, 3\/4 missing\. Pass --allow-partial/);
+    const unfinishedOnly = await shards({ index: 0, results: [result('q1', 1, true)], complete: false }, { index: 1, results: [result('q2', 2, true)], complete: false });
+    await refused(unfinishedOnly, new RegExp(`cannot merge: unfinished: ${unfinishedOnly[0]}, ${unfinishedOnly[1]} \\(finish them with --resume\\)\\. Pass`));
+    // Allowed: the shards present are finished and nothing is pending, yet a shard is missing.
+    const partial = await mergeEvalOutputs({ inputs: missingOnly, outDir: out(), allowPartial: true, report: false });
+    assert.deepEqual([partial.summary.complete, partial.summary.counts.pending], [false, 0]);
+    // Every shard there, every question done, one of them a tool outage: not evaluated, so incomplete.
+    const outage = await shards({ index: 0, results: [result('q1', 1, true)] }, { index: 1, results: [wrongResult('q2', { line: 2, prediction: null, error_kind: 'tool_outage' })] });
+    const merged = await mergeEvalOutputs({ inputs: outage, outDir: out(), report: false });
+    assert.deepEqual([merged.summary.complete, merged.summary.counts.not_evaluated, merged.summary.errors.by_kind.tool_outage, merged.summary.errors.by_kind.program], [false, 1, 1, 0]);
+  });
+
+  it('sorts the model ids the shards reported, and writes report.html unless told not to', async () => {
+    const dirs = await shards({ index: 0, results: [result('q1', 1, true)], reported: ['policy-b', 'policy-a'] }, { index: 1, results: [result('q2', 2, true)], reported: ['policy-c', 'policy-a'] });
+    const { summary, reportPath } = await mergeEvalOutputs({ inputs: dirs, outDir: out() });
+    assert.deepEqual(summary.models.generator.reported, ['policy-a', 'policy-b', 'policy-c']);
+    assert.equal(reportPath, join(out(), 'report.html'));
+    assert.match(await readFile(reportPath!, 'utf8'), /^<!doctype html>/i);
+  });
+
   it('refuses no input, a folder without a summary, and a file that is not a version-1 summary', async () => {
     await assert.rejects(mergeEvalOutputs({ inputs: [], outDir: join(work, 'none') }), /give at least one shard output folder to merge/);
     const empty = join(work, 'empty');
