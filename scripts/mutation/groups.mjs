@@ -25,12 +25,28 @@ export const GROUPS = {
   },
   caches: { mutate: ['src/core/diskCache.ts', 'src/core/contentHash.ts', 'src/server/lru.ts'], tests: ['test/core/diskCache.test.ts', 'test/core/cacheKeys.test.ts', 'test/server/lru.test.ts', 'test/core/llmClient.test.ts'] },
   exports: { mutate: ['src/core/exports/*.ts'], tests: ['test/core/exports.test.ts', 'test/cli/exportVerl.test.ts'] },
+  // The eval loop is four groups so that each fits a run here: what a summary says, its repair
+  // section and merging shards, reading the benchmark file and sharding it, and how the loop gets
+  // there (pool, items, retries, cancellation, records, resume, output folder).
+  'eval-summary': {
+    mutate: ['src/core/eval/summary.ts'],
+    tests: ['test/core/evalSummaryLines.test.ts', 'test/core/evalSummaryFigures.test.ts'],
+    note: 'the in-process tests only: evalLoop and evalRepair reach the same code through real python3 runs, 4-6 s a mutant',
+  },
+  'eval-merge': {
+    mutate: ['src/core/eval/merge.ts', 'src/core/eval/repairSummary.ts', 'src/core/eval/result.ts'],
+    tests: ['test/core/evalMerge.test.ts', 'test/core/evalRepairSummary.test.ts'],
+  },
+  // Reading a benchmark file and splitting it into shards.
+  'eval-dataset': { mutate: ['src/core/eval/dataset.ts', 'src/core/eval/shard.ts'], tests: ['test/core/evalDataset.test.ts'] },
   'eval-loop': {
     mutate: [
       'src/core/eval/loop.ts',
+      'src/core/eval/records.ts',
+      'src/core/eval/resume.ts',
+      'src/core/eval/runSummary.ts',
       'src/core/eval/context.ts',
       'src/core/eval/outputFolder.ts',
-      'src/core/eval/resume.ts',
       'src/core/eval/pool.ts',
       'src/core/eval/item.ts',
       'src/core/eval/failures.ts',
@@ -38,16 +54,10 @@ export const GROUPS = {
       'src/core/eval/cancellation.ts',
       'src/core/eval/imageCache.ts',
       'src/core/eval/memorySampler.ts',
-      'src/core/eval/runSummary.ts',
-      'src/core/eval/shard.ts',
-      'src/core/eval/dataset.ts',
-      'src/core/eval/summary.ts',
-      'src/core/eval/repairSummary.ts',
       'src/core/eval/repairStep.ts',
-      'src/core/eval/records.ts',
       'src/core/concurrency.ts',
     ],
-    tests: ['test/core/evalLoop.test.ts', 'test/core/evalPrompt.test.ts', 'test/core/evalDataset.test.ts', 'test/core/evalProgress.test.ts', 'test/core/mapLimit.test.ts', 'test/core/evalRepair.test.ts'],
+    tests: ['test/core/evalLoop.test.ts', 'test/core/evalPrompt.test.ts', 'test/core/evalProgress.test.ts', 'test/core/mapLimit.test.ts', 'test/core/evalRepair.test.ts'],
   },
   runner: { mutate: ['src/core/runner/*.ts'], tests: ['test/core/runner.test.ts', 'test/core/runnerLimits.test.ts', 'test/core/runnerPlaceholder.test.ts'] },
   images: { mutate: ['src/server/images.ts'], tests: ['test/server/imagePaths.test.ts', 'test/server/imageStore.test.ts'] },
