@@ -58,8 +58,9 @@ export const GROUPS = {
   },
   'server-models': {
     mutate: ['src/server/grounding.ts', 'src/server/depth.ts'],
-    tests: ['test/server/inference.test.ts', 'test/server/parity.test.ts'],
-    note: 'exercised through the tool server child process: needs in-process tests before its figure means anything',
+    // In-process only: inference.test.ts and parity.test.ts go through the tool server's child
+    // process (parity's in-process caption and post-processing checks are covered here again).
+    tests: ['test/server/groundingInProcess.test.ts', 'test/server/groundingReference.test.ts', 'test/server/depthInProcess.test.ts'],
   },
   webview: {
     mutate: ['webview/model.ts', 'webview/stage/*.ts'],
