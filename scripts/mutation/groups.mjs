@@ -50,7 +50,7 @@ export const GROUPS = {
     tests: ['test/core/evalLoop.test.ts', 'test/core/evalPrompt.test.ts', 'test/core/evalDataset.test.ts', 'test/core/evalProgress.test.ts', 'test/core/mapLimit.test.ts', 'test/core/evalRepair.test.ts'],
   },
   runner: { mutate: ['src/core/runner/*.ts'], tests: ['test/core/runner.test.ts', 'test/core/runnerLimits.test.ts', 'test/core/runnerPlaceholder.test.ts'] },
-  images: { mutate: ['src/server/images.ts'], tests: ['test/server/imagePaths.test.ts', 'test/server/imageStore.test.ts', 'test/server/imageMutants.test.ts'] },
+  images: { mutate: ['src/server/images.ts'], tests: ['test/server/imagePaths.test.ts', 'test/server/imageStore.test.ts', 'test/server/imageMutants.test.ts', 'test/server/imagePathCap.test.ts'] },
   'server-routes': {
     mutate: ['src/server/server.ts', 'src/server/context.ts', 'src/server/routes/*.ts', 'src/server/timing.ts'],
     tests: ['test/server/hardening.test.ts', 'test/server/http.test.ts', 'test/server/perImageWork.test.ts', 'test/server/speedOptions.test.ts'],
