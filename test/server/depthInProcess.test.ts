@@ -6,7 +6,7 @@
 // tests reach the same code through the server's child process, where a mutation run sees no
 // coverage.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -159,6 +159,55 @@ describe('DepthModel loading and output contracts (tiny graphs)', () => {
       for (let i = 0; i < big.length; i += 331) near(big[i], 1 / (2 * WHITE), `pixel ${i}`);
     } finally {
       await focal.release();
+    }
+  });
+
+  it('Depth Pro: the scale uses the network input width, not its height', async () => {
+    // A processor resizing to 112 wide × 56 high and a graph with free spatial sizes: focal 56 px
+    // on a 112-pixel-wide input is a scale of 2, as before (the height would give 1).
+    const graph = depthPro('focallength_px', 56);
+    graph.inputs = [{ name: 'pixel_values', type: 1, shape: ['batch', 3, 'h', 'w'] }];
+    graph.outputs = [{ name: 'predicted_depth', type: 1, shape: ['batch', 'h', 'w'] }, { name: 'focallength_px', type: 1, shape: [1] }];
+    const dir = folder('focal-wide', graph);
+    const pre = JSON.parse(readFileSync(join(DA, 'preprocessor_config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'preprocessor_config.json'), JSON.stringify({ ...pre, size: { height: 56, width: 112 } }));
+    const m = await DepthModel.load(dir, 'cpu', () => undefined);
+    try {
+      const img = await halves();
+      const input = await m.pixelInput(img);
+      assert.deepEqual(input.dims, [1, 3, 56, 112]);
+      const map = await m.infer(img);
+      assert.equal(map.length, 112 * 112);
+      // Far from the white/black edge (x = 56) the map is flat.
+      for (const i of [0, 112 * 30 + 20, 112 * 111 + 10]) near(map[i], 1 / (2 * WHITE), `white pixel ${i}`);
+      for (const i of [111, 112 * 60 + 100]) assert.equal(map[i], 1e4, `black pixel ${i}`);
+    } finally {
+      await m.release();
+    }
+  });
+
+  it('the model id is the folder name and a hash of its three files: any one changing gives another id', async () => {
+    const files = ['config.json', 'preprocessor_config.json', 'onnx/model.onnx'];
+    const make = (parent: string): string => {
+      mkdirSync(join(base, parent));
+      const dir = folder(join(parent, 'depth'), depthPro('focallength_px', 56));
+      for (const f of files) utimesSync(join(dir, f), 1_000_000, 1_000_000);
+      return dir;
+    };
+    const idOf = async (dir: string): Promise<string> => {
+      const m = await DepthModel.load(dir, 'cpu', () => undefined);
+      await m.release();
+      return m.id;
+    };
+    const a = make('id-a');
+    const b = make('id-b');
+    const ida = await idOf(a);
+    assert.match(ida, /^depth@[0-9a-f]{12}$/);
+    assert.equal(await idOf(b), ida);
+    for (const f of files) {
+      utimesSync(join(b, f), 2_000_000, 2_000_000);
+      assert.notEqual(await idOf(b), ida, `${f} changed`);
+      utimesSync(join(b, f), 1_000_000, 1_000_000);
     }
   });
 

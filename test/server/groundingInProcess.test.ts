@@ -5,7 +5,7 @@
 // text window), with the fixture's tokenizer beside tiny graphs (test/helpers/tinyDetector.ts).
 // groundingReference.test.ts runs the fixture model against the Python reference's goldens.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -211,6 +211,34 @@ describe('GroundingDino export contracts (tiny graphs with the fixture tokenizer
     } finally {
       await gd.release();
     }
+  });
+
+  it('the model id is the folder name and a hash of every model file: any one changing gives another id', async () => {
+    // Two identical folders with the same name (same contents, same times) get the same id; the
+    // id changes when any of the five files changes (the caches key results by it).
+    const files = ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'];
+    const same = (dir: string): string => {
+      for (const f of files) utimesSync(join(dir, f), 1_000_000, 1_000_000);
+      return dir;
+    };
+    mkdirSync(join(base, 'id-a'));
+    mkdirSync(join(base, 'id-b'));
+    const a = same(detectorFolder(join(base, 'id-a'), 'gd', detector(1)));
+    const b = same(detectorFolder(join(base, 'id-b'), 'gd', detector(1)));
+    const idOf = async (dir: string): Promise<string> => {
+      const gd = await GroundingDino.load(dir, 'cpu', () => undefined);
+      await gd.release();
+      return gd.id;
+    };
+    const ida = await idOf(a);
+    assert.match(ida, /^gd@[0-9a-f]{12}$/);
+    assert.equal(await idOf(b), ida);
+    for (const f of files) {
+      utimesSync(join(b, f), 2_000_000, 2_000_000);
+      assert.notEqual(await idOf(b), ida, `${f} changed`);
+      utimesSync(join(b, f), 1_000_000, 1_000_000);
+    }
+    assert.equal(await idOf(b), ida);
   });
 
   it('the text window is the config max_text_len, 256 when the config has none', async () => {

@@ -109,7 +109,8 @@ describe('GroundingDino with the fixture detector, against the reference', () =>
   });
 
   it('through the transformers.js processor: the same input with a pixel mask of ones, batched beside jobs without a mask', async () => {
-    const c = byId('red box, blue circle');
+    // An image that needs resizing (320 × 240 → 224 × 224): the processor's resize must be Pillow's too.
+    const c = gdGolden.cases.find((k) => k.image === 'images/scene-320x240.png' && k.prompt === 'red box, blue circle') as GoldenCase;
     const img = await decode(c.image);
     const masked = await cropped.pixelInput(img);
     assert.deepEqual([masked.width, masked.height, masked.values.length], [224, 224, 3 * 224 * 224]);
@@ -131,6 +132,34 @@ describe('GroundingDino with the fixture detector, against the reference', () =>
     // The processor path end to end, as the server calls it (the tiny graph's constant outputs).
     const raw = await cropped.infer(img, cropped.caption(parsePhrases('red box')));
     assert.deepEqual([...raw.logits], TINY_LOGITS.map(Math.fround));
+  });
+
+  it('a pixel mask with padding is kept per job in a batch: the same outputs as the job alone', async () => {
+    // The right half marked as padding (0), as a processor that pads would: the masked job's
+    // outputs alone, then beside a job without a mask (before and after it), must not change.
+    const c = byId('red box, blue circle');
+    const plain = await gd.pixelInput(await decode(c.image));
+    const mask = new BigInt64Array(224 * 224);
+    for (let y = 0; y < 224; y++) mask.fill(1n, y * 224, y * 224 + 112);
+    const padded: DetectJob = { pixels: { ...plain, mask, bytes: plain.bytes + mask.byteLength }, caption: gd.caption(parsePhrases(c.prompt)) };
+    const cat = byId('cat');
+    const catJob: DetectJob = { pixels: await gd.pixelInput(await decode(cat.image)), caption: gd.caption(parsePhrases(cat.prompt)) };
+    const [alone] = (await gd.run([padded])) as [RawDetections];
+    let differs = 0;
+    const golden = c.raw.logits.flat().map(num);
+    for (let i = 0; i < 20; i++) for (let j = 0; j < c.input_ids.length; j++) if (Math.abs((alone.logits[i * 256 + j] as number) - (golden[i * c.input_ids.length + j] as number)) > 1e-3) differs++;
+    assert.ok(differs > 0, 'the padding mask reaches the model (outputs differ from the unmasked reference)');
+    for (const order of [[catJob, padded], [padded, catJob]]) {
+      const out = await gd.run(order);
+      const got = out[order.indexOf(padded)] as RawDetections;
+      for (let i = 0; i < alone.logits.length; i++) {
+        const a = alone.logits[i] as number;
+        const g = got.logits[i] as number;
+        if (Number.isFinite(a)) assert.ok(Math.abs(g - a) <= 1e-4, `logit ${i}: ${g} vs ${a} alone`);
+        else assert.equal(g, a);
+      }
+      assertLikeGolden(out[order.indexOf(catJob)] as RawDetections, cat, 'the unmasked job beside it');
+    }
   });
 
   it('batches only inputs of the same size', () => {
