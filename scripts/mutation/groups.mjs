@@ -60,7 +60,7 @@ export const GROUPS = {
     tests: ['test/core/evalLoop.test.ts', 'test/core/evalPrompt.test.ts', 'test/core/evalProgress.test.ts', 'test/core/mapLimit.test.ts', 'test/core/evalRepair.test.ts'],
   },
   runner: { mutate: ['src/core/runner/*.ts'], tests: ['test/core/runner.test.ts', 'test/core/runnerLimits.test.ts', 'test/core/runnerPlaceholder.test.ts'] },
-  images: { mutate: ['src/server/images.ts'], tests: ['test/server/imagePaths.test.ts', 'test/server/imageStore.test.ts'] },
+  images: { mutate: ['src/server/images.ts'], tests: ['test/server/imagePaths.test.ts', 'test/server/imageStore.test.ts', 'test/server/imageMutants.test.ts', 'test/server/imagePathCap.test.ts'] },
   'server-routes': {
     mutate: ['src/server/server.ts', 'src/server/context.ts', 'src/server/routes/*.ts', 'src/server/timing.ts'],
     tests: ['test/server/hardening.test.ts', 'test/server/http.test.ts', 'test/server/perImageWork.test.ts', 'test/server/speedOptions.test.ts'],
@@ -68,8 +68,9 @@ export const GROUPS = {
   },
   'server-models': {
     mutate: ['src/server/grounding.ts', 'src/server/depth.ts'],
-    tests: ['test/server/inference.test.ts', 'test/server/parity.test.ts'],
-    note: 'exercised through the tool server child process: needs in-process tests before its figure means anything',
+    // In-process only: inference.test.ts and parity.test.ts go through the tool server's child
+    // process (parity's in-process caption and post-processing checks are covered here again).
+    tests: ['test/server/groundingInProcess.test.ts', 'test/server/groundingReference.test.ts', 'test/server/depthMaps.test.ts', 'test/server/depthInProcess.test.ts'],
   },
   webview: {
     mutate: ['webview/model.ts', 'webview/stage/*.ts'],

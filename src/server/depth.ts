@@ -49,8 +49,11 @@ export class DepthModel implements LoadedModel {
     }
     const session = await CountedSession.open(join(dir, 'onnx', 'model.onnx'), device, warn, threads);
     if (!session.inputNames.includes('pixel_values')) throw new Error(`onnx/model.onnx has no input 'pixel_values' (inputs: ${session.inputNames.join(', ')})`);
-    const outputName = session.outputNames.includes('predicted_depth') ? 'predicted_depth' : (session.outputNames[0] as string);
-    const focalOutput = session.outputNames.find((n) => n !== outputName && /focal|fov|field_of_view/i.test(n));
+    // The depth output: 'predicted_depth', else the first output that is not a focal length or
+    // field of view (whatever order the export gave them).
+    const isFocal = (n: string): boolean => /focal|fov|field_of_view/i.test(n);
+    const outputName = session.outputNames.includes('predicted_depth') ? 'predicted_depth' : (session.outputNames.find((n) => !isFocal(n)) ?? (session.outputNames[0] as string));
+    const focalOutput = session.outputNames.find((n) => n !== outputName && isFocal(n));
     return new DepthModel(modelId(dir, DEPTH_FILES), session, processor, outputName, focalOutput);
   }
 
