@@ -4,8 +4,13 @@
 // `str.format`, never from our own output. In-process, so Stryker sees their coverage.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ChatError } from '../../src/core/chat.js';
-import { createVerdictCache, refusesStructuredOutput, verdictCacheKey } from '../../src/core/rewards/judge.js';
+import { createChatClient } from '../../src/core/llmClient.js';
+import { createVerdictCache, JUDGE_RETRY_HINT, refusesStructuredOutput, resetStructuredSupport, runJudge, verdictCacheKey } from '../../src/core/rewards/judge.js';
+import { startOpenAIServer } from '../helpers/openaiServer.js';
 import { fieldsUsed, fillPyFormat, parsePyFormat, TemplateError } from '../../src/core/rewards/pyFormat.js';
 import { correctionMessage, judgeMessages, systemPrompt, TOOL_API_TEXT, userPrompt, verdictResponseFormat, type JudgeReward } from '../../src/core/rewards/rubrics.js';
 import { SYNTAX_TIMEOUT_MS, syntaxVerdict } from '../../src/core/rewards/syntax.js';
@@ -373,5 +378,150 @@ describe('the syntax reward', () => {
     // A real program error (not the machinery's) is a 0 even when its type looks like ours.
     const timeout = await syntaxVerdict({ program: 'pass', runner: fakeRunner({ ok: false, error: { type: 'Timeout', message: 'over 10 s', line: 3 } }), tools });
     assert.equal(timeout.state, 'fail');
+  });
+});
+
+async function judgeEndpoint(t: { after: (fn: () => unknown) => void }, opts: { cacheDir?: string } = {}) {
+  const srv = await startOpenAIServer();
+  t.after(() => srv.close());
+  const client = createChatClient({ baseUrl: srv.url, model: 'judge-m', cacheDir: opts.cacheDir ?? false, maxRetries: 0, retryBaseMs: 5, retryMaxMs: 20 });
+  return { srv, client };
+}
+const REFUSAL = { status: 400, body: { error: { message: "response_format 'json_schema' is not supported by this server", type: 'invalid_request_error' } } };
+
+describe('one judge call', () => {
+  test('a failed call is an error verdict naming the judge, the endpoint, the model and the kind, ending with the retry hint', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    srv.setHandler(() => ({ status: 500 }));
+    const v = await runJudge({ reward: 'attribute', material: MATERIAL, client, cache: createVerdictCache() });
+    assert.equal(v.state, 'error');
+    assert.equal(v.value, null);
+    assert.equal(v.rationale, '');
+    assert.equal(v.cached, false);
+    assert.equal(v.judge, 'judge-m');
+    assert.equal(v.raw_reply, undefined);
+    assert.ok(v.error?.startsWith(`the attribute judge at ${client.baseUrl} (model judge-m) failed (server 500): `), v.error);
+    assert.ok(v.error?.endsWith(`; ${JUDGE_RETRY_HINT}`), v.error);
+    assert.equal(JUDGE_RETRY_HINT, 'nothing of this failure was cached: score again to ask the judge again');
+    // A failure without a status names only the kind.
+    srv.setHandler(() => ({ destroy: true }));
+    const net = await runJudge({ reward: 'logic', material: MATERIAL, client, cache: createVerdictCache() });
+    assert.match(net.error ?? '', /^the logic judge at \S+ \(model judge-m\) failed \(network\): /);
+  });
+
+  test('the reported model is recorded as the judge; the sampling is deterministic', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    srv.setHandler(() => ({ text: JSON.stringify({ rationale: 'ok', score: 1 }), model: 'judge-m-2025-06' }));
+    const v = await runJudge({ reward: 'spatial', material: MATERIAL, client, cache: createVerdictCache() });
+    assert.equal(v.judge, 'judge-m-2025-06');
+    assert.equal(v.state, 'pass');
+    assert.equal(v.saw_image, false);
+    const [req] = srv.chatRequests();
+    assert.equal(req!.json.temperature, 0);
+    assert.equal(req!.json.max_tokens, 1024);
+  });
+
+  test('a score of 0 is a fail with value 0, not an error', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    srv.setHandler(() => ({ text: JSON.stringify({ rationale: 'Step 2 assumes the height.', score: 0 }) }));
+    const v = await runJudge({ reward: 'attribute', material: MATERIAL, client, cache: createVerdictCache() });
+    assert.deepEqual([v.state, v.value, v.rationale, v.error], ['fail', 0, 'Step 2 assumes the height.', undefined]);
+  });
+
+  test('structured: json_schema asked for explicitly is not given up when the endpoint refuses it', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    srv.setHandler((req) => (req.json.response_format ? REFUSAL : { text: 'Fine.\n<answer>1</answer>' }));
+    const v = await runJudge({ reward: 'logic', material: MATERIAL, client, structured: 'json_schema', cache: createVerdictCache() });
+    assert.equal(v.state, 'error');
+    assert.match(v.error ?? '', /failed \(bad_request 400\)/);
+    assert.equal(srv.chatRequests().length, 1, 'no tagged retry');
+    // The endpoint was not marked as refusing: an auto call still tries json_schema first.
+    await runJudge({ reward: 'logic', material: MATERIAL, client, cache: createVerdictCache() });
+    const [, auto1, auto2] = srv.chatRequests();
+    assert.ok(auto1!.json.response_format, 'auto tries json_schema first');
+    assert.equal(auto2!.json.response_format, undefined, 'then falls back to tags');
+  });
+
+  test('structured: tagged sends no schema and the tagged instructions', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    srv.setHandler(() => ({ text: 'Fine.\n<answer>0</answer>' }));
+    const v = await runJudge({ reward: 'spatial', material: MATERIAL, client, structured: 'tagged', cache: createVerdictCache() });
+    assert.equal(v.value, 0);
+    const [req] = srv.chatRequests();
+    assert.equal(req!.json.response_format, undefined);
+    assert.deepEqual(req!.json.messages, judgeMessages('spatial', 'tagged', MATERIAL));
+  });
+
+  test('after a mid-call fallback the verdict is also filed under the tagged request, so the next auto scoring asks nothing', async (t) => {
+    resetStructuredSupport();
+    const { srv, client } = await judgeEndpoint(t);
+    srv.setHandler((req) => (req.json.response_format ? REFUSAL : { text: 'Fine.\n<answer>1</answer>' }));
+    const cache = createVerdictCache();
+    const first = await runJudge({ reward: 'adherence', material: MATERIAL, client, cache });
+    assert.equal(first.state, 'pass');
+    assert.equal(srv.chatRequests().length, 2);
+    assert.deepEqual(first.prompt, judgeMessages('adherence', 'tagged', MATERIAL), 'the verdict records the tagged prompt it was made with');
+    const second = await runJudge({ reward: 'adherence', material: MATERIAL, client, cache });
+    assert.equal(srv.chatRequests().length, 2, 'served from the cache');
+    assert.equal(second.cached, true);
+    assert.equal(second.state, 'pass');
+  });
+
+  test('a verdict whose replies all came from the reply cache on disk is marked cached; refresh asks again', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'valor-judge-cache-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const { srv, client } = await judgeEndpoint(t, { cacheDir: dir });
+    let n = 0;
+    srv.setHandler(() => ({ text: JSON.stringify({ rationale: `reply ${++n}`, score: 1 }) }));
+    const fresh = await runJudge({ reward: 'logic', material: MATERIAL, client, cache: createVerdictCache() });
+    assert.equal(fresh.cached, false);
+    const fromDisk = await runJudge({ reward: 'logic', material: MATERIAL, client, cache: createVerdictCache() });
+    assert.equal(srv.chatRequests().length, 1);
+    assert.equal(fromDisk.cached, true);
+    assert.equal(fromDisk.rationale, 'reply 1');
+    // refresh: neither the verdict cache nor the disk cache answers.
+    const cache = createVerdictCache();
+    await runJudge({ reward: 'logic', material: MATERIAL, client, cache });
+    const refreshed = await runJudge({ reward: 'logic', material: MATERIAL, client, cache, refresh: true });
+    assert.equal(srv.chatRequests().length, 2);
+    assert.equal(refreshed.rationale, 'reply 2');
+    assert.equal(refreshed.cached, false);
+    // ...and the refreshed verdict is the one cached now.
+    const after = await runJudge({ reward: 'logic', material: MATERIAL, client, cache });
+    assert.equal(after.rationale, 'reply 2');
+    assert.equal(after.cached, true);
+  });
+
+  test('a re-asked verdict is never marked cached: the unusable first reply was not kept, so it is asked again', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'valor-judge-cache-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const { srv, client } = await judgeEndpoint(t, { cacheDir: dir });
+    // The first reply is unusable (not cached by the client), the re-ask gives a verdict.
+    srv.setHandler((req) => ({ text: req.json.messages.length === 2 ? 'I am not sure.' : JSON.stringify({ rationale: 'on second thought', score: 1 }) }));
+    const v = await runJudge({ reward: 'spatial', material: MATERIAL, client, cache: createVerdictCache() });
+    assert.equal(v.state, 'pass');
+    assert.equal(v.cached, false);
+    const again = await runJudge({ reward: 'spatial', material: MATERIAL, client, cache: createVerdictCache() });
+    assert.equal(srv.chatRequests().length, 3, 'the unusable first reply is asked again; the re-ask comes from disk');
+    assert.equal(again.cached, false, 'one of the two replies was fresh');
+  });
+
+  test('cancelled: the call throws instead of giving a verdict, and a shared attempt that was cancelled is not reused', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    srv.setHandler(() => ({ delayMs: 300, then: { text: JSON.stringify({ rationale: 'ok', score: 1 }) } }));
+    const cache = createVerdictCache();
+    const ac = new AbortController();
+    const cancelled = runJudge({ reward: 'logic', material: MATERIAL, client, cache, signal: ac.signal });
+    await srv.waitForRequests(1, 10_000);
+    // A second scoring of the same request shares the attempt in flight...
+    const shared = runJudge({ reward: 'logic', material: MATERIAL, client, cache });
+    ac.abort();
+    await assert.rejects(cancelled, (e: Error) => e.name === 'AbortError' || (e instanceof ChatError && e.kind === 'cancelled'));
+    // ...and when that attempt is cancelled, makes its own.
+    const v = await shared;
+    assert.equal(v.state, 'pass');
+    assert.equal(v.cached, false);
+    assert.equal(srv.chatRequests().length, 2);
+    assert.equal(cache.size, 1);
   });
 });
