@@ -4,12 +4,16 @@
 // layout (docs/training.md) and Hydra's quoting rules, never from our own output. In-process, so
 // Stryker sees their coverage.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { groundingFromRuns, loadGroundingFiles } from '../../src/core/exports/groundingInputs.js';
 import { exportOdvg, promptCategories, validateOdvg } from '../../src/core/exports/odvg.js';
-import type { BoxFate, GroundingResult } from '../../src/protocol/run.js';
+import { questionsFromRuns, readQuestionsJsonl, toVerlRecords, writeVerlRecords } from '../../src/core/exports/verl.js';
+import { hydraQuote, rewardFunctionPath, systemPromptFiles, verlOverrides, verlSnippet } from '../../src/core/exports/verlConfig.js';
+import { writeRunRecord } from '../../src/core/runStore.js';
+import type { BoxFate, GroundingResult, RunRecord } from '../../src/protocol/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'valor-exports-mut-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -272,3 +276,301 @@ describe('ODVG validator', () => {
     assert.deepEqual((await validateOdvg(noMap)).problems, [`${join(noMap, 'odvg.jsonl')} line 1 instance 0: label 0 is not in label_map.json`]);
   });
 });
+
+const jsonl = (rows: unknown[]) => rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n');
+
+describe('verl questions file', () => {
+  test('field names are tried in order, blank values skipped; answers and ids of any scalar kind become text', async () => {
+    const d = fresh();
+    mkdirSync(join(d, 'imgs'), { recursive: true });
+    writeFileSync(join(d, 'imgs', 'a.jpg'), 'x');
+    writeFileSync(join(d, 'abs.jpg'), 'x');
+    const q = join(d, 'q.jsonl');
+    writeFileSync(
+      q,
+      jsonl([
+        { problem: 'from problem', question: '  from question  ', image: 'imgs/a.jpg', answer: false, id: 0 },
+        '',
+        { question: '   ', query: 'from query', image: '  ', img: 'imgs/a.jpg', answer: '', gt: 'yes', id: '', qid: 'q-7' },
+        { prompt: 'from prompt', image_path: join(d, 'abs.jpg'), answer: 0, idx: 3 },
+        '   ',
+        { problem: 'no extras', answer: null, id: null, image: null },
+      ]),
+    );
+    assert.deepEqual(await readQuestionsJsonl(q), [
+      { query: 'from question', image: join(d, 'imgs', 'a.jpg'), answer: 'false', id: '0' },
+      { query: 'from query', image: join(d, 'imgs', 'a.jpg'), answer: 'yes', id: 'q-7' },
+      { query: 'from prompt', image: join(d, 'abs.jpg'), answer: '0', id: '3' },
+      { query: 'no extras' },
+    ]);
+    // --images: relative paths resolve against that folder instead of the file's.
+    const elsewhere = fresh();
+    mkdirSync(elsewhere, { recursive: true });
+    writeFileSync(join(elsewhere, 'b.jpg'), 'x');
+    writeFileSync(join(d, 'q2.jsonl'), jsonl([{ problem: 'p', image: 'b.jpg' }]));
+    assert.deepEqual(await readQuestionsJsonl(join(d, 'q2.jsonl'), { imagesDir: elsewhere }), [{ query: 'p', image: join(elsewhere, 'b.jpg') }]);
+  });
+
+  test('a line that is not a JSON object, or has no question, fails naming the line and the accepted fields', async () => {
+    const d = fresh();
+    mkdirSync(d, { recursive: true });
+    const cases: Array<[string, string]> = [
+      ['{"problem": "ok"}\n{oops', 'line 2 is not JSON'],
+      ['[1, 2]', 'line 1 is not a JSON object'],
+      ['null', 'line 1 is not a JSON object'],
+      ['"a question"', 'line 1 is not a JSON object'],
+      ['{"problem": 5}', 'line 1 has no question: expected a string field "question", "query", "problem", "prompt"'],
+    ];
+    for (const [text, message] of cases) {
+      const f = join(d, `c${++n}.jsonl`);
+      writeFileSync(f, text);
+      await assert.rejects(readQuestionsJsonl(f), (e: Error) => e.message === `${f} ${message}`, text);
+    }
+  });
+
+  test('missing images are listed together, one line each, at most 20, with the folder they were looked for in', async () => {
+    const d = fresh();
+    mkdirSync(d, { recursive: true });
+    const one = join(d, 'one.jsonl');
+    writeFileSync(one, jsonl([{ problem: 'p', image: 'gone.jpg' }]));
+    await assert.rejects(readQuestionsJsonl(one), (e: Error) => {
+      assert.equal(e.message, `1 image named in ${one} does not exist (paths are relative to ${d}; pass --images DIR for the folder they are in):\n  line 1: ${join(d, 'gone.jpg')}`);
+      return true;
+    });
+    const many = join(d, 'many.jsonl');
+    writeFileSync(many, jsonl(Array.from({ length: 22 }, (_, i) => ({ problem: `p${i}`, image: `g${i}.jpg` }))));
+    await assert.rejects(readQuestionsJsonl(many), (e: Error) => {
+      const lines = e.message.split('\n');
+      assert.equal(lines[0], `22 images named in ${many} do not exist (paths are relative to ${d}; pass --images DIR for the folder they are in):`);
+      assert.equal(lines.length, 22, 'the heading, 20 paths and the rest counted');
+      assert.equal(lines[1], `  line 1: ${join(d, 'g0.jpg')}`);
+      assert.equal(lines[20], `  line 20: ${join(d, 'g19.jpg')}`);
+      assert.equal(lines[21], '  ... and 2 more');
+      return true;
+    });
+    const twenty = join(d, 'twenty.jsonl');
+    writeFileSync(twenty, jsonl(Array.from({ length: 20 }, (_, i) => ({ problem: `p${i}`, image: `g${i}.jpg` }))));
+    await assert.rejects(readQuestionsJsonl(twenty), (e: Error) => e.message.split('\n').length === 21 && !e.message.includes('more'));
+  });
+});
+
+describe('verl records', () => {
+  test('options set the data source, split, ability and system prompt; a record holds exactly what verl reads', () => {
+    const records = toVerlRecords(
+      [
+        { query: 'Q1', image: '/i/a.jpg', image_sha256: 'ab'.repeat(32), answer: '3', id: 'x1' },
+        { query: 'Q1' },
+        { query: 'Q1', image: '/i/a.jpg' },
+        { query: 'Q1' },
+        { query: 'Q2', id: '' },
+      ],
+      { dataSource: 'omni3d', split: 'val', ability: 'counting', prompt: { text: 'SYSTEM TEXT' } },
+    );
+    assert.deepEqual(records, [
+      {
+        data_source: 'omni3d',
+        problem: 'Q1',
+        prompt: [{ role: 'user', content: 'SYSTEM TEXT\n\nQuestion: Q1' }],
+        ability: 'counting',
+        reward_model: { style: 'model', ground_truth: '3' },
+        extra_info: { index: 0, split: 'val', query: 'Q1', image: '/i/a.jpg', image_sha256: 'ab'.repeat(32), id: 'x1' },
+      },
+      {
+        data_source: 'omni3d',
+        problem: 'Q1',
+        prompt: [{ role: 'user', content: 'SYSTEM TEXT\n\nQuestion: Q1' }],
+        ability: 'counting',
+        reward_model: { style: 'model', ground_truth: '' },
+        extra_info: { index: 1, split: 'val', query: 'Q1' },
+      },
+      {
+        data_source: 'omni3d',
+        problem: 'Q2',
+        prompt: [{ role: 'user', content: 'SYSTEM TEXT\n\nQuestion: Q2' }],
+        ability: 'counting',
+        reward_model: { style: 'model', ground_truth: '' },
+        extra_info: { index: 2, split: 'val', query: 'Q2' },
+      },
+    ]);
+    const [d] = toVerlRecords([{ query: 'Q' }]);
+    assert.equal(d!.ability, 'spatial_reasoning');
+    assert.equal(d!.extra_info.split, 'train');
+  });
+
+  test('JSONL is written into a new folder, one record a line; parquet goes through python3, and its failures say so', async (t) => {
+    const d = fresh();
+    const records = toVerlRecords([{ query: 'Q1' }, { query: 'Q2' }], { prompt: { text: 'S' } });
+    const path = join(d, 'deep', 'er', 'train.jsonl');
+    await writeVerlRecords(path, records);
+    assert.equal(
+      readFileSync(path, 'utf8'),
+      '{"data_source":"valor","problem":"Q1","prompt":[{"role":"user","content":"S\\n\\nQuestion: Q1"}],"ability":"spatial_reasoning","reward_model":{"style":"model","ground_truth":""},"extra_info":{"index":0,"split":"train","query":"Q1"}}\n' +
+        '{"data_source":"valor","problem":"Q2","prompt":[{"role":"user","content":"S\\n\\nQuestion: Q2"}],"ability":"spatial_reasoning","reward_model":{"style":"model","ground_truth":""},"extra_info":{"index":1,"split":"train","query":"Q2"}}\n',
+    );
+    // The extension decides, in any case.
+    const pq = join(d, 'pq', 'TRAIN.PARQUET');
+    await assert.rejects(writeVerlRecords(pq, records, { python: join(d, 'no-such-python') }), (e: Error) => e.message.startsWith('could not start python3 to write parquet: ') && /ENOENT/.test(e.message));
+    await assert.rejects(writeVerlRecords(pq, records, { python: '/bin/false' }), (e: Error) => e.message === 'writing parquet failed: python3 exited with 1');
+    assert.equal(existsSync(pq), false);
+    // VALOR_PYTHON names the interpreter when no option does.
+    const saved = process.env.VALOR_PYTHON;
+    t.after(() => (saved === undefined ? delete process.env.VALOR_PYTHON : (process.env.VALOR_PYTHON = saved)));
+    process.env.VALOR_PYTHON = '/bin/false';
+    await assert.rejects(writeVerlRecords(pq, records), (e: Error) => e.message === 'writing parquet failed: python3 exited with 1');
+    // A python3 that says why it failed: its message is the error.
+    process.env.VALOR_PYTHON = 'python3';
+    const hasPyarrow = (await import('node:child_process')).spawnSync('python3', ['-c', 'import pyarrow'], { stdio: 'ignore' }).status === 0;
+    if (!hasPyarrow) {
+      await assert.rejects(
+        writeVerlRecords(pq, records),
+        (e: Error) => e.message === 'writing parquet failed: pyarrow is not installed for this python3: pip install pyarrow, or write .jsonl and convert it where pyarrow is installed',
+      );
+    }
+  });
+
+  test('questions from run records: oldest first, unreadable records reported, not dropped silently', async () => {
+    const runs = fresh();
+    const rec = (id: string, query: string, sha: string): RunRecord => ({
+      version: 1,
+      id,
+      created: '2026-01-01T00:00:00Z',
+      query,
+      image: { path: `/imgs/${sha}.jpg`, sha256: sha.repeat(64) },
+      tools: { url: 'x' },
+      reply: '',
+      plan: null,
+      program: null,
+      format: { score: 0, diagnostics: [] },
+      trace: [],
+      final_answer: null,
+      error: null,
+      timings: { total_ms: 1 },
+    });
+    await writeRunRecord(runs, rec('20260101T000002Z-000003', 'third', 'c'));
+    await writeRunRecord(runs, rec('20260101T000000Z-000001', 'first', 'a'));
+    writeFileSync(join(runs, '20260101T000001Z-000002.json'), '{not json');
+    const { questions, problems } = await questionsFromRuns(runs);
+    assert.deepEqual(questions, [
+      { query: 'first', image: '/imgs/a.jpg', image_sha256: 'a'.repeat(64) },
+      { query: 'third', image: '/imgs/c.jpg', image_sha256: 'c'.repeat(64) },
+    ]);
+    assert.equal(problems.length, 1);
+    assert.ok(problems[0]!.startsWith(`${join(runs, '20260101T000001Z-000002.json')}: `), problems[0]);
+  });
+});
+
+describe('verl config lines', () => {
+  test("Hydra quoting: ' escaped, backslashes doubled only before a quote, the end or ${, and ${ escaped", () => {
+    assert.equal(hydraQuote('plain text'), "'plain text'");
+    assert.equal(hydraQuote("it's"), "'it\\'s'");
+    assert.equal(hydraQuote('a\\b'), "'a\\b'", 'a backslash before an ordinary character stays single');
+    assert.equal(hydraQuote('a\\\\b'), "'a\\\\b'", 'two stay two');
+    assert.equal(hydraQuote('end\\'), "'end\\\\'", 'before the closing quote: doubled');
+    assert.equal(hydraQuote("x\\'y"), "'x\\\\\\'y'", 'before a quote: the backslash doubled, then the quote escaped');
+    assert.equal(hydraQuote('\\\\${v}'), "'\\\\\\\\\\${v}'", 'two before ${ become four, then \\${');
+    assert.equal(hydraQuote('cost $5 and ${x} and $'), "'cost $5 and \\${x} and $'");
+    assert.equal(hydraQuote('{x} $ {'), "'{x} $ {'");
+    assert.equal(hydraQuote(''), "''");
+  });
+
+  test('file names next to the export, the reward function path, and the valor-fork overrides', () => {
+    assert.deepEqual(systemPromptFiles('/o/train.jsonl'), { text: '/o/train.system_prompt.txt', hydra: '/o/train.system_prompt.hydra' });
+    assert.deepEqual(systemPromptFiles('/o/T.PARQUET'), { text: '/o/T.system_prompt.txt', hydra: '/o/T.system_prompt.hydra' });
+    assert.deepEqual(systemPromptFiles('/o/t.json'), { text: '/o/t.json.system_prompt.txt', hydra: '/o/t.json.system_prompt.hydra' });
+    assert.deepEqual(systemPromptFiles('/o.jsonl/t'), { text: '/o.jsonl/t.system_prompt.txt', hydra: '/o.jsonl/t.system_prompt.hydra' });
+    const reward = rewardFunctionPath();
+    assert.equal(reward, join(process.cwd(), 'python', 'valor_reward.py'));
+    assert.ok(existsSync(reward));
+
+    const fork = verlOverrides({ layout: 'valor-fork', dataPath: '/d/t.jsonl', hydraPromptPath: '/d/t.system_prompt.hydra', rewardPath: '/r.py', rollouts: 8 });
+    assert.deepEqual(fork, [
+      'algorithm.adv_estimator=grpo',
+      'data.train_files=/d/t.jsonl',
+      'data.prompt_key=problem',
+      '"+data.system_prompt=$(cat /d/t.system_prompt.hydra)"',
+      'reward_model.reward_manager=batch',
+      'custom_reward_function.path=/r.py',
+      'custom_reward_function.name=compute_score_batch',
+      'actor_rollout_ref.rollout.n=8',
+    ]);
+    assert.equal(
+      verlSnippet({ layout: 'release', dataPath: '/d/t.parquet', hydraPromptPath: '/d/h', rewardPath: '/r.py' }),
+      [
+        'python3 -m verl.trainer.main_ppo \\',
+        '  algorithm.adv_estimator=grpo \\',
+        '  data.train_files=/d/t.parquet \\',
+        '  data.prompt_key=prompt \\',
+        '  reward_model.reward_manager=batch \\',
+        '  custom_reward_function.path=/r.py \\',
+        '  custom_reward_function.name=compute_score_batch \\',
+        '  actor_rollout_ref.rollout.n=5',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('grounding results for export', () => {
+  const g = (path: string, label = 'cat'): GroundingResult => result(path, label, [box(0, [1, 1, 9, 9], label)]);
+  const runRecord = (id: string, grounding?: GroundingResult[]): RunRecord => ({
+    version: 1,
+    id,
+    created: '2026-01-01T00:00:00Z',
+    query: 'q',
+    image: { path: '/imgs/a.jpg', sha256: 'a'.repeat(64) },
+    tools: { url: 'x' },
+    reply: '',
+    plan: null,
+    program: null,
+    format: { score: 0, diagnostics: [] },
+    trace: [],
+    final_answer: null,
+    error: null,
+    timings: { total_ms: 1 },
+    ...(grounding ? { grounding } : {}),
+  });
+
+  test('one result, an array of them, JSONL with one a line, and run records, in file order', async () => {
+    const d = fresh();
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'one.json'), JSON.stringify(g('/i/1.jpg')));
+    writeFileSync(join(d, 'many.json'), JSON.stringify([g('/i/2.jpg'), [g('/i/3.jpg')], runRecord('r1', [g('/i/4.jpg'), g('/i/5.jpg')]), runRecord('r2')]));
+    writeFileSync(join(d, 'lines.JSONL'), `${JSON.stringify(g('/i/6.jpg'))}\n\n  \n${JSON.stringify(runRecord('r3', [g('/i/7.jpg')]))}\n`);
+    const got = await loadGroundingFiles([join(d, 'one.json'), join(d, 'many.json'), join(d, 'lines.JSONL')]);
+    assert.deepEqual(got.map((r) => r.image.path), ['/i/1.jpg', '/i/2.jpg', '/i/3.jpg', '/i/4.jpg', '/i/5.jpg', '/i/6.jpg', '/i/7.jpg']);
+    assert.deepEqual(got[0], g('/i/1.jpg'));
+    assert.deepEqual(await loadGroundingFiles([]), []);
+  });
+
+  test('a bad file or record is an error naming the file, the line or the array index, and the first problem', async () => {
+    const d = fresh();
+    mkdirSync(d, { recursive: true });
+    const f = (name: string, text: string) => {
+      writeFileSync(join(d, name), text);
+      return join(d, name);
+    };
+    const notJson = f('bad.json', '{nope');
+    await assert.rejects(loadGroundingFiles([notJson]), (e: Error) => e.message.startsWith(`${notJson} is not JSON (`) && e.message.endsWith(')'));
+    const badLine = f('bad.jsonl', `${JSON.stringify(g('/i/1.jpg'))}\n{nope\n`);
+    await assert.rejects(loadGroundingFiles([badLine]), (e: Error) => e.message === `${badLine} line 2 is not JSON`);
+    const wrongLine = f('wrong.jsonl', `\n${JSON.stringify({ image: { path: 'x' } })}\n`);
+    await assert.rejects(loadGroundingFiles([wrongLine]), (e: Error) => new RegExp(`^${escape(wrongLine)} line 2 is neither a grounding result nor a run record \\(image\\.sha256: .+\\)$`).test(e.message), 'names the first field wrong');
+    const wrongItem = f('wrong.json', JSON.stringify([g('/i/1.jpg'), [g('/i/2.jpg'), 7]]));
+    await assert.rejects(loadGroundingFiles([wrongItem]), (e: Error) => new RegExp(`^${escape(wrongItem)}\\[1\\]\\[1\\] is neither a grounding result nor a run record \\(record: .+\\)$`).test(e.message), 'a value with no field names the record');
+  });
+
+  test('from run records: oldest first, records without grounding add nothing, unreadable ones are reported', async () => {
+    const runs = fresh();
+    await writeRunRecord(runs, runRecord('20260101T000002Z-000003', [g('/i/c.jpg')]));
+    await writeRunRecord(runs, runRecord('20260101T000000Z-000001', [g('/i/a.jpg'), g('/i/b.jpg')]));
+    await writeRunRecord(runs, runRecord('20260101T000001Z-000002'));
+    writeFileSync(join(runs, '20260101T000003Z-000004.json'), '[]');
+    const { results, problems } = await groundingFromRuns(runs);
+    assert.deepEqual(results.map((r) => r.image.path), ['/i/a.jpg', '/i/b.jpg', '/i/c.jpg']);
+    assert.equal(problems.length, 1);
+    assert.ok(problems[0]!.startsWith(`${join(runs, '20260101T000003Z-000004.json')}: `), problems[0]);
+  });
+});
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
