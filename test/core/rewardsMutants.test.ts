@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import { ChatError } from '../../src/core/chat.js';
 import { createChatClient } from '../../src/core/llmClient.js';
 import { createVerdictCache, JUDGE_RETRY_HINT, refusesStructuredOutput, resetStructuredSupport, runJudge, verdictCacheKey } from '../../src/core/rewards/judge.js';
-import { startOpenAIServer } from '../helpers/openaiServer.js';
+import { createSemaphore } from '../../src/core/concurrency.js';
+import { scoreBatch, scoreReply } from '../../src/core/rewards/score.js';
+import { rewardSubject } from '../../src/core/rewards/overrides.js';
+import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
+import { GOOD_QUERY, GOOD_REPLY, judgeOf } from '../helpers/judgeReplies.js';
 import { fieldsUsed, fillPyFormat, parsePyFormat, TemplateError } from '../../src/core/rewards/pyFormat.js';
 import { correctionMessage, judgeMessages, systemPrompt, TOOL_API_TEXT, userPrompt, verdictResponseFormat, type JudgeReward } from '../../src/core/rewards/rubrics.js';
 import { SYNTAX_TIMEOUT_MS, syntaxVerdict } from '../../src/core/rewards/syntax.js';
@@ -523,5 +527,179 @@ describe('one judge call', () => {
     assert.equal(v.cached, false);
     assert.equal(srv.chatRequests().length, 2);
     assert.equal(cache.size, 1);
+  });
+});
+
+function passAll(srv: OpenAIServer): void {
+  srv.setHandler((req) => ({ text: JSON.stringify({ rationale: `${judgeOf(req)} ok`, score: 1 }) }));
+}
+const PLAN = '<plan>\n1. Detect the mug and the laptop with gd_detect.\n2. Compare their x centres.\n</plan>';
+const ANSWER = '<answer>\nfinal_answer = "yes"\n</answer>';
+const MISSING_PLAN = 'the reply has no <plan> block: a VALOR reply holds the numbered plan inside <plan>...</plan>, before the program';
+const MISSING_ANSWER = 'the reply has no <answer> block: a VALOR reply holds the Python program inside <answer>...</answer>, after the plan';
+
+describe('scoring one reply', () => {
+  test('the format verdict: the parser as judge, the reason, and the parser\'s errors and warnings (not its notes) for a 0 or 0.5', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    passAll(srv);
+    const cache = createVerdictCache();
+    const format = async (reply: string) => (await scoreReply({ query: GOOD_QUERY, reply, judge: client, runner, cache })).verdicts[0];
+    assert.deepEqual(await format(`${PLAN}\n${ANSWER}`), { reward: 'format', state: 'pass', value: 1, rationale: 'The reply has exactly one <plan> block and one <answer> block.', judge: 'parser', ms: 0 });
+    // Text outside the blocks is a warning, but the format is 1: the reason stays the plain one.
+    assert.equal((await format(`hello\n${PLAN}\n${ANSWER}`))!.rationale, 'The reply has exactly one <plan> block and one <answer> block.');
+    assert.deepEqual(await format('no tags at all'), {
+      reward: 'format',
+      state: 'fail',
+      value: 0,
+      rationale: `A <plan> or <answer> block is missing. ${MISSING_PLAN} ${MISSING_ANSWER}`,
+      judge: 'parser',
+      ms: 0,
+    });
+    const repeated = await format(`<think>hmm</think>\n${PLAN}\n${PLAN}\n${ANSWER}`);
+    assert.equal(repeated!.value, 0.5);
+    assert.equal(repeated!.state, 'fail');
+    assert.match(repeated!.rationale, /^A <plan> or <answer> block is repeated\. the reply has 2 <plan> blocks \(the next one at line 6, column 1\); VALOR expects exactly one, so the format score is 0\.5\. The first one is used$/);
+  });
+
+  test('a gated judge is skipped, not 0: its verdict says why and that it was never asked', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    passAll(srv);
+    const set = await scoreReply({ query: GOOD_QUERY, reply: PLAN, judge: client, runner, cache: createVerdictCache() });
+    assert.deepEqual(set.verdicts.slice(2), ['spatial', 'attribute', 'logic', 'adherence'].map((reward) => ({
+      reward,
+      state: 'skipped',
+      value: null,
+      rationale: 'Not judged: the format gate is 0 (no single <plan> and <answer>), so the total is 0 whatever this judge would say.',
+      judge: 'gate',
+      ms: 0,
+      cached: false,
+      saw_image: false,
+    })));
+    assert.equal(srv.chatRequests().length, 0);
+  });
+
+  test('degenerate material is 0 by rule: a looping program costs adherence only; the plan judges are still asked', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    passAll(srv);
+    const loop = Array.from({ length: 6 }, () => 'x = 1').join('\n');
+    const set = await scoreReply({ query: GOOD_QUERY, reply: `${PLAN}\n<answer>\n${loop}\nfinal_answer = "yes"\n</answer>`, judge: client, runner, cache: createVerdictCache() });
+    assert.deepEqual(srv.chatRequests().map((r) => judgeOf(r)).sort(), ['attribute', 'logic', 'spatial']);
+    assert.deepEqual(set.verdicts.find((v) => v.reward === 'adherence'), {
+      reward: 'adherence',
+      state: 'fail',
+      value: 0,
+      rationale: 'Scored 0 by rule without calling the judge: the program repeats one line 6 times.',
+      judge: 'rule',
+      ms: 0,
+      cached: false,
+      saw_image: false,
+    });
+    // 1 - adherence's 0.2 (docs/valor.md §3 weights).
+    assert.equal(set.total, 0.8);
+    // An empty plan under --judge-gated: every judge 0 by rule, with the plan's reason.
+    const empty = await scoreReply({ query: GOOD_QUERY, reply: `<plan>\n</plan>\n${ANSWER}`, judge: client, runner, cache: createVerdictCache() });
+    for (const v of empty.verdicts.slice(2)) assert.equal(v.rationale, 'Scored 0 by rule without calling the judge: the plan is empty.', v.reward);
+  });
+
+  test('the set: verdicts in VALOR\'s order, the weights used, the total rule, the judge set, the subject; no overrides field unless asked', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    passAll(srv);
+    const reply = `${PLAN}\n${ANSWER}`;
+    const set = await scoreReply({ query: GOOD_QUERY, reply, judge: client, runner, cache: createVerdictCache(), weights: { logic: 0.4, syntax: 0 } });
+    assert.deepEqual(set.verdicts.map((v) => v.reward), ['format', 'syntax', 'spatial', 'attribute', 'logic', 'adherence']);
+    assert.deepEqual(set.weights, { logic: 0.4, syntax: 0, attribute: 0.2, spatial: 0.2, adherence: 0.2 });
+    assert.equal(set.total_rule, 'product');
+    assert.deepEqual(set.judges, { kind: 'ours' });
+    assert.equal(set.subject, rewardSubject(GOOD_QUERY, reply));
+    assert.equal(set.overridden, undefined);
+    assert.equal(typeof set.ms, 'number');
+    assert.equal(set.total, 1);
+  });
+
+  test('the vision judge needs the image; it is sent scaled to the long side asked for', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    passAll(srv);
+    await assert.rejects(
+      scoreReply({ query: GOOD_QUERY, reply: GOOD_REPLY, judge: client, runner, cache: createVerdictCache(), visionJudge: true }),
+      (e: Error) => e instanceof RangeError && e.message === 'the vision judge needs the image: pass imagePath, or switch the vision judge off',
+    );
+    await scoreReply({ query: GOOD_QUERY, reply: GOOD_REPLY, judge: client, runner, cache: createVerdictCache(), visionJudge: true, imagePath: 'test/fixtures/images/scene-320x240.png', visionMaxSide: 100 });
+    for (const r of srv.chatRequests()) {
+      const url: string = r.json.messages[1].content[1].image_url.url;
+      assert.deepEqual(jpegSize(url), { width: 100, height: 75 }, judgeOf(r));
+    }
+  });
+});
+
+/** Width and height from a JPEG data URL's start-of-frame marker. */
+function jpegSize(dataUrl: string): { width: number; height: number } {
+  const b = Buffer.from(dataUrl.slice(dataUrl.indexOf(',') + 1), 'base64');
+  let i = 2;
+  while (i < b.length) {
+    const marker = b[i + 1]!;
+    const len = b.readUInt16BE(i + 2);
+    if (marker >= 0xc0 && marker <= 0xc3) return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
+    i += 2 + len;
+  }
+  throw new Error('no start-of-frame marker');
+}
+
+describe('scoring a batch', () => {
+  test('each reply gets 4 judge calls at once by default even one reply at a time; judgeConcurrency 1 makes them one by one', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    let inFlight = 0;
+    let most = 0;
+    srv.setHandler(async (req) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 60));
+      inFlight--;
+      return { text: JSON.stringify({ rationale: `${judgeOf(req)} ok`, score: 1 }) };
+    });
+    const items = [{ query: GOOD_QUERY, reply: GOOD_REPLY }];
+    const [r] = await scoreBatch(items, { judge: client, runner, cache: createVerdictCache(), concurrency: 1 });
+    assert.equal(r!.total, 1);
+    assert.equal(most, 4, 'four judge calls in flight for one reply');
+    most = 0;
+    await scoreBatch(items, { judge: client, runner, cache: createVerdictCache(), concurrency: 1, judgeConcurrency: 1 });
+    assert.equal(most, 1);
+    // A semaphore passed in is the one used (shared with other work).
+    most = 0;
+    await scoreBatch(items, { judge: client, runner, cache: createVerdictCache(), judgeSemaphore: createSemaphore(2) });
+    assert.equal(most, 2);
+    // concurrency 0 means 1, not a batch that never starts.
+    const zero = await scoreBatch([...items, { query: GOOD_QUERY, reply: 'no tags' }], { judge: client, runner, cache: createVerdictCache(), concurrency: 0 });
+    assert.deepEqual(zero.map((x) => x.total), [1, 0]);
+  });
+
+  test('overrides given as a list apply to every reply of the batch, each by its own subject', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    passAll(srv);
+    const other = `${PLAN}\n${ANSWER}`;
+    const at = new Date().toISOString();
+    const res = await scoreBatch(
+      [
+        { query: GOOD_QUERY, reply: GOOD_REPLY },
+        { query: GOOD_QUERY, reply: other },
+      ],
+      {
+        judge: client,
+        runner,
+        cache: createVerdictCache(),
+        overrides: [{ kind: 'reward', subject: rewardSubject(GOOD_QUERY, other), target: 'logic', value: 0, machine_value: 1, note: 'no fallback', at }],
+      },
+    );
+    assert.deepEqual(res.map((r) => r.total), [1, 0.7]);
+    assert.equal(res[0]!.overridden, undefined);
+    assert.equal(res[1]!.overridden?.logic?.note, 'no fallback');
+  });
+
+  test('a cancelled batch rejects', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    srv.setHandler(() => ({ hang: true }));
+    const ac = new AbortController();
+    const p = scoreBatch([{ query: GOOD_QUERY, reply: GOOD_REPLY }], { judge: client, runner, cache: createVerdictCache(), signal: ac.signal });
+    await srv.waitForRequests(1, 10_000);
+    ac.abort();
+    await assert.rejects(p);
   });
 });
