@@ -4,7 +4,7 @@
 // layout (docs/training.md) and Hydra's quoting rules, never from our own output. In-process, so
 // Stryker sees their coverage.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -50,17 +50,19 @@ describe('ODVG export details', () => {
           box(1, [10, 30, 20, 40], 'mug'),
           box(2, [10, 5, 20, 40], 'mug'),
           box(3, [10, 5, 15, 40], 'mug'),
+          box(6, [10, 5, 15, 30], 'mug'),
           box(4, [-3, -2, 12.3456, 7.891], 'cup'),
           box(5, [90, 70, 130, 95], 'cup'),
         ]),
       ],
     });
-    assert.equal(s.instances, 6);
+    assert.equal(s.instances, 7);
     assert.deepEqual(s.labelsAdded, ['cup', 'mug'], 'ids are given in sorted order of the instances');
     const [r] = readRecords(o);
     assert.deepEqual(r!.detection.instances, [
       { bbox: [0, 0, 12.35, 7.89], label: 0, category: 'cup' },
       { bbox: [90, 70, 100, 80], label: 0, category: 'cup' },
+      { bbox: [10, 5, 15, 30], label: 1, category: 'mug' },
       { bbox: [10, 5, 15, 40], label: 1, category: 'mug' },
       { bbox: [10, 5, 20, 40], label: 1, category: 'mug' },
       { bbox: [10, 30, 20, 40], label: 1, category: 'mug' },
@@ -68,6 +70,52 @@ describe('ODVG export details', () => {
     ]);
     assert.deepEqual(JSON.parse(readFileSync(join(o, 'label_map.json'), 'utf8')), { 0: 'cup', 1: 'mug' });
     assert.equal(readFileSync(join(o, 'label_map.json'), 'utf8'), '{\n  "0": "cup",\n  "1": "mug"\n}\n');
+  });
+
+  test('boxes that differ are two instances, even when their numbers run together', async () => {
+    const o = fresh();
+    // [1, 12, 30, 40] and [11, 2, 30, 40]: the same digits in the same order.
+    const s = await exportOdvg({ outDir: o, results: [result('/i/k.jpg', 'cat', [box(0, [1, 12, 30, 40], 'cat'), box(1, [11, 2, 30, 40], 'cat'), box(2, [11, 2, 30, 40], 'Cat')])] });
+    assert.equal(s.instances, 2, 'the repeated box is written once, the other two are kept');
+    assert.deepEqual(readRecords(o)[0]!.detection.instances.map((i) => i.bbox), [
+      [1, 12, 30, 40],
+      [11, 2, 30, 40],
+    ]);
+  });
+
+  test('two results for one image in one export add up (two prompts), and images not in the export stay as they were', async () => {
+    const o = fresh();
+    await exportOdvg({ outDir: o, results: [result('/i/old.jpg', 'vase', [box(0, [1, 1, 9, 9], 'vase')])] });
+    const s = await exportOdvg({ outDir: o, results: [result('/i/m.jpg', 'cat', [box(0, [1, 1, 9, 9], 'cat')]), result('/i/m.jpg', 'dog', [box(0, [20, 20, 30, 30], 'dog')])] });
+    assert.deepEqual([s.added, s.updated, s.unchanged], [1, 0, 0]);
+    assert.deepEqual(
+      readRecords(o).map((r) => [r.filename, r.detection.instances.map((i) => i.category)]),
+      [
+        ['/i/old.jpg', ['vase']],
+        ['/i/m.jpg', ['cat', 'dog']],
+      ],
+    );
+  });
+
+  test('a deleted label map is written again on the next export, with the same ids', async () => {
+    const o = fresh();
+    const r = [result('/i/n.jpg', 'cat, dog', [box(0, [1, 1, 9, 9], 'cat'), box(1, [20, 20, 30, 30], 'dog')])];
+    await exportOdvg({ outDir: o, results: r });
+    rmSync(join(o, 'label_map.json'));
+    const s = await exportOdvg({ outDir: o, results: r });
+    assert.deepEqual([s.added, s.updated, s.unchanged, s.wrote], [0, 0, 1, true]);
+    assert.deepEqual(s.labelsAdded, ['cat', 'dog']);
+    assert.deepEqual(JSON.parse(readFileSync(join(o, 'label_map.json'), 'utf8')), { 0: 'cat', 1: 'dog' });
+    assert.deepEqual((await validateOdvg(o)).problems, []);
+  });
+
+  test('blank lines and a hand-edited record without detection in the records file do not stop the export', async () => {
+    const o = fresh();
+    mkdirSync(o, { recursive: true });
+    writeFileSync(join(o, 'odvg.jsonl'), `  \n${JSON.stringify({ filename: '/i/p.jpg', height: 80, width: 100 })}\n\t\n`);
+    const s = await exportOdvg({ outDir: o, results: [result('/i/p.jpg', 'cat', [box(0, [1, 1, 9, 9], 'cat')])] });
+    assert.equal(s.updated, 1);
+    assert.deepEqual(readRecords(o), [{ filename: '/i/p.jpg', height: 80, width: 100, detection: { instances: [{ bbox: [1, 1, 9, 9], label: 0, category: 'cat' }] } }]);
   });
 
   test('a box with no area inside the image is skipped with a warning; a label that normalises to nothing is ignored', async () => {
@@ -124,13 +172,13 @@ describe('ODVG export details', () => {
   test('new ids continue after the highest id in the label map, which may have gaps', async () => {
     const o = fresh();
     mkdirSync(o, { recursive: true });
-    writeFileSync(join(o, 'label_map.json'), JSON.stringify({ 0: 'cat', 7: 'dog' }));
+    writeFileSync(join(o, 'label_map.json'), JSON.stringify({ 0: 'cat', 12: 'dog' }));
     const s = await exportOdvg({ outDir: o, results: [result('/i/g.jpg', 'dog, bird', [box(0, [1, 1, 9, 9], 'bird'), box(1, [10, 10, 20, 20], 'dog')])] });
     assert.deepEqual(s.labelsAdded, ['bird']);
-    assert.deepEqual(JSON.parse(readFileSync(join(o, 'label_map.json'), 'utf8')), { 0: 'cat', 7: 'dog', 8: 'bird' });
+    assert.deepEqual(JSON.parse(readFileSync(join(o, 'label_map.json'), 'utf8')), { 0: 'cat', 12: 'dog', 13: 'bird' });
     assert.deepEqual(readRecords(o)[0]!.detection.instances, [
-      { bbox: [1, 1, 9, 9], label: 8, category: 'bird' },
-      { bbox: [10, 10, 20, 20], label: 7, category: 'dog' },
+      { bbox: [1, 1, 9, 9], label: 13, category: 'bird' },
+      { bbox: [10, 10, 20, 20], label: 12, category: 'dog' },
     ]);
     // An empty label map starts at 0.
     const e = fresh();
@@ -172,6 +220,7 @@ describe('ODVG export details', () => {
       ['"cat"', `${join(m, 'label_map.json')} is not a JSON object mapping label ids to category names`],
       ['{"a": "cat"}', `${join(m, 'label_map.json')}: entry "a": "cat" is not "<integer id>": "<category>"`],
       ['{"1x": "cat"}', `${join(m, 'label_map.json')}: entry "1x": "cat" is not "<integer id>": "<category>"`],
+      ['{"x1": "cat"}', `${join(m, 'label_map.json')}: entry "x1": "cat" is not "<integer id>": "<category>"`],
       ['{"1": 5}', `${join(m, 'label_map.json')}: entry "1": 5 is not "<integer id>": "<category>"`],
     ] as const) {
       writeFileSync(join(m, 'label_map.json'), text);
@@ -200,7 +249,7 @@ describe('ODVG validator', () => {
   const rec = (filename: unknown, instances: unknown, width: unknown = 10, height: unknown = 8) => ({ filename, height, width, detection: { instances } });
 
   test('a clean export has no problems and is read back', async () => {
-    const o = write(line(rec('a.jpg', [inst([0, 0, 10, 8]), inst([1, 1, 2, 2], 1, 'dog')])));
+    const o = write(`  \n${line(rec('a.jpg', [inst([0, 0, 10, 8]), inst([1, 1, 2, 2], 1, 'dog')]))}\t\n`);
     const v = await validateOdvg(o);
     assert.deepEqual(v.problems, []);
     assert.equal(v.records.length, 1);
@@ -220,6 +269,11 @@ describe('ODVG validator', () => {
         line(rec('f.jpg', [inst([-1, 0, 5, 5]), inst([0, -1, 5, 5]), inst([0, 0, 11, 5]), inst([0, 0, 5, 9]), inst([5, 0, 5, 5]), inst([0, 5, 5, 5])])),
         line(rec('g.jpg', [inst([0, 0, 5, 5], 2), inst([0, 0, 5, 6], 0.5), inst([0, 0, 5, 7], '0'), inst([0, 0, 5, 8], 1, 'cat')])),
         line(rec('h.jpg', [inst([0, 0, 5, 5], 0, 'Cat'), inst([1, 1, 5, 5]), inst([1, 1, 5, 5])])),
+        line(rec(5, [])),
+        line({ height: 8, width: 10, detection: { instances: [] } }),
+        line(rec('i.jpg', [], 2.5, 8)),
+        line(rec('j.jpg', [], 10, 0)),
+        line({ filename: 'k.jpg', height: 8, width: 10 }),
       ].join(''),
     );
     const { problems } = await validateOdvg(o);
@@ -247,6 +301,11 @@ describe('ODVG validator', () => {
       `${p} line 10 instance 0: category "Cat" differs from the label map's "cat" for id 0`,
       `${p} line 10 instance 0: category "Cat" is not normalised`,
       `${p} line 10 instance 2: duplicate of an earlier instance`,
+      `${p} line 11: no filename`,
+      `${p} line 12: no filename`,
+      `${p} line 13: width/height must be positive integers`,
+      `${p} line 14: width/height must be positive integers`,
+      `${p} line 15: detection.instances is not a list`,
     ]);
   });
 
@@ -428,6 +487,27 @@ describe('verl records', () => {
     }
   });
 
+  test('parquet: the interpreter writes a temporary file that then takes the name; a cancelled write stops it', async () => {
+    // A stand-in for python3 with pyarrow (not installed here): it takes the same arguments
+    // (-c SCRIPT OUT) and writes what it reads to OUT, so our side of the exchange is what is tested.
+    const d = fresh();
+    mkdirSync(d, { recursive: true });
+    const fake = join(d, 'fake-python');
+    writeFileSync(fake, '#!/bin/sh\n[ "$1" = "-c" ] || exit 9\ncat > "$3"\n', { mode: 0o755 });
+    const records = toVerlRecords([{ query: 'Q1' }], { prompt: { text: 'S' } });
+    const pq = join(d, 'out', 'train.parquet');
+    await writeVerlRecords(pq, records, { python: fake });
+    assert.equal(readFileSync(pq, 'utf8'), `${JSON.stringify(records[0])}\n`);
+    assert.deepEqual(readdirSync(join(d, 'out')), ['train.parquet'], 'no temporary file is left');
+    const slow = join(d, 'slow-python');
+    writeFileSync(slow, '#!/bin/sh\nexec sleep 20\n', { mode: 0o755 });
+    const ac = new AbortController();
+    const pending = writeVerlRecords(join(d, 'out', 'late.parquet'), records, { python: slow, signal: ac.signal });
+    setTimeout(() => ac.abort(), 100);
+    await assert.rejects(pending, /aborted/);
+    assert.equal(existsSync(join(d, 'out', 'late.parquet')), false);
+  });
+
   test('questions from run records: oldest first, unreadable records reported, not dropped silently', async () => {
     const runs = fresh();
     const rec = (id: string, query: string, sha: string): RunRecord => ({
@@ -469,6 +549,7 @@ describe('verl config lines', () => {
     assert.equal(hydraQuote("x\\'y"), "'x\\\\\\'y'", 'before a quote: the backslash doubled, then the quote escaped');
     assert.equal(hydraQuote('\\\\${v}'), "'\\\\\\\\\\${v}'", 'two before ${ become four, then \\${');
     assert.equal(hydraQuote('cost $5 and ${x} and $'), "'cost $5 and \\${x} and $'");
+    assert.equal(hydraQuote('a\\$5'), "'a\\$5'", 'a backslash before a $ that starts no ${ stays single');
     assert.equal(hydraQuote('{x} $ {'), "'{x} $ {'");
     assert.equal(hydraQuote(''), "''");
   });
