@@ -4,7 +4,7 @@
 // `str.format`, never from our own output. In-process, so Stryker sees their coverage.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChatError } from '../../src/core/chat.js';
@@ -15,6 +15,7 @@ import { scoreBatch, scoreReply } from '../../src/core/rewards/score.js';
 import { rewardSubject } from '../../src/core/rewards/overrides.js';
 import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
 import { GOOD_QUERY, GOOD_REPLY, judgeOf } from '../helpers/judgeReplies.js';
+import { loadReferenceJudgeSet } from '../../src/core/rewards/judgeSet.js';
 import { fieldsUsed, fillPyFormat, parsePyFormat, TemplateError } from '../../src/core/rewards/pyFormat.js';
 import { correctionMessage, judgeMessages, systemPrompt, TOOL_API_TEXT, userPrompt, verdictResponseFormat, type JudgeReward } from '../../src/core/rewards/rubrics.js';
 import { SYNTAX_TIMEOUT_MS, syntaxVerdict } from '../../src/core/rewards/syntax.js';
@@ -61,6 +62,9 @@ describe('Python str.format, positional only', () => {
       );
     refuses('one\ntwo } three', "p.txt line 2: single '}' (write '}}' for a literal brace)");
     refuses('}', "p.txt line 1: single '}' (write '}}' for a literal brace)");
+    // The line is where the brace is, not the last line of the template.
+    refuses('a }\nb\nc', "p.txt line 1: single '}' (write '}}' for a literal brace)");
+    refuses('a\n{x}\nc\nd', "p.txt line 2: field '{x}' is not positional; the template is filled with positional arguments only ('{}' or '{0}', '{1}', ...; '{{' for a literal brace)");
     refuses('a\nb\nc {0', "p.txt line 3: '{' is never closed (write '{{' for a literal brace)");
     refuses('x\n{0} {}', "p.txt line 2: cannot switch from manual field numbering to automatic ('{}' after '{0}')");
     refuses('{}\n\n{1}', "p.txt line 3: cannot switch from automatic field numbering to manual ('{1}' after '{}')");
@@ -701,5 +705,77 @@ describe('scoring a batch', () => {
     await srv.waitForRequests(1, 10_000);
     ac.abort();
     await assert.rejects(p);
+  });
+});
+
+describe('judge calls: which endpoint refused, reference prompts with an image, durations', () => {
+  test('a refusal of json_schema is remembered per endpoint, and forgotten on reset', async (t) => {
+    resetStructuredSupport();
+    const a = await judgeEndpoint(t);
+    const b = await judgeEndpoint(t);
+    a.srv.setHandler((req) => (req.json.response_format ? REFUSAL : { text: 'Fine.\n<answer>1</answer>' }));
+    b.srv.setHandler(() => ({ text: JSON.stringify({ rationale: 'ok', score: 1 }) }));
+    await runJudge({ reward: 'logic', material: MATERIAL, client: a.client, cache: createVerdictCache() });
+    await runJudge({ reward: 'logic', material: MATERIAL, client: a.client, cache: createVerdictCache() });
+    assert.deepEqual(a.srv.chatRequests().map((r) => Boolean(r.json.response_format)), [true, false, false], 'A is asked in tags from then on');
+    await runJudge({ reward: 'logic', material: MATERIAL, client: b.client, cache: createVerdictCache() });
+    assert.ok(b.srv.chatRequests()[0]!.json.response_format, 'another endpoint is still asked for json_schema');
+    resetStructuredSupport();
+    await runJudge({ reward: 'logic', material: MATERIAL, client: a.client, cache: createVerdictCache() });
+    assert.ok(a.srv.chatRequests()[3]!.json.response_format, 'after a reset, A is asked for json_schema again');
+  });
+
+  test('a verdict made with the JSON schema is not replayed for a tagged request of the same material', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    srv.setHandler((req) => ({ text: req.json.response_format ? JSON.stringify({ rationale: 'schema', score: 1 }) : 'tags\n<answer>0</answer>' }));
+    const cache = createVerdictCache();
+    const json = await runJudge({ reward: 'spatial', material: MATERIAL, client, cache });
+    const tagged = await runJudge({ reward: 'spatial', material: MATERIAL, client, cache, structured: 'tagged' });
+    assert.deepEqual([json.rationale, tagged.rationale, tagged.cached], ['schema', 'tags', false]);
+    assert.equal(srv.chatRequests().length, 2);
+  });
+
+  test('reference prompts with the vision judge: the filled template and the image in the one user message', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'valor-ref-vision-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    for (const [name, text] of Object.entries({ 'spatial_reward.txt': 'S {} {} {}', 'attribute_reward.txt': 'A {} {} {}', 'logic_reward.txt': 'L {} | {} | {}', 'code_prompt.txt': 'C {} {} {}', 'api_prompt.txt': 'API' })) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, name), text);
+    }
+    const judgeSet = await loadReferenceJudgeSet(dir);
+    const { srv, client } = await judgeEndpoint(t);
+    srv.setHandler(() => ({ text: '<answer>1</answer>' }));
+    const url = 'data:image/jpeg;base64,/9j/AAAA';
+    const v = await runJudge({ reward: 'logic', material: MATERIAL, client, judgeSet, imageDataUrl: url, cache: createVerdictCache() });
+    assert.equal(v.state, 'pass');
+    assert.equal(v.saw_image, true);
+    assert.deepEqual(srv.chatRequests()[0]!.json.messages, [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: `L ${MATERIAL.query} | ${MATERIAL.plan} | API` },
+          { type: 'image_url', image_url: { url } },
+        ],
+      },
+    ]);
+  });
+
+  test('recorded durations are never longer than the call took', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    passAll(srv);
+    let t0 = performance.now();
+    const v = await runJudge({ reward: 'logic', material: MATERIAL, client, cache: createVerdictCache() });
+    assert.ok(v.ms !== undefined && v.ms >= 0 && v.ms <= performance.now() - t0 + 1, String(v.ms));
+    srv.setHandler(() => ({ status: 500 }));
+    t0 = performance.now();
+    const e = await runJudge({ reward: 'spatial', material: MATERIAL, client, cache: createVerdictCache() });
+    assert.ok(e.ms !== undefined && e.ms >= 0 && e.ms <= performance.now() - t0 + 1, String(e.ms));
+    t0 = performance.now();
+    const s = await syntaxVerdict({ program: 'pass', runner: fakeRunner(new Error('no python3')), tools: new PlaceholderTools() });
+    assert.ok(s.ms !== undefined && s.ms >= 0 && s.ms <= performance.now() - t0 + 1, String(s.ms));
+    passAll(srv);
+    t0 = performance.now();
+    const set = await scoreReply({ query: GOOD_QUERY, reply: GOOD_REPLY, judge: client, runner, cache: createVerdictCache() });
+    assert.ok(set.ms >= 0 && set.ms <= performance.now() - t0 + 1, String(set.ms));
   });
 });
