@@ -471,6 +471,10 @@ describe('verl records', () => {
     await assert.rejects(writeVerlRecords(pq, records, { python: join(d, 'no-such-python') }), (e: Error) => e.message.startsWith('could not start python3 to write parquet: ') && /ENOENT/.test(e.message));
     await assert.rejects(writeVerlRecords(pq, records, { python: '/bin/false' }), (e: Error) => e.message === 'writing parquet failed: python3 exited with 1');
     assert.equal(existsSync(pq), false);
+    // More than a pipe holds (64 KiB) to an interpreter that exits at once: the write fails with
+    // EPIPE, which must not crash the process; the exit code is the error.
+    const big = toVerlRecords([{ query: 'Q' }], { prompt: { text: 'x'.repeat(200_000) } });
+    await assert.rejects(writeVerlRecords(pq, big, { python: '/bin/false' }), (e: Error) => e.message === 'writing parquet failed: python3 exited with 1');
     // VALOR_PYTHON names the interpreter when no option does.
     const saved = process.env.VALOR_PYTHON;
     t.after(() => (saved === undefined ? delete process.env.VALOR_PYTHON : (process.env.VALOR_PYTHON = saved)));
@@ -550,6 +554,7 @@ describe('verl config lines', () => {
     assert.equal(hydraQuote('\\\\${v}'), "'\\\\\\\\\\${v}'", 'two before ${ become four, then \\${');
     assert.equal(hydraQuote('cost $5 and ${x} and $'), "'cost $5 and \\${x} and $'");
     assert.equal(hydraQuote('a\\$5'), "'a\\$5'", 'a backslash before a $ that starts no ${ stays single');
+    assert.equal(hydraQuote('a\\x{y}'), "'a\\x{y}'", 'a { after another character does not count');
     assert.equal(hydraQuote('{x} $ {'), "'{x} $ {'");
     assert.equal(hydraQuote(''), "''");
   });
