@@ -21,10 +21,10 @@ export const GROUPS = {
   },
   rewards: {
     mutate: ['src/core/rewards/judge.ts', 'src/core/rewards/score.ts', 'src/core/rewards/rubrics.ts', 'src/core/rewards/syntax.ts', 'src/core/rewards/pyFormat.ts'],
-    tests: ['test/core/rewards.test.ts', 'test/core/rewardsUnits.test.ts', 'test/core/referencePrompts.test.ts'],
+    tests: ['test/core/rewards.test.ts', 'test/core/referencePrompts.test.ts', 'test/core/rewardsCites.test.ts', 'test/core/rewardsMutants.test.ts'],
   },
   caches: { mutate: ['src/core/diskCache.ts', 'src/core/contentHash.ts', 'src/server/lru.ts'], tests: ['test/core/diskCache.test.ts', 'test/core/cacheKeys.test.ts', 'test/server/lru.test.ts', 'test/core/llmClient.test.ts'] },
-  exports: { mutate: ['src/core/exports/*.ts'], tests: ['test/core/exports.test.ts', 'test/cli/exportVerl.test.ts'] },
+  exports: { mutate: ['src/core/exports/*.ts'], tests: ['test/core/exports.test.ts', 'test/cli/exportVerl.test.ts', 'test/core/exportsMutants.test.ts'] },
   // The eval loop is four groups so that each fits a run here: what a summary says, its repair
   // section and merging shards, reading the benchmark file and sharding it, and how the loop gets
   // there (pool, items, retries, cancellation, records, resume, output folder).

@@ -71,12 +71,12 @@ function compareInstances(a: { category: string; bbox: BBox }, b: { category: st
   return a.category.localeCompare(b.category) || a.bbox[0] - b.bbox[0] || a.bbox[1] - b.bbox[1] || a.bbox[2] - b.bbox[2] || a.bbox[3] - b.bbox[3];
 }
 
-async function readJsonl(path: string): Promise<{ records: OdvgRecord[]; exists: boolean }> {
+async function readJsonl(path: string): Promise<OdvgRecord[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], exists: false };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
   const records: OdvgRecord[] = [];
@@ -88,7 +88,7 @@ async function readJsonl(path: string): Promise<{ records: OdvgRecord[]; exists:
       throw new Error(`${path} line ${i + 1} is not JSON: fix or remove that line (or export into a fresh folder)`);
     }
   });
-  return { records, exists: true };
+  return records;
 }
 
 async function readLabelMap(path: string): Promise<LabelMap> {
@@ -188,15 +188,16 @@ export async function exportOdvg(o: OdvgExportOptions): Promise<OdvgExportSummar
     }
   }
 
-  const byFilename = new Map(existing.records.map((r, i) => [r.filename, i]));
-  const out: Array<OdvgRecord | undefined> = [...existing.records];
+  // Each image comes once in `incoming`, so a record added below is never looked up again.
+  const byFilename = new Map(existing.map((r, i) => [r.filename, i]));
+  const out: Array<OdvgRecord | undefined> = [...existing];
   let added = 0;
   let updated = 0;
   let unchanged = 0;
   let removed = 0;
   for (const inc of incoming.values()) {
     const at = byFilename.get(inc.filename);
-    const old = at === undefined ? undefined : existing.records[at];
+    const old = at === undefined ? undefined : existing[at];
     const kept = (old?.detection?.instances ?? []).filter((i) => !inc.covered.has(i.category));
     const keptKeys = new Set(kept.map((i) => instanceKey(i.category, i.bbox)));
     const fresh = [...inc.instances.values()].filter((i) => !keptKeys.has(instanceKey(i.category, i.bbox))).sort(compareInstances);
@@ -205,7 +206,6 @@ export async function exportOdvg(o: OdvgExportOptions): Promise<OdvgExportSummar
     if (old === undefined) {
       if (instances.length === 0) continue; // an image with no kept box teaches nothing
       out.push(record);
-      byFilename.set(inc.filename, out.length - 1);
       added++;
     } else if (JSON.stringify(old) === JSON.stringify(record)) {
       unchanged++;

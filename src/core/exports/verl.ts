@@ -161,6 +161,9 @@ export async function writeVerlRecords(path: string, records: readonly VerlRecor
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     child.on('error', (e) => rej(new Error(`could not start python3 to write parquet: ${e.message}`)));
     child.on('close', (code) => (code === 0 ? res() : rej(new Error(`writing parquet failed: ${err.trim() || `python3 exited with ${code}`}`))));
+    // A python3 that exits before reading everything (it failed to start its script) closes the
+    // pipe: the write fails with EPIPE, and the exit code above says what went wrong.
+    child.stdin.on('error', () => {});
     child.stdin.end(jsonl);
   });
   await rename(tmp, path);
