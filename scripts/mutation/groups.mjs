@@ -61,9 +61,10 @@ export const GROUPS = {
     tests: ['test/server/inference.test.ts', 'test/server/parity.test.ts'],
     note: 'exercised through the tool server child process: needs in-process tests before its figure means anything',
   },
+  // The stage's real-browser tests (render, interaction, screenshots) stay as they are; these run the
+  // same modules in-process, the stage parts against the small DOM/canvas double in test/webview/domDouble.ts.
   webview: {
     mutate: ['webview/model.ts', 'webview/stage/*.ts'],
-    tests: ['test/webview/protocol.test.ts'],
-    note: 'webview/stage/ is exercised in a real browser (render/interaction tests) where Stryker records no coverage',
+    tests: ['test/webview/protocol.test.ts', 'test/webview/modelMutants.test.ts', 'test/webview/stageGeometry.test.ts', 'test/webview/stageParts.test.ts', 'test/webview/stageFrames.test.ts'],
   },
 };

@@ -99,7 +99,8 @@ export class FakeImage extends FakeElement {
   src = '';
   naturalWidth = 0;
   naturalHeight = 0;
-  private settle: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  /** The `decode()` calls not yet settled, oldest first. */
+  private readonly pending: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   decodes = 0;
   constructor() {
     super('img');
@@ -107,13 +108,12 @@ export class FakeImage extends FakeElement {
   decode(): Promise<void> {
     this.decodes++;
     return new Promise<void>((resolve, reject) => {
-      this.settle = { resolve, reject };
+      this.pending.push({ resolve, reject });
     });
   }
-  /** Settles the latest `decode()`: loaded with the given natural size, or failed. */
-  finishDecode(size: { width: number; height: number } | 'fail'): void {
-    const s = this.settle;
-    this.settle = null;
+  /** Settles the `which`-th pending `decode()` (default the oldest): loaded with the given natural size, or failed. */
+  finishDecode(size: { width: number; height: number } | 'fail', which = 0): void {
+    const s = this.pending.splice(which, 1)[0];
     if (!s) throw new Error('no decode in progress');
     if (size === 'fail') s.reject(new Error('EncodingError'));
     else {

@@ -238,9 +238,9 @@ test('box list: lists the drawn boxes after 120 ms, once for a burst of changes'
   current = listScene({ thresholds: { '0': 0.1 } });
   list.schedule(() => current, (n) => told.push(n));
   t.mock.timers.tick(119);
-  assert.deepEqual(told, [], 'not yet: 119 ms since the last change');
+  assert.deepEqual([...told], [], 'not yet: 119 ms since the last change');
   t.mock.timers.tick(1);
-  assert.deepEqual(told, [3]);
+  assert.deepEqual([...told], [3]);
   assert.deepEqual(
     el.elements.map((li) => [li.tagName, li.textContent, li.getAttribute('data-call'), li.getAttribute('data-color')]),
     [
@@ -250,24 +250,24 @@ test('box list: lists the drawn boxes after 120 ms, once for a burst of changes'
     ],
   );
   t.mock.timers.tick(1000);
-  assert.deepEqual(told, [3], 'built once');
+  assert.deepEqual([...told], [3], 'built once');
   // At the program's threshold the 0.2 candidate is not drawn, so not listed.
   list.schedule(() => listScene(), (n) => told.push(n));
   t.mock.timers.tick(120);
-  assert.deepEqual(told, [3, 2]);
+  assert.deepEqual([...told], [3, 2]);
   assert.deepEqual(
     el.elements.map((li) => li.textContent),
     ['call 0: mug 0.80', 'call 2: cup'],
   );
   list.schedule(() => listScene({ layers: { ...LAYERS, boxes: false } }), (n) => told.push(n));
   t.mock.timers.tick(120);
-  assert.deepEqual(told, [3, 2, 0], 'boxes hidden: the list is empty');
+  assert.deepEqual([...told], [3, 2, 0], 'boxes hidden: the list is empty');
   assert.equal(el.children.length, 0);
   list.schedule(() => listScene(), (n) => told.push(n));
   t.mock.timers.tick(120);
   list.schedule(() => null, (n) => told.push(n));
   t.mock.timers.tick(120);
-  assert.deepEqual(told, [3, 2, 0, 2, 0], 'no scene: empty');
+  assert.deepEqual([...told], [3, 2, 0, 2, 0], 'no scene: empty');
   assert.equal(el.children.length, 0);
 });
 
