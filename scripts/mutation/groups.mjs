@@ -78,6 +78,6 @@ export const GROUPS = {
   // same modules in-process, the stage parts against the small DOM/canvas double in test/webview/domDouble.ts.
   webview: {
     mutate: ['webview/model.ts', 'webview/stage/*.ts'],
-    tests: ['test/webview/protocol.test.ts', 'test/webview/modelMutants.test.ts', 'test/webview/stageGeometry.test.ts', 'test/webview/stageParts.test.ts', 'test/webview/stageFrames.test.ts'],
+    tests: ['test/webview/protocol.test.ts', 'test/webview/modelMutants.test.ts', 'test/webview/stageGeometry.test.ts', 'test/webview/stageParts.test.ts', 'test/webview/stageFrames.test.ts', 'test/webview/stageMutants.test.ts'],
   },
 };

@@ -214,7 +214,7 @@ export class FakeCanvas extends FakeElement {
 export interface FakeWindow {
   devicePixelRatio: number;
   queries: string[];
-  mediaListeners: Array<{ fn: () => void; options: unknown }>;
+  mediaListeners: Array<{ type: string; fn: () => void; options: unknown }>;
   events: Array<{ type: string; detail: unknown }>;
   frames: Array<() => void>;
   fontFamily: string;
@@ -255,7 +255,7 @@ export function installDom(): { win: FakeWindow; restore: () => void } {
     },
     matchMedia: (q: string) => {
       win.queries.push(q);
-      return { addEventListener: (_type: string, fn: () => void, options: unknown) => win.mediaListeners.push({ fn, options }) };
+      return { addEventListener: (type: string, fn: () => void, options: unknown) => win.mediaListeners.push({ type, fn, options }) };
     },
     dispatchEvent: (ev: { type: string; detail: unknown }) => {
       win.events.push({ type: ev.type, detail: ev.detail });
