@@ -11,6 +11,7 @@
  * state at that moment; `document.createElement`, `window` (devicePixelRatio, matchMedia, events),
  * `ResizeObserver`, `requestAnimationFrame` (frames run when the test says) and `getComputedStyle`.
  */
+import { afterEach, beforeEach, mock } from 'node:test';
 
 type Listener = { fn: (ev: unknown) => void; options: unknown };
 
@@ -283,4 +284,23 @@ export function installDom(): { win: FakeWindow; restore: () => void } {
       }
     },
   };
+}
+
+/**
+ * For a test file of the stage: a fresh DOM double before each test (given to `onInstall`),
+ * removed after it, with `setTimeout` mocked: the box list is rebuilt on a timer, so none fires
+ * after its test's DOM is gone (`mock.timers.tick` runs them).
+ */
+export function useDomDouble(onInstall: (win: FakeWindow) => void): void {
+  let restore: () => void = () => {};
+  beforeEach(() => {
+    const installed = installDom();
+    restore = installed.restore;
+    onInstall(installed.win);
+    mock.timers.enable({ apis: ['setTimeout'] });
+  });
+  afterEach(() => {
+    mock.timers.reset();
+    restore();
+  });
 }

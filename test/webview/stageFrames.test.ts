@@ -5,23 +5,16 @@
 // checks the same stage on screen (render.test.ts, interaction.test.ts); this only makes its
 // logic visible to the mutation run. Expected numbers are worked out by hand beside each line.
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, mock, test } from 'node:test';
+import { mock, test } from 'node:test';
 import type { TraceEntry } from '../../src/protocol/run.js';
 import { buildCalls, type ViewBox } from '../../webview/model.js';
 import type { StageScene } from '../../webview/stage/scene.js';
 import { Stage } from '../../webview/stage/stage.js';
-import { FakeCanvas, FakeElement, FakeImage, installDom, type FakeWindow } from './domDouble.js';
+import { FakeCanvas, FakeElement, FakeImage, type FakeWindow, useDomDouble } from './domDouble.js';
 
 let win: FakeWindow;
-let restore: () => void = () => {};
-// The box list is rebuilt on a timer: mocked in every test, so none fires after its test's DOM is gone.
-beforeEach(() => {
-  ({ win, restore } = installDom());
-  mock.timers.enable({ apis: ['setTimeout'] });
-});
-afterEach(() => {
-  mock.timers.reset();
-  restore();
+useDomDouble((w) => {
+  win = w;
 });
 
 const LAYERS = { boxes: true, labels: true, depthRegions: true, crops: true, depthMap: false, grounding: false };

@@ -2,24 +2,18 @@
 // rest as equivalent): the highlight at device pixel ratio 2, a chip exactly at the top, a stage
 // limited by its height, a label that must match, and parts of the stage's frame loop.
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, mock, test } from 'node:test';
+import { test } from 'node:test';
 import type { TraceEntry } from '../../src/protocol/run.js';
 import { buildCalls } from '../../webview/model.js';
 import { transformOf } from '../../webview/stage/geometry.js';
 import { Painter } from '../../webview/stage/painter.js';
 import type { StageScene } from '../../webview/stage/scene.js';
 import { Stage } from '../../webview/stage/stage.js';
-import { FakeCanvas, FakeContext, FakeElement, installDom, type FakeWindow } from './domDouble.js';
+import { FakeCanvas, FakeContext, FakeElement, type FakeWindow, useDomDouble } from './domDouble.js';
 
 let win: FakeWindow;
-let restore: () => void = () => {};
-beforeEach(() => {
-  ({ win, restore } = installDom());
-  mock.timers.enable({ apis: ['setTimeout'] });
-});
-afterEach(() => {
-  mock.timers.reset();
-  restore();
+useDomDouble((w) => {
+  win = w;
 });
 
 const LAYERS = { boxes: true, labels: true, depthRegions: true, crops: true, depthMap: false, grounding: false };
