@@ -11,6 +11,7 @@ import { exportOdvg, normaliseCategory, validateOdvg } from '../../src/core/expo
 import { questionsFromRuns, readQuestionsJsonl, toVerlRecords, writeVerlRecords } from '../../src/core/exports/verl.js';
 import { buildGenerationMessages } from '../../src/core/prompt.js';
 import { writeRunRecord } from '../../src/core/runStore.js';
+import { blankRunRecord } from '../helpers/runRecords.js';
 import type { BoxFate, GroundingResult, Override, RunRecord } from '../../src/protocol/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'valor-exports-'));
@@ -162,22 +163,7 @@ describe('verl export', () => {
 
   test('questions from run records; parquet through python3 + pyarrow when present, a clear message when not', async () => {
     const runs = join(dir, 'runs');
-    const rec = (id: string, query: string): RunRecord => ({
-      version: 1,
-      id,
-      created: '2026-01-01T00:00:00Z',
-      query,
-      image: { path: '/imgs/a.jpg', sha256: 'a'.repeat(64) },
-      tools: { url: 'x' },
-      reply: '',
-      plan: null,
-      program: null,
-      format: { score: 0, diagnostics: [] },
-      trace: [],
-      final_answer: null,
-      error: null,
-      timings: { total_ms: 1 },
-    });
+    const rec = (id: string, query: string): RunRecord => blankRunRecord(id, { query });
     await writeRunRecord(runs, rec('20260101T000000Z-000001', 'first?'));
     await writeRunRecord(runs, rec('20260101T000001Z-000002', 'second?'));
     await writeRunRecord(runs, rec('20260101T000002Z-000003', 'first?'));

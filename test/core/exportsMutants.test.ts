@@ -13,6 +13,7 @@ import { exportOdvg, promptCategories, validateOdvg } from '../../src/core/expor
 import { questionsFromRuns, readQuestionsJsonl, toVerlRecords, writeVerlRecords } from '../../src/core/exports/verl.js';
 import { hydraQuote, rewardFunctionPath, systemPromptFiles, verlOverrides, verlSnippet } from '../../src/core/exports/verlConfig.js';
 import { writeRunRecord } from '../../src/core/runStore.js';
+import { blankRunRecord } from '../helpers/runRecords.js';
 import type { BoxFate, GroundingResult, RunRecord } from '../../src/protocol/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'valor-exports-mut-'));
@@ -514,22 +515,7 @@ describe('verl records', () => {
 
   test('questions from run records: oldest first, unreadable records reported, not dropped silently', async () => {
     const runs = fresh();
-    const rec = (id: string, query: string, sha: string): RunRecord => ({
-      version: 1,
-      id,
-      created: '2026-01-01T00:00:00Z',
-      query,
-      image: { path: `/imgs/${sha}.jpg`, sha256: sha.repeat(64) },
-      tools: { url: 'x' },
-      reply: '',
-      plan: null,
-      program: null,
-      format: { score: 0, diagnostics: [] },
-      trace: [],
-      final_answer: null,
-      error: null,
-      timings: { total_ms: 1 },
-    });
+    const rec = (id: string, query: string, sha: string): RunRecord => blankRunRecord(id, { query, image: { path: `/imgs/${sha}.jpg`, sha256: sha.repeat(64) } });
     await writeRunRecord(runs, rec('20260101T000002Z-000003', 'third', 'c'));
     await writeRunRecord(runs, rec('20260101T000000Z-000001', 'first', 'a'));
     writeFileSync(join(runs, '20260101T000001Z-000002.json'), '{not json');
@@ -597,23 +583,7 @@ describe('verl config lines', () => {
 
 describe('grounding results for export', () => {
   const g = (path: string, label = 'cat'): GroundingResult => result(path, label, [box(0, [1, 1, 9, 9], label)]);
-  const runRecord = (id: string, grounding?: GroundingResult[]): RunRecord => ({
-    version: 1,
-    id,
-    created: '2026-01-01T00:00:00Z',
-    query: 'q',
-    image: { path: '/imgs/a.jpg', sha256: 'a'.repeat(64) },
-    tools: { url: 'x' },
-    reply: '',
-    plan: null,
-    program: null,
-    format: { score: 0, diagnostics: [] },
-    trace: [],
-    final_answer: null,
-    error: null,
-    timings: { total_ms: 1 },
-    ...(grounding ? { grounding } : {}),
-  });
+  const runRecord = (id: string, grounding?: GroundingResult[]): RunRecord => blankRunRecord(id, grounding ? { grounding } : {});
 
   test('one result, an array of them, JSONL with one a line, and run records, in file order', async () => {
     const d = fresh();
