@@ -375,7 +375,7 @@ describe('the syntax reward', () => {
     );
     // A runner that throws: an error naming what failed; when the caller cancelled, the throw goes on.
     const thrown = await syntaxVerdict({ program: 'pass', runner: fakeRunner(new Error('spawn python3 ENOENT')), tools });
-    assert.equal(thrown.state, 'error');
+    assert.deepEqual([thrown.reward, thrown.state, thrown.judge], ['syntax', 'error', 'runner'], 'the runner is named as the one that failed');
     assert.equal(thrown.value, null);
     assert.equal(thrown.rationale, '');
     assert.equal(thrown.error, 'the program runner failed, so the syntax reward could not be computed: spawn python3 ENOENT');
@@ -673,6 +673,32 @@ describe('scoring a batch', () => {
     // concurrency 0 means 1, not a batch that never starts.
     const zero = await scoreBatch([...items, { query: GOOD_QUERY, reply: 'no tags' }], { judge: client, runner, cache: createVerdictCache(), concurrency: 0 });
     assert.deepEqual(zero.map((x) => x.total), [1, 0]);
+  });
+
+  test('concurrency 2 scores two replies at once: their eight judge calls are in flight together', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    // Each call is held until eight are in flight (or 5 s pass, so one reply at a time still ends).
+    let inFlight = 0;
+    let most = 0;
+    const waiting: (() => void)[] = [];
+    srv.setHandler(async (req) => {
+      most = Math.max(most, ++inFlight);
+      if (inFlight >= 8) for (const go of waiting.splice(0)) go();
+      else await new Promise<void>((r) => {
+        waiting.push(r);
+        setTimeout(r, 5000);
+      });
+      inFlight--;
+      return { text: JSON.stringify({ rationale: `${judgeOf(req)} ok`, score: 1 }) };
+    });
+    const items = [
+      { query: GOOD_QUERY, reply: GOOD_REPLY },
+      // Another plan and program (a judge may see only one of query, plan and program).
+      { query: `${GOOD_QUERY} (again)`, reply: GOOD_REPLY.replace('<plan>\n1. ', '<plan>\n1. First, ') },
+    ];
+    const res = await scoreBatch(items, { judge: client, runner, cache: createVerdictCache(), concurrency: 2, judgeConcurrency: 8 });
+    assert.deepEqual(res.map((r) => r.total), [1, 1]);
+    assert.equal(most, 8, 'both replies judged at once');
   });
 
   test('overrides given as a list apply to every reply of the batch, each by its own subject', async (t) => {
