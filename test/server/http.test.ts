@@ -7,37 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HealthResponse, ImageUploadResponse, TOOL_ROUTES } from '../../src/protocol/tools.js';
+import { pngHeader } from '../helpers/pngHeader.js';
 import { errorOf, FIXTURES, startTestToolServer, type TestToolServer } from '../helpers/toolServer.js';
 
 const IMAGES = join(FIXTURES, 'images');
-
-/** A PNG that claims `w`×`h` pixels: a valid header and a tiny (incomplete) body. */
-function hugePngHeader(w: number, h: number): Buffer {
-  const table = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (b: Buffer): number => {
-    let c = 0xffffffff;
-    for (const x of b) c = (table[(c ^ x) & 0xff] as number) ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const c = Buffer.alloc(4);
-    c.writeUInt32BE(crc(td));
-    return Buffer.concat([len, td, c]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // RGB
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])), chunk('IEND', Buffer.alloc(0))]);
-}
 
 describe('tool server HTTP layer (no models)', () => {
   let srv: TestToolServer;
@@ -138,7 +111,7 @@ describe('tool server HTTP layer (no models)', () => {
   });
 
   it('refuses a 20000×20000 image from its header with 413, without decoding it', async () => {
-    const r = await srv.call('POST', TOOL_ROUTES.images, undefined, { raw: hugePngHeader(20000, 20000) });
+    const r = await srv.call('POST', TOOL_ROUTES.images, undefined, { raw: pngHeader(20000, 20000) });
     assert.equal(r.status, 413);
     assert.equal(errorOf(r).code, 'image_too_large');
     assert.match(errorOf(r).message, /20000×20000/);

@@ -8,12 +8,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, ut
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { crc32, deflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { HttpError } from '../../src/server/errors.js';
 import { ImageStore, decodeRgb, probe } from '../../src/server/images.js';
 import { ByteLru } from '../../src/server/lru.js';
+import { pngHeader } from '../helpers/pngHeader.js';
 import { FIXTURES } from '../helpers/toolServer.js';
 
 const fixture = (name: string): Buffer => readFileSync(join(FIXTURES, 'images', name));
@@ -28,24 +28,6 @@ async function httpError(p: Promise<unknown>, status: number, code: string, mess
     assert.match(e.message, message);
     return true;
   });
-}
-
-/** A PNG whose header says width × height, with one tiny data chunk: nothing to decode, only a header to read. */
-function pngHeader(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([len, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // RGB
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(10))), chunk('IEND', Buffer.alloc(0))]);
 }
 
 describe('probe and decodeRgb: formats, limits and damaged headers', () => {
