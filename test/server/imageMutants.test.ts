@@ -4,31 +4,18 @@
 // same 403 whether or not a path outside exists), when a path is read again, the pixel cache's
 // keys, read errors that appear only while a file is read (/proc files), and closing twice.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { HttpError } from '../../src/server/errors.js';
 import { ImageStore, decodeRgb, probe } from '../../src/server/images.js';
-import { ByteLru } from '../../src/server/lru.js';
 import { pngHeader } from '../helpers/pngHeader.js';
-import { FIXTURES } from '../helpers/toolServer.js';
+import { assertHttpError, fixtureImage, openStore } from '../helpers/imageStore.js';
 
-const fixture = (name: string): Buffer => readFileSync(join(FIXTURES, 'images', name));
 const solid = (width: number, height: number, background: string) => sharp({ create: { width, height, channels: 3, background } });
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-async function httpError(p: Promise<unknown>, status: number, code: string, message: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof HttpError, String(e));
-    assert.equal(e.status, status, e.message);
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, message);
-    return true;
-  });
-}
 
 describe('probe and decodeRgb: formats, limits and damaged headers', () => {
   it('accepts WebP, GIF, TIFF and AVIF (which sharp reports as heif) with their size', async () => {
@@ -46,43 +33,39 @@ describe('probe and decodeRgb: formats, limits and damaged headers', () => {
   });
 
   it('a 1 × 1 image is a valid image', async () => {
-    assert.deepEqual(await probe(fixture('pixel-1x1.png'), 1e8), { format: 'png', width: 1, height: 1 });
+    assert.deepEqual(await probe(fixtureImage('pixel-1x1.png'), 1e8), { format: 'png', width: 1, height: 1 });
   });
 
   it('refuses a 20000 × 20000 image from its header with the size and the limit, not as a damaged file', async () => {
     // sharp's own default limit (268 megapixels) would call it an error of the input; the server
     // reads the header without that limit and says what is too large and what to do.
-    await httpError(probe(pngHeader(20_000, 20_000), 1e8), 413, 'image_too_large', /^the image is 20000×20000 = 400\.0 megapixels; the server accepts at most 100\.0 megapixels \(--max-megapixels\): downscale it first$/);
+    await assertHttpError(probe(pngHeader(20_000, 20_000), 1e8), 413, 'image_too_large', /^the image is 20000×20000 = 400\.0 megapixels; the server accepts at most 100\.0 megapixels \(--max-megapixels\): downscale it first$/);
   });
 
   it('a damaged header is a 422 that says the file is damaged, not an unsupported format', async () => {
     const damaged = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10, 0, 0]);
-    await httpError(probe(damaged, 1e8), 422, 'corrupt_image', /^the image could not be read \([^)\n]*corrupt header[^\n]*\): the file is damaged or truncated; re-export or re-download it$/);
+    await assertHttpError(probe(damaged, 1e8), 422, 'corrupt_image', /^the image could not be read \([^)\n]*corrupt header[^\n]*\): the file is damaged or truncated; re-export or re-download it$/);
   });
 
   it('decoding enforces the pixel limit itself', async () => {
     // 320 × 240 = 76,800 pixels.
-    await httpError(decodeRgb(fixture('scene-320x240.png'), 76_799), 422, 'corrupt_image', /^the image could not be decoded \(Input image exceeds pixel limit\)/);
-    const ok = await decodeRgb(fixture('scene-320x240.png'), 76_800);
+    await assertHttpError(decodeRgb(fixtureImage('scene-320x240.png'), 76_799), 422, 'corrupt_image', /^the image could not be decoded \(Input image exceeds pixel limit\)/);
+    const ok = await decodeRgb(fixtureImage('scene-320x240.png'), 76_800);
     assert.equal(ok.data.length, 320 * 240 * 3);
   });
 });
 
 describe('ImageStore details', () => {
   let base: string;
-  const png = fixture('scene-320x240.png');
-  const other = fixture('scene-224x224.png');
+  const png = fixtureImage('scene-320x240.png');
+  const other = fixtureImage('scene-224x224.png');
 
   before(() => {
     base = mkdtempSync(join(tmpdir(), 'valor-store-m-'));
   });
   after(() => rmSync(base, { recursive: true, force: true }));
 
-  const open = async (dir: string, extra: Partial<ConstructorParameters<typeof ImageStore>[0]> = {}): Promise<ImageStore> => {
-    const s = new ImageStore({ dir, ownsDir: true, allowRoots: [base], maxPixels: 1e8, diskBudgetBytes: 1e8, cache: new ByteLru<object>(1e8), ...extra });
-    await s.init();
-    return s;
-  };
+  const open = (dir: string, extra: Parameters<typeof openStore>[2] = {}): Promise<ImageStore> => openStore(dir, [base], extra);
 
   it('creates a nested store folder, and opens an existing one', async () => {
     const dir = join(base, 'deep', 'er', 'store');
@@ -102,7 +85,7 @@ describe('ImageStore details', () => {
     for (let i = 0; i < 200 && existsSync(a.file); i++) await sleep(10);
     assert.equal(existsSync(a.file), false, 'the forgotten upload is removed from disk');
     assert.equal(existsSync(b.file), true);
-    await httpError(store.resolve({ sha256: a.sha256 }), 404, 'unknown_image', /upload its bytes with POST \/v1\/images first/);
+    await assertHttpError(store.resolve({ sha256: a.sha256 }), 404, 'unknown_image', /upload its bytes with POST \/v1\/images first/);
     await store.close();
   });
 
@@ -142,7 +125,7 @@ describe('ImageStore details', () => {
       await store?.close();
     });
 
-    const forbidden = (path: string) => httpError(store.resolve({ path }), 403, 'path_forbidden', new RegExp(`^image path ${esc(path)} is outside the server's allowed folders \\(${esc(rootA)}, ${esc(rootB)}\\): start the server with --allow-root <folder>, or upload the bytes with POST /v1/images$`));
+    const forbidden = (path: string) => assertHttpError(store.resolve({ path }), 403, 'path_forbidden', new RegExp(`^image path ${esc(path)} is outside the server's allowed folders \\(${esc(rootA)}, ${esc(rootB)}\\): start the server with --allow-root <folder>, or upload the bytes with POST /v1/images$`));
 
     it('gives the same 403, naming every allowed folder, for a path outside whether or not it exists', async () => {
       const outside = join(base, 'outside.png');
@@ -157,7 +140,7 @@ describe('ImageStore details', () => {
     });
 
     it('a folder inside a root is refused as not a regular file', async () => {
-      await httpError(store.resolve({ path: rootB }), 400, 'bad_path', new RegExp(`^image path ${esc(rootB)} is not a regular file$`));
+      await assertHttpError(store.resolve({ path: rootB }), 400, 'bad_path', new RegExp(`^image path ${esc(rootB)} is not a regular file$`));
     });
 
     it('reads a path again when its size or its modification time changes, and only then', async () => {
@@ -191,14 +174,14 @@ describe('ImageStore details', () => {
     it('a file whose size says 0 but that reads past the limit is a 413', async () => {
       // /proc files report size 0 and give their text when read: the read itself must enforce the cap.
       const store = await open(join(base, 'proc1'), { allowRoots: ['/proc/self'], maxFileBytes: 100 });
-      await httpError(store.resolve({ path: '/proc/self/status' }), 413, 'image_too_large', /grew past 100 bytes while being read$/);
+      await assertHttpError(store.resolve({ path: '/proc/self/status' }), 413, 'image_too_large', /grew past 100 bytes while being read$/);
       await store.close();
     });
 
     it('a file that cannot be opened for reading is a 400 naming the reason', async () => {
       // drop_caches is write-only, for root too.
       const store = await open(join(base, 'proc2'), { allowRoots: ['/proc/sys/vm'] });
-      await httpError(store.resolve({ path: '/proc/sys/vm/drop_caches' }), 400, 'bad_path', /^image file \/proc\/sys\/vm\/drop_caches cannot be read \(EACCES\)$/);
+      await assertHttpError(store.resolve({ path: '/proc/sys/vm/drop_caches' }), 400, 'bad_path', /^image file \/proc\/sys\/vm\/drop_caches cannot be read \(EACCES\)$/);
       await store.close();
     });
   });

@@ -3,14 +3,12 @@
 // end. Seen from outside: a forgotten path is read again. 10,000 hard links to one tiny PNG make
 // the distinct paths cheaply; this is its own file because it takes seconds.
 import assert from 'node:assert/strict';
-import { linkSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { ImageStore } from '../../src/server/images.js';
-import { ByteLru } from '../../src/server/lru.js';
-import { FIXTURES } from '../helpers/toolServer.js';
+import { fixtureImage, openStore } from '../helpers/imageStore.js';
 
 describe('ImageStore path memory cap', () => {
   let base: string;
@@ -20,8 +18,7 @@ describe('ImageStore path memory cap', () => {
   after(() => rmSync(base, { recursive: true, force: true }));
 
   it('remembers 10,000 paths and forgets the oldest when one more comes', async () => {
-    const store = new ImageStore({ dir: join(base, 'store'), ownsDir: true, allowRoots: [base], maxPixels: 1e8, diskBudgetBytes: 1e8, cache: new ByteLru<object>(1e8) });
-    await store.init();
+    const store = await openStore(join(base, 'store'), [base]);
     // The first path: an uncompressed TIFF that is later swapped for another of the same size and
     // time, which only a fresh read sees.
     const red = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#ff0000' } }).tiff({ compression: 'none' }).toBuffer();
@@ -39,7 +36,7 @@ describe('ImageStore path memory cap', () => {
       writeFileSync(first, red);
       utimesSync(first, 1_000_000, 1_000_000);
     };
-    writeFileSync(join(base, 'dot.png'), readFileSync(join(FIXTURES, 'images', 'pixel-1x1.png')));
+    writeFileSync(join(base, 'dot.png'), fixtureImage('pixel-1x1.png'));
     // 9,999 more paths: 10,000 in all, none forgotten.
     for (let i = 0; i < 9_999; i++) {
       const p = join(base, `l${i}.png`);

@@ -1,20 +1,19 @@
 // Image paths in-process (src/server/images.ts ImageStore): a path is allowed by whole folder
 // components of an allowed root, never by string prefix; symlinks out and `..` are refused.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HttpError } from '../../src/server/errors.js';
-import { ImageStore } from '../../src/server/images.js';
-import { ByteLru } from '../../src/server/lru.js';
-import { FIXTURES } from '../helpers/toolServer.js';
+import type { ImageStore } from '../../src/server/images.js';
+import { fixtureImage, openStore } from '../helpers/imageStore.js';
 
 describe('ImageStore path resolution', () => {
   let base: string;
   let root: string;
   let store: ImageStore;
-  const png = readFileSync(join(FIXTURES, 'images', 'scene-320x240.png'));
+  const png = fixtureImage('scene-320x240.png');
 
   before(async () => {
     base = mkdtempSync(join(tmpdir(), 'valor-paths-'));
@@ -22,8 +21,7 @@ describe('ImageStore path resolution', () => {
     for (const d of ['root/sub', 'root-evil', 'rootx']) mkdirSync(join(base, d), { recursive: true });
     for (const f of ['root/..dots.png', 'root/a.png', 'root/sub/b.png', 'root-evil/a.png', 'rootx/a.png']) writeFileSync(join(base, f), png);
     symlinkSync(join(base, 'root-evil', 'a.png'), join(root, 'out.png'));
-    store = new ImageStore({ dir: join(base, 'store'), ownsDir: true, allowRoots: [root], maxPixels: 1e8, diskBudgetBytes: 1e8, cache: new ByteLru<object>(1e8) });
-    await store.init();
+    store = await openStore(join(base, 'store'), [root]);
   });
   after(async () => {
     await store?.close();
