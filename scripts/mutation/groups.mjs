@@ -5,8 +5,8 @@
 //
 // Only in-process tests belong here: Stryker sees coverage only in the process it starts, so tests
 // that exercise a module through a child process (the tool server over HTTP, the python worker)
-// would leave its mutants "no coverage". `inProcess: false` marks a group whose tests are not yet
-// in-process; it is configured so it can be run, but its figure is not comparable.
+// would leave its mutants "no coverage". A `note` says what a group's figure leaves out (tests
+// that are not in-process, a run too long for this machine); `npm run mutation -- --list` prints it.
 
 /** @type {Record<string, { mutate: string[]; tests: string[]; note?: string }>} */
 export const GROUPS = {
