@@ -4,6 +4,7 @@
 // `str.format`, never from our own output. In-process, so Stryker sees their coverage.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { getEventListeners } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -803,5 +804,61 @@ describe('judge calls: which endpoint refused, reference prompts with an image, 
     t0 = performance.now();
     const set = await scoreReply({ query: GOOD_QUERY, reply: GOOD_REPLY, judge: client, runner, cache: createVerdictCache() });
     assert.ok(set.ms >= 0 && set.ms <= performance.now() - t0 + 1, String(set.ms));
+  });
+});
+
+describe('reference prompts and the structured-output fallback; the caller signal after a batch', () => {
+  async function referenceSet(t: { after: (fn: () => unknown) => void }) {
+    const dir = mkdtempSync(join(tmpdir(), 'valor-ref-fallback-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    for (const [name, text] of Object.entries({ 'spatial_reward.txt': 'S {} {} {}', 'attribute_reward.txt': 'A {} {} {}', 'logic_reward.txt': 'REF-L {} | {} | {}', 'code_prompt.txt': 'C {} {} {}', 'api_prompt.txt': 'API' })) {
+      writeFileSync(join(dir, name), text);
+    }
+    return loadReferenceJudgeSet(dir);
+  }
+  const isReference = (req: { json: { messages?: unknown } }): boolean => JSON.stringify(req.json.messages).includes('REF-L ');
+
+  test('a reference-prompt request whose 400 mentions "schema" is an error verdict, not a retry with our tagged rubric', async (t) => {
+    resetStructuredSupport();
+    const judgeSet = await referenceSet(t);
+    const { srv, client } = await judgeEndpoint(t);
+    // The first request is refused with a message that reads like a schema refusal; anything after
+    // it would be answered, so a wrong fallback shows as a pass.
+    let n = 0;
+    srv.setHandler(() => (n++ === 0 ? REFUSAL : { text: 'Fine.\n<answer>1</answer>' }));
+    const v = await runJudge({ reward: 'logic', material: MATERIAL, client, judgeSet, cache: createVerdictCache() });
+    assert.equal(v.state, 'error');
+    assert.match(v.error ?? '', /^the logic judge at \S+ \(model judge-m\) failed \(bad_request 400\): /);
+    assert.equal(srv.chatRequests().length, 1, 'no second request');
+    // Nor is the endpoint marked as refusing JSON schema: a call with our rubrics still asks for it.
+    await runJudge({ reward: 'logic', material: MATERIAL, client, cache: createVerdictCache() });
+    assert.ok(srv.chatRequests()[1]!.json.response_format, 'our rubric call still tries json_schema');
+  });
+
+  test('a reference verdict on an endpoint that refused JSON schema is not filed under the tagged request of our rubric', async (t) => {
+    resetStructuredSupport();
+    const judgeSet = await referenceSet(t);
+    const { srv, client } = await judgeEndpoint(t);
+    srv.setHandler((req) => (req.json.response_format ? REFUSAL : isReference(req) ? { text: '<answer>0</answer>' } : { text: 'Ours.\n<answer>1</answer>' }));
+    const cache = createVerdictCache();
+    // Mark the endpoint as refusing JSON schema (another reward, so its verdict is not the one looked up below).
+    const marked = await runJudge({ reward: 'spatial', material: MATERIAL, client, cache });
+    assert.equal(marked.state, 'pass');
+    assert.deepEqual(srv.chatRequests().map((r) => Boolean(r.json.response_format)), [true, false]);
+    const ref = await runJudge({ reward: 'logic', material: MATERIAL, client, judgeSet, cache });
+    assert.deepEqual([ref.state, ref.value], ['fail', 0]);
+    // Our rubric's logic judge, now asked in tags, gets its own answer, not the reference verdict.
+    const ours = await runJudge({ reward: 'logic', material: MATERIAL, client, cache });
+    assert.deepEqual([ours.state, ours.value, ours.cached], ['pass', 1, false]);
+    assert.equal(srv.chatRequests().length, 4);
+  });
+
+  test('a batch leaves no abort listener on the caller signal', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    passAll(srv);
+    const ac = new AbortController();
+    const res = await scoreBatch([{ query: GOOD_QUERY, reply: GOOD_REPLY }, { query: GOOD_QUERY, reply: GOOD_REPLY }], { judge: client, runner, cache: createVerdictCache(), signal: ac.signal });
+    assert.equal(res.length, 2);
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
   });
 });
