@@ -73,6 +73,24 @@ export const GROUPS = {
     mutate: ['src/core/runner/toolCall.ts', 'src/core/runner/runOutcome.ts', 'src/core/runner/childLimits.ts', 'src/core/runner/env.ts', 'src/core/runner/wire.ts', 'src/core/runner/dispatch.ts'],
     tests: ['test/core/runnerUnits.test.ts', 'test/core/runner.test.ts', 'test/core/runnerPlaceholder.test.ts'],
   },
+  // The runner's child-process modules, one group each so that each fits a run here. Only the
+  // files that start real python3 children reach them; runnerLimits.test.ts (16 s a start) is left
+  // out as in runner-pure, and sandbox.test.ts (10 s) only where the child is started.
+  'runner-processes': {
+    mutate: ['src/core/runner/processes.ts', 'src/core/runner/index.ts'],
+    tests: ['test/core/runner.test.ts', 'test/core/runnerPlaceholder.test.ts', 'test/core/sandbox.test.ts'],
+    note: 'runnerLimits.test.ts left out (16 s a start): the caps it checks end-to-end are pinned in-process by runnerUnits',
+  },
+  'runner-pool': {
+    mutate: ['src/core/runner/pool.ts'],
+    tests: ['test/core/runner.test.ts', 'test/core/runnerPlaceholder.test.ts'],
+    note: 'runnerLimits.test.ts left out (16 s a start)',
+  },
+  'runner-active': {
+    mutate: ['src/core/runner/activeRun.ts'],
+    tests: ['test/core/runner.test.ts', 'test/core/runnerPlaceholder.test.ts'],
+    note: 'runnerLimits.test.ts left out (16 s a start)',
+  },
   images: { mutate: ['src/server/images.ts'], tests: ['test/server/imagePaths.test.ts', 'test/server/imageStore.test.ts', 'test/server/imageMutants.test.ts', 'test/server/imagePathCap.test.ts'] },
   'server-routes': {
     mutate: ['src/server/server.ts', 'src/server/context.ts', 'src/server/routes/*.ts', 'src/server/timing.ts'],
