@@ -30,7 +30,7 @@ export const GROUPS = {
   // there (pool, items, retries, cancellation, records, resume, output folder).
   'eval-summary': {
     mutate: ['src/core/eval/summary.ts'],
-    tests: ['test/core/evalSummaryLines.test.ts', 'test/core/evalSummaryFigures.test.ts'],
+    tests: ['test/core/evalSummaryLines.test.ts', 'test/core/evalSummaryFigures.test.ts', 'test/core/evalSummaryMutants.test.ts'],
     note: 'the in-process tests only: evalLoop and evalRepair reach the same code through real python3 runs, 4-6 s a mutant',
   },
   'eval-merge': {

@@ -190,11 +190,11 @@ export function summarize(results: readonly EvalResult[], selected: number): Com
         totalN++;
       }
     }
-    const names = Object.keys(sums).sort() as RewardName[];
+    const perReward = (Object.keys(sums).sort() as RewardName[]).map((k) => [k, sums[k] as { sum: number; n: number; errors: number }] as const);
     rewards = {
       n: withRewards.length,
-      means: Object.fromEntries(names.map((k) => [k, sums[k]?.n ? round((sums[k]?.sum ?? 0) / (sums[k]?.n ?? 1)) : null])),
-      errors: Object.fromEntries(names.map((k) => [k, sums[k]?.errors ?? 0])),
+      means: Object.fromEntries(perReward.map(([k, s]) => [k, s.n ? round(s.sum / s.n) : null])),
+      errors: Object.fromEntries(perReward.map(([k, s]) => [k, s.errors])),
       total_mean: totalN === 0 ? null : round(totalSum / totalN),
       incomplete: withRewards.length - totalN,
     };
