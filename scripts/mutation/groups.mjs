@@ -101,7 +101,7 @@ export const GROUPS = {
     mutate: ['src/server/grounding.ts', 'src/server/depth.ts'],
     // In-process only: inference.test.ts and parity.test.ts go through the tool server's child
     // process (parity's in-process caption and post-processing checks are covered here again).
-    tests: ['test/server/groundingInProcess.test.ts', 'test/server/groundingReference.test.ts', 'test/server/depthMaps.test.ts', 'test/server/depthInProcess.test.ts'],
+    tests: ['test/server/groundingInProcess.test.ts', 'test/server/groundingReference.test.ts', 'test/server/depthMaps.test.ts', 'test/server/depthInProcess.test.ts', 'test/server/modelsMutants.test.ts'],
   },
   // The stage's real-browser tests (render, interaction, screenshots) stay as they are; these run the
   // same modules in-process, the stage parts against the small DOM/canvas double in test/webview/domDouble.ts.

@@ -41,7 +41,8 @@ export class DepthModel implements LoadedModel {
   ) {}
 
   static async load(dir: string, device: Device, warn: (line: string) => void, threads?: SessionThreads): Promise<DepthModel> {
-    const processor = await transformers.AutoImageProcessor.from_pretrained(dir, { local_files_only: true });
+    // Local files only: transformersEnv.ts turns remote models off for every load.
+    const processor = await transformers.AutoImageProcessor.from_pretrained(dir);
     usePillowResize(processor);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { depth_estimation_type?: string };
     if (config.depth_estimation_type === 'relative') {
@@ -50,10 +51,14 @@ export class DepthModel implements LoadedModel {
     const session = await CountedSession.open(join(dir, 'onnx', 'model.onnx'), device, warn, threads);
     if (!session.inputNames.includes('pixel_values')) throw new Error(`onnx/model.onnx has no input 'pixel_values' (inputs: ${session.inputNames.join(', ')})`);
     // The depth output: 'predicted_depth', else the first output that is not a focal length or
-    // field of view (whatever order the export gave them).
+    // field of view (whatever order the export gave them); Depth Pro's focal output is the first
+    // that is.
     const isFocal = (n: string): boolean => /focal|fov|field_of_view/i.test(n);
-    const outputName = session.outputNames.includes('predicted_depth') ? 'predicted_depth' : (session.outputNames.find((n) => !isFocal(n)) ?? (session.outputNames[0] as string));
-    const focalOutput = session.outputNames.find((n) => n !== outputName && isFocal(n));
+    const outputName = session.outputNames.includes('predicted_depth') ? 'predicted_depth' : session.outputNames.find((n) => !isFocal(n));
+    if (outputName === undefined) {
+      throw new Error(`onnx/model.onnx has no depth output (outputs: ${session.outputNames.join(', ')}, each a focal length or field of view by its name); export the depth map as 'predicted_depth'`);
+    }
+    const focalOutput = session.outputNames.find(isFocal);
     return new DepthModel(modelId(dir, DEPTH_FILES), session, processor, outputName, focalOutput);
   }
 
@@ -86,8 +91,7 @@ export class DepthModel implements LoadedModel {
     const raw = Number((out[this.focalOutput] as ort.Tensor).data[0]);
     const focalPx = /fov|field_of_view/i.test(this.focalOutput) ? (0.5 * netWidth) / Math.tan((0.5 * raw * Math.PI) / 180) : raw;
     const scale = netWidth / focalPx;
-    const inverse = new Float32Array(data.length);
-    for (let i = 0; i < data.length; i++) inverse[i] = (data[i] as number) * scale;
+    const inverse = data.map((v) => v * scale);
     const resized = resizeBicubic(inverse, w, h, width, height);
     for (let i = 0; i < resized.length; i++) resized[i] = 1 / Math.min(Math.max(resized[i] as number, 1e-4), 1e4);
     return resized;
@@ -186,8 +190,7 @@ export function resizeBicubic(src: Float32Array, inW: number, inH: number, outW:
 export function downsampleDepth(map: Float32Array, width: number, height: number, maxSide: number): { width: number; height: number; data: Float32Array; min: number; max: number } {
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < map.length; i++) {
-    const v = map[i] as number;
+  for (const v of map) {
     if (Number.isFinite(v) && v > 0) {
       if (v < min) min = v;
       if (v > max) max = v;
@@ -203,16 +206,17 @@ export function downsampleDepth(map: Float32Array, width: number, height: number
   const sum = new Float64Array(w * h);
   const cnt = new Uint32Array(w * h);
   for (let y = 0; y < height; y++) {
-    const ty = Math.min(h - 1, Math.floor((y * h) / height));
+    // y < height, so the cell row is below h (and the column below w).
+    const ty = Math.floor((y * h) / height);
     for (let x = 0; x < width; x++) {
       const v = map[y * width + x] as number;
       if (!(Number.isFinite(v) && v > 0)) continue;
-      const j = ty * w + Math.min(w - 1, Math.floor((x * w) / width));
+      const j = ty * w + Math.floor((x * w) / width);
       sum[j] = (sum[j] as number) + v;
       cnt[j] = (cnt[j] as number) + 1;
     }
   }
-  const data = new Float32Array(w * h);
-  for (let j = 0; j < data.length; j++) data[j] = (cnt[j] as number) > 0 ? (sum[j] as number) / (cnt[j] as number) : NaN;
+  // A cell with no valid value is 0 / 0: NaN.
+  const data = Float32Array.from(sum, (s, j) => s / (cnt[j] as number));
   return { width: w, height: h, data, min, max };
 }

@@ -106,10 +106,13 @@ export class GroundingDino implements LoadedModel {
   ) {}
 
   static async load(dir: string, device: Device, warn: (line: string) => void, threads?: SessionThreads): Promise<GroundingDino> {
-    const processor = await transformers.AutoProcessor.from_pretrained(dir, { local_files_only: true });
-    if (!processor.tokenizer || !processor.image_processor) throw new Error('the folder does not give both a tokenizer and an image processor');
+    // Local files only: transformersEnv.ts turns remote models off for every load.
+    const processor = await transformers.AutoProcessor.from_pretrained(dir);
+    if (!processor.tokenizer || !processor.image_processor) {
+      throw new Error('preprocessor_config.json does not make a processor with both a tokenizer and an image processor: it needs "processor_class": "GroundingDinoProcessor" and the tokenizer files beside it (scripts/export/export_grounding_dino.py writes them)');
+    }
     usePillowResize(processor.image_processor);
-    const config = (await transformers.AutoConfig.from_pretrained(dir, { local_files_only: true })) as unknown as { max_text_len?: number };
+    const config = (await transformers.AutoConfig.from_pretrained(dir)) as unknown as { max_text_len?: number };
     const session = await CountedSession.open(`${dir}/onnx/model.onnx`, device, warn, threads);
     for (const name of ['logits', 'pred_boxes']) {
       if (!session.outputNames.includes(name)) throw new Error(`onnx/model.onnx has no output '${name}' (outputs: ${session.outputNames.join(', ')}); export it with scripts/export/export_grounding_dino.py`);
@@ -241,8 +244,9 @@ export class GroundingDino implements LoadedModel {
     const key = ids.join(',');
     let text = this.decoded.get(key);
     if (text === undefined) {
-      const proc = this.processor as unknown as { batch_decode(b: number[][]): string[] };
-      text = proc.batch_decode([[...ids]])[0] ?? '';
+      // One sequence in, one string out.
+      const proc = this.processor as unknown as { batch_decode(b: [number[]]): [string] };
+      text = proc.batch_decode([[...ids]])[0];
       if (this.decoded.size > 10_000) this.decoded.clear();
       this.decoded.set(key, text);
     }
@@ -254,8 +258,9 @@ export class GroundingDino implements LoadedModel {
     let k = this.phraseKeys.get(norm);
     if (k === undefined) {
       const ids = this.tokenize(norm).input_ids as transformers.Tensor;
-      const inner = Array.from(ids.data as BigInt64Array).slice(1, -1).map(Number);
-      k = normalizeLabel(this.processor.tokenizer?.decode(inner, { skip_special_tokens: true }) ?? norm);
+      // Skipping the special tokens drops the [CLS] and [SEP] around the phrase.
+      const all = Array.from(ids.data as BigInt64Array).map(Number);
+      k = normalizeLabel(this.processor.tokenizer?.decode(all, { skip_special_tokens: true }) ?? norm);
       if (this.phraseKeys.size > 10_000) this.phraseKeys.clear();
       this.phraseKeys.set(norm, k);
     }
