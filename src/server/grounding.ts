@@ -27,9 +27,15 @@ export interface Phrase {
   norm: string;
 }
 
+/** BERT's special tokens, lowercased as a phrase's `norm` is. */
+const SPECIAL_TOKEN = /^\[(cls|sep|pad|mask|unk)\]$/;
+
 /**
  * The asked phrases: split on commas, trimmed, empty ones dropped, repeats (ignoring case and
- * spacing) kept once. An empty result is a 400: the program asked for nothing.
+ * spacing) kept once. A phrase that names nothing the detector can read (no letter or digit, such
+ * as ".", or one of BERT's special tokens such as "[SEP]") is dropped like an empty one: its tokens
+ * would be empty or special, and every weak box would come back labelled with it. An empty result
+ * is a 400: the program asked for nothing.
  */
 export function parsePhrases(prompt: string): Phrase[] {
   const out: Phrase[] = [];
@@ -37,7 +43,7 @@ export function parsePhrases(prompt: string): Phrase[] {
   for (const part of prompt.split(',')) {
     const asked = part.trim();
     const norm = asked.toLowerCase().replace(/\s+/g, ' ');
-    if (!norm || seen.has(norm)) continue;
+    if (!/[\p{L}\p{N}]/u.test(norm) || SPECIAL_TOKEN.test(norm) || seen.has(norm)) continue;
     seen.add(norm);
     out.push({ asked, norm });
   }

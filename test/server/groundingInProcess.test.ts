@@ -38,11 +38,21 @@ describe('the prompt rules', () => {
       { asked: 'laptop', norm: 'laptop' },
     ]);
     assert.deepEqual(parsePhrases('Coffee\n  Table'), [{ asked: 'Coffee\n  Table', norm: 'coffee table' }]);
+    // A phrase with no letter or digit, or one of BERT's special tokens, names nothing: dropped.
+    assert.deepEqual(parsePhrases('., mug, ..., [SEP], [cls], -, 2 cups, [Mask]'), [
+      { asked: 'mug', norm: 'mug' },
+      { asked: '2 cups', norm: '2 cups' },
+    ]);
+    assert.deepEqual(parsePhrases('Überzieher, 猫'), [
+      { asked: 'Überzieher', norm: 'überzieher' },
+      { asked: '猫', norm: '猫' },
+    ]);
   });
 
   it('a prompt with no phrase is a 400 quoting (the start of) the prompt', () => {
     httpError(() => parsePhrases(' , ,'), 400, 'empty_prompt', /^gd_detect needs at least one noun phrase; the prompt " , ," has none \(phrases are separated by commas, e\.g\. "red mug, laptop"\)$/);
     httpError(() => parsePhrases(','.repeat(100)), 400, 'empty_prompt', new RegExp(`the prompt "${','.repeat(80)}" has none`));
+    httpError(() => parsePhrases('. , [SEP]'), 400, 'empty_prompt', /the prompt "\. , \[SEP\]" has none/);
   });
 
   it('caption: the phrases joined by ". " and ended by "."; a label compares without dots, spacing or case', () => {
