@@ -853,6 +853,22 @@ describe('reference prompts and the structured-output fallback; the caller signa
     assert.equal(srv.chatRequests().length, 4);
   });
 
+  test('scoring again with refresh asks every judge again; with a list, only the named judges', async (t) => {
+    const { srv, client } = await judgeEndpoint(t);
+    passAll(srv);
+    const cache = createVerdictCache();
+    const score = (refresh?: boolean | readonly JudgeReward[]) => scoreReply({ query: GOOD_QUERY, reply: GOOD_REPLY, judge: client, runner, cache, ...(refresh === undefined ? {} : { refresh }) });
+    const judged = (set: { verdicts: Verdict[] }) => set.verdicts.filter((v) => !['format', 'syntax'].includes(v.reward)).map((v) => [v.reward, v.cached]);
+    await score();
+    assert.equal(srv.chatRequests().length, 4, 'the four judges asked once');
+    assert.deepEqual(judged(await score()), [['spatial', true], ['attribute', true], ['logic', true], ['adherence', true]]);
+    assert.equal(srv.chatRequests().length, 4, 'all four from the cache');
+    assert.deepEqual(judged(await score(['logic'])), [['spatial', true], ['attribute', true], ['logic', false], ['adherence', true]]);
+    assert.equal(srv.chatRequests().length, 5, 'only logic asked again');
+    assert.deepEqual(judged(await score(true)), [['spatial', false], ['attribute', false], ['logic', false], ['adherence', false]]);
+    assert.equal(srv.chatRequests().length, 9, 'all four asked again');
+  });
+
   test('a batch leaves no abort listener on the caller signal', async (t) => {
     const { srv, client } = await judgeEndpoint(t);
     passAll(srv);
