@@ -64,7 +64,7 @@ export const GROUPS = {
   // yet measured (docs/testing.md). runner-pure is the part that runs in minutes.
   runner: {
     mutate: ['src/core/runner/*.ts'],
-    tests: ['test/core/runnerUnits.test.ts', 'test/core/runnerProcesses.test.ts', 'test/core/runner.test.ts', 'test/core/runnerLimits.test.ts', 'test/core/runnerPlaceholder.test.ts'],
+    tests: ['test/core/runnerUnits.test.ts', 'test/core/runnerProcesses.test.ts', 'test/core/runnerLifecycle.test.ts', 'test/core/runner.test.ts', 'test/core/runnerLimits.test.ts', 'test/core/runnerPlaceholder.test.ts'],
     note: 'activeRun, index, pool and processes are reached only with real python children: hours at concurrency 1',
   },
   // runnerLimits.test.ts (16 s a start, ten times the others) is left out here: runnerUnits pins the
@@ -78,7 +78,7 @@ export const GROUPS = {
   // out as in runner-pure, and sandbox.test.ts (10 s) only where the child is started.
   'runner-processes': {
     mutate: ['src/core/runner/processes.ts', 'src/core/runner/index.ts'],
-    tests: ['test/core/runnerProcesses.test.ts', 'test/core/runner.test.ts', 'test/core/runnerPlaceholder.test.ts', 'test/core/sandbox.test.ts'],
+    tests: ['test/core/runnerProcesses.test.ts', 'test/core/runnerLifecycle.test.ts', 'test/core/runner.test.ts', 'test/core/runnerPlaceholder.test.ts', 'test/core/sandbox.test.ts'],
     note: 'runnerLimits.test.ts left out (16 s a start): the caps it checks end-to-end are pinned in-process by runnerUnits',
   },
   'runner-pool': {

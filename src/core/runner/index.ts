@@ -15,7 +15,7 @@
  * child are defence in depth only.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IsolationMode, ProgramOutcome } from '../../protocol/run.js';
@@ -23,7 +23,7 @@ import type { ProgramRunnerLike, RunRequest } from '../runnerTypes.js';
 import { ActiveRun, type RunSettings } from './activeRun.js';
 import { programEnv } from './env.js';
 import { ColdLauncher, WarmLauncher } from './pool.js';
-import { isolationFrom, type RunnerProcessEvent } from './processes.js';
+import { isolationFrom, RunnerSetupError, type RunnerProcessEvent } from './processes.js';
 
 export { programEnv } from './env.js';
 export { ISOLATION_HINT, RunnerSetupError, type RunnerProcessEvent, type RunnerSetupErrorCode } from './processes.js';
@@ -58,6 +58,12 @@ export interface ProgramRunnerOptions {
 }
 
 export const RUNNER_DEFAULTS = { timeoutMs: 60_000, memoryMB: 2048, maxStdoutBytes: 64 * 1024 } as const;
+
+/** The longest Unix socket path the OS keeps whole (sun_path less its NUL: 104 bytes on macOS, 108 elsewhere). */
+export const MAX_SOCKET_PATH = process.platform === 'darwin' ? 103 : 107;
+
+const SHUT_DOWN = { type: 'Cancelled', message: 'the runner was shut down', line: null } as const;
+const shutDownOutcome = (): ProgramOutcome => ({ ok: false, final_answer: null, error: { ...SHUT_DOWN }, trace: [], stdout: '', ms: 0 });
 
 export class ProgramRunner implements ProgramRunnerLike {
   readonly python: string;
@@ -125,20 +131,19 @@ export class ProgramRunner implements ProgramRunnerLike {
     if (signal?.aborted) {
       return { ok: false, final_answer: null, error: { type: 'Cancelled', message: 'the run was cancelled before it started', line: null }, trace: [], stdout: '', ms: 0 };
     }
-    const dir = await mkdtemp(join(await this.scratchBase(), 'run-'));
-    await mkdir(join(dir, 'work'));
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(join(dir, 's'), () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    let prepared: { dir: string; server: Server };
+    try {
+      prepared = await this.prepareRun();
+    } catch (err) {
+      // dispose() removes the scratch folders while a run may still be making its own in them.
+      if (this.disposed && !(err instanceof RunnerSetupError)) return shutDownOutcome();
+      throw err;
+    }
+    const { dir, server } = prepared;
     if (this.disposed) {
       server.close();
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-      return { ok: false, final_answer: null, error: { type: 'Cancelled', message: 'the runner was shut down', line: null }, trace: [], stdout: '', ms: 0 };
+      return shutDownOutcome();
     }
     const launcher = this.warm ? this.warmLauncher : this.cold;
     const run = new ActiveRun(req, settings, dir, server, launcher);
@@ -151,12 +156,36 @@ export class ProgramRunner implements ProgramRunnerLike {
     }
   }
 
+  /** A run's scratch folder (with its `work` folder) and the Unix socket server its program connects to. */
+  private async prepareRun(): Promise<{ dir: string; server: Server }> {
+    const dir = await mkdtemp(join(await this.scratchBase(), 'run-'));
+    const socketPath = join(dir, 's');
+    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+      // A longer path is cut short by the socket layer: the program could never connect back.
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw new RunnerSetupError(
+        `the runner's scratch folder ${dir} is too deep for the program's Unix socket (${Buffer.byteLength(socketPath)} bytes, at most ${MAX_SOCKET_PATH}): point TMPDIR (or the runner's tmpDir) at a shorter folder`,
+        'start-failed',
+      );
+    }
+    await mkdir(join(dir, 'work'));
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return { dir, server };
+  }
+
   /** Stops everything: runs in progress end as Cancelled, all python processes are killed. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     const pending = [...this.active].map((r) => r.outcome.catch(() => undefined));
-    for (const run of this.active) run.fail({ type: 'Cancelled', message: 'the runner was shut down', line: null });
+    for (const run of this.active) run.fail({ ...SHUT_DOWN });
     this.cold.dispose();
     await this.warmLauncher.dispose();
     await Promise.all(pending);
