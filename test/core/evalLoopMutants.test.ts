@@ -1,0 +1,457 @@
+/**
+ * The eval loop's parts one at a time, in-process and without python3 children (the mutation run
+ * of the eval-loop group, docs/testing.md): the run's context and defaults, record names and the
+ * result read back from a record, the output folder's manifest checks, resume, the summary
+ * document, the pool, tool retries and cancellation, and how failures are classified. Every
+ * expected value is worked out by hand from docs/eval.md and the record format; hashes with
+ * python's hashlib.
+ *
+ * Where a part needs a program run, the test gives the step or the runner a finished record
+ * instead of starting python3 (evalLoop.test.ts and evalRepair.test.ts run the same loop with real
+ * children); the generator is the real client against the local OpenAI-compatible server.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ChatError, VALOR_SAMPLING } from '../../src/core/chat.js';
+import { isAbort, linkAbort, sleep } from '../../src/core/eval/cancellation.js';
+import { createEvalContext, type EvalDeps, type EvalEvent, type EvalOptions } from '../../src/core/eval/context.js';
+import { type EvalQuestion, parseDataset, type LoadedDataset } from '../../src/core/eval/dataset.js';
+import { classifyRunFailure, fatalToolOutage, imageFailure, runErrorKind } from '../../src/core/eval/failures.js';
+import { selectQuestions } from '../../src/core/eval/loop.js';
+import { recordName, recordPath, recordRelPath, removeStaleTemps, resultFromRecord } from '../../src/core/eval/records.js';
+import { ImageInputError } from '../../src/core/image.js';
+import { withToolRetries } from '../../src/core/eval/toolRetries.js';
+import { BUILTIN_PROMPT } from '../../src/core/promptSource.js';
+import { RunnerSetupError } from '../../src/core/runner/index.js';
+import { ToolError, type Tools } from '../../src/core/tools.js';
+import type { RunRecord } from '../../src/protocol/run.js';
+
+// ---------------------------------------------------------------------------------------------
+// Shared pieces: a dataset made from text, a context over a temporary folder, a record by hand.
+
+function dataset(lines: object[], path = '/bench/b.jsonl', sha256 = 'a'.repeat(64)): LoadedDataset {
+  return { ...parseDataset(lines.map((l) => JSON.stringify(l)).join('\n')), path, sha256 };
+}
+
+const Q = (over: Partial<EvalQuestion> = {}): EvalQuestion => ({ id: 'q-1', line: 1, question: 'Is it red?', image: 'red.png', answer: 'yes', type: 'yesno', typeSource: 'given', ...over });
+
+/** A generator that is never asked (the parts under test do not generate). */
+const idleGenerator = { baseUrl: 'http://gen.invalid/v1', model: 'gen-model', complete: () => Promise.reject(new Error('not asked')), stream: () => Promise.reject(new Error('not asked')) };
+const idleTools: Tools = { gd_detect: () => Promise.reject(new Error('no')), depth: () => Promise.reject(new Error('no')), vqa: () => Promise.reject(new Error('no')) };
+
+function depsOf(over: Partial<EvalDeps> = {}): EvalDeps {
+  return { generator: idleGenerator, tools: idleTools, toolsUrl: 'http://tools.invalid', runner: { run: () => Promise.reject(new Error('no runner')), dispose: async () => undefined }, ...over };
+}
+
+function record(over: Partial<RunRecord> = {}): RunRecord {
+  return {
+    version: 1,
+    id: 'r',
+    created: '2026-01-01T00:00:00.000Z',
+    query: 'Is it red?',
+    image: { path: '/img/red.png', sha256: 'b'.repeat(64), width: 4, height: 3 },
+    generator: null,
+    tools: { url: 'http://tools.invalid' },
+    reply: '<plan>\n1.\n</plan>\n<answer>\nfinal_answer = "yes"\n</answer>',
+    plan: '1.',
+    program: 'final_answer = "yes"',
+    format: { score: 1, diagnostics: [] },
+    trace: [],
+    final_answer: 'yes',
+    error: null,
+    timings: { total_ms: 10 },
+    ...over,
+  };
+}
+
+let work: string;
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'valor-evalloopmut-'));
+});
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the run context: every default applied once', () => {
+  const opts = (over: Partial<EvalOptions> = {}): EvalOptions => ({ dataset: dataset([]), imagesDir: 'imgs', outDir: 'out', ...over });
+
+  it('defaults: one at a time, 3 tool retries from 500 ms, 60 s a program, no repair, no shard, our prompt and sampling', () => {
+    const c = createEvalContext(opts(), depsOf());
+    assert.equal(c.outDir, resolve('out'));
+    assert.equal(c.imagesDir, resolve('imgs'));
+    assert.equal(c.runsDir, join(resolve('out'), 'runs'));
+    assert.equal(c.concurrency, 1);
+    assert.equal(c.toolRetries, 3);
+    assert.equal(c.toolRetryDelayMs, 500);
+    assert.equal(c.timeoutMs, 60_000);
+    assert.equal(c.repair, 0);
+    assert.equal(c.shard, null);
+    assert.equal(c.prompt, BUILTIN_PROMPT);
+    assert.deepEqual(c.sampling, { ...VALOR_SAMPLING });
+  });
+
+  it('takes what it is given: whole workers (at least one), a 1-way shard is no shard, sampling over ours', () => {
+    const c = createEvalContext(
+      opts({ concurrency: 2.9, toolRetries: 0, toolRetryDelayMs: 7, timeoutMs: 1234, repair: 2, shard: { index: 1, count: 2 }, sampling: { temperature: 0 } }),
+      depsOf(),
+    );
+    assert.equal(c.concurrency, 2);
+    assert.equal(c.toolRetries, 0);
+    assert.equal(c.toolRetryDelayMs, 7);
+    assert.equal(c.timeoutMs, 1234);
+    assert.equal(c.repair, 2);
+    assert.deepEqual(c.shard, { index: 1, count: 2 });
+    assert.deepEqual(c.sampling, { ...VALOR_SAMPLING, temperature: 0 });
+    assert.equal(createEvalContext(opts({ concurrency: 0 }), depsOf()).concurrency, 1);
+    assert.equal(createEvalContext(opts({ concurrency: -3 }), depsOf()).concurrency, 1);
+    assert.equal(createEvalContext(opts({ shard: { index: 0, count: 1 } }), depsOf()).shard, null);
+  });
+
+  it('events go to onEvent, and nowhere without one', () => {
+    const seen: EvalEvent[] = [];
+    const e: EvalEvent = { kind: 'warn', message: 'w' };
+    createEvalContext(opts({ onEvent: (x) => seen.push(x) }), depsOf()).emit(e);
+    assert.deepEqual(seen, [e]);
+    assert.doesNotThrow(() => createEvalContext(opts(), depsOf()).emit(e));
+  });
+
+  it('selectQuestions: the shard first, then the first `limit` (0 selects none; no limit selects all)', () => {
+    const qs = ['q0', 'q1', 'q2', 'q3', 'q17'].map((id, i) => Q({ id, line: i + 1 }));
+    // shardOf for count 3 (evalDataset.test.ts, python's hashlib): q0 0, q1 0, q2 2, q3 0, q17 1.
+    assert.deepEqual(selectQuestions(qs, { index: 0, count: 3 }, null).map((q) => q.id), ['q0', 'q1', 'q3']);
+    assert.deepEqual(selectQuestions(qs, { index: 0, count: 3 }, 2).map((q) => q.id), ['q0', 'q1']);
+    assert.deepEqual(selectQuestions(qs, null, 0), []);
+    assert.deepEqual(selectQuestions(qs, undefined, undefined).map((q) => q.id), ['q0', 'q1', 'q2', 'q3', 'q17']);
+  });
+});
+
+describe('record names and paths', () => {
+  // The hash part is the first 10 hex digits of sha256(id), worked out with python's hashlib.
+  it('a readable part (unsafe runs as one _, no leading dots or underscores, at most 80 characters, q when nothing is left) and a hash of the whole id', () => {
+    assert.equal(recordName('flt-4'), 'flt-4-9aae2de1ec');
+    assert.equal(recordName('a/b'), 'a_b-c14cddc033');
+    assert.equal(recordName('a_b'), 'a_b-648fa9b31b');
+    assert.equal(recordName('..hidden'), 'hidden-27b2a250c5');
+    assert.equal(recordName('._x'), 'x-c9eab32149');
+    assert.equal(recordName('-x'), '-x-a420962426');
+    assert.equal(recordName('...'), 'q-ab5df625bc');
+    assert.equal(recordName('ü'), 'q-607474ca47');
+    assert.equal(recordName('x'.repeat(100)), `${'x'.repeat(80)}-09ecb6ebc8`);
+  });
+
+  it('records live in <out>/runs; the summary lists them relative, with forward slashes', () => {
+    assert.equal(recordPath('/o', 'a/b'), '/o/runs/a_b-c14cddc033.json');
+    assert.equal(recordRelPath('a/b'), 'runs/a_b-c14cddc033.json');
+  });
+
+  it('removeStaleTemps removes only *.tmp files and counts them; a missing folder has none', async () => {
+    const dir = join(work, 'stale');
+    await mkdir(dir, { recursive: true });
+    for (const n of ['a.json', 'a.json.1.ff.tmp', 'b.json.2.ee.tmp', 'tmp', 'c.tmp.json']) await writeFile(join(dir, n), 'x');
+    assert.equal(await removeStaleTemps(dir), 2);
+    assert.deepEqual((await readdir(dir)).sort(), ['a.json', 'c.tmp.json', 'tmp']);
+    assert.equal(await removeStaleTemps(join(work, 'no-such-folder')), 0);
+  });
+});
+
+describe('a result read back from its record', () => {
+  const verdict = (reward: string, state: 'pass' | 'fail' | 'error', value: number | null) => ({ reward, state, value, rationale: 'r', judge: 'j' }) as NonNullable<RunRecord['rewards']>['verdicts'][number];
+
+  it('an answered question: scored again from its answer, with the program\'s own answer, whole milliseconds, model, rewards and the optional fields', () => {
+    const q = Q({ id: 'yn-9', line: 7, category: 'Relative_Depth', benchmark: 'blink' });
+    const rec = record({
+      final_answer: 'Yes.',
+      generator: { base_url: 'http://g/v1', model: 'gen-x', settings: {} },
+      timings: { generate_ms: 12.4, run_ms: 7.5, total_ms: 30.49 },
+      rewards: { verdicts: [verdict('format', 'pass', 1), verdict('logic', 'error', null), verdict('syntax', 'fail', 0)], total: null, incomplete: true, weights: {} },
+      // A stale score in the record is not copied: the current metrics decide.
+      eval: { question_id: 'yn-9', line: 7, answer_type: 'yesno', ground_truth: 'yes', prediction: 'no', score: 0, correct: false, invalid: null, error_kind: null },
+    });
+    const r = resultFromRecord(q, rec, 'runs/x.json');
+    assert.deepEqual(r, {
+      id: 'yn-9',
+      line: 7,
+      type: 'yesno',
+      category: 'Relative_Depth',
+      benchmark: 'blink',
+      question: 'Is it red?',
+      image: 'red.png',
+      ground_truth: 'yes',
+      prediction: 'yes',
+      score: 1,
+      correct: true,
+      invalid: null,
+      error_kind: null,
+      error_type: null,
+      error_message: null,
+      answer: 'Yes.',
+      record: 'runs/x.json',
+      ms: { generate: 12, run: 8, total: 30 },
+      model: 'gen-x',
+      rewards: { total: null, values: { format: 1, logic: null, syntax: 0 } },
+    });
+  });
+
+  it('no optional fields when the record has none; no own answer when it is the prediction', () => {
+    const r = resultFromRecord(Q(), record({ final_answer: 'yes', timings: { total_ms: 4.5 } }), 'runs/y.json');
+    assert.deepEqual(Object.keys(r).sort(), ['correct', 'error_kind', 'error_message', 'error_type', 'ground_truth', 'id', 'image', 'invalid', 'line', 'ms', 'prediction', 'question', 'record', 'score', 'type'].sort());
+    assert.deepEqual(r.ms, { total: 5 });
+  });
+
+  it('the own answer as text: JSON for a value that is not a string, at most 200 characters', () => {
+    const obj = resultFromRecord(Q({ type: 'text', answer: 'red' }), record({ final_answer: { Colour: 'Red' } }), 'r');
+    // The prediction is the JSON normalised (lower case); the own answer keeps its case.
+    assert.equal(obj.prediction, '{"colour":"red"}');
+    assert.equal(obj.answer, '{"Colour":"Red"}');
+    const long = resultFromRecord(Q({ type: 'text', answer: 'red' }), record({ final_answer: `Red${'!'.repeat(300)}` }), 'r');
+    // Normalised, trailing marks go: the prediction is "red" (correct), the own answer is clipped.
+    assert.equal(long.prediction, 'red');
+    assert.equal(long.answer, `Red${'!'.repeat(196)}…`);
+    assert.equal(long.answer?.length, 200);
+    const none = resultFromRecord(Q(), record({ final_answer: null }), 'r');
+    assert.equal(none.answer, undefined);
+    assert.equal(none.prediction, null);
+  });
+
+  it('a failed program scores 0 with its error clipped to 300 characters; NoProgram is no_program; the eval block\'s kind wins', () => {
+    const msg = 'm'.repeat(400);
+    const failed = resultFromRecord(Q(), record({ final_answer: 'yes', error: { type: 'ZeroDivisionError', message: msg, line: 2 } }), 'r');
+    assert.deepEqual(
+      [failed.error_kind, failed.error_type, failed.score, failed.correct, failed.prediction, failed.invalid, failed.answer],
+      ['program', 'ZeroDivisionError', 0, false, null, null, undefined],
+    );
+    assert.equal(failed.error_message, `${'m'.repeat(299)}…`);
+    const exact = resultFromRecord(Q(), record({ error: { type: 'ValueError', message: 'e'.repeat(300), line: 1 } }), 'r');
+    assert.equal(exact.error_message, 'e'.repeat(300));
+    assert.equal(resultFromRecord(Q(), record({ error: { type: 'NoProgram', message: 'none', line: null } }), 'r').error_kind, 'no_program');
+    const outage = record({
+      final_answer: 'yes',
+      error: { type: 'ChatError:server', message: '503', line: null },
+      eval: { question_id: 'q-1', line: 1, answer_type: 'yesno', ground_truth: 'yes', prediction: null, score: 0, correct: false, invalid: null, error_kind: 'endpoint_outage' },
+    });
+    assert.equal(resultFromRecord(Q(), outage, 'r').error_kind, 'endpoint_outage');
+    // An eval block with a kind we do not know is read as no kind: the answer is scored.
+    const unknown = record({ eval: { question_id: 'q-1', line: 1, answer_type: 'yesno', ground_truth: 'yes', prediction: null, score: 0, correct: false, invalid: null, error_kind: 'gremlins' } });
+    assert.deepEqual([resultFromRecord(Q(), unknown, 'r').error_kind, resultFromRecord(Q(), unknown, 'r').correct], [null, true]);
+  });
+
+  it('the repair part: the first attempt scored again from its answer, or as the final result when no attempt is listed', () => {
+    const attempt = (final_answer: unknown) => ({ attempt: 0, reply: 'r', ran: true, failure: { kind: 'runtime_error' as const, message: 'x', line: 1 }, final_answer, error: null });
+    const repaired = resultFromRecord(
+      Q(),
+      record({ final_answer: 'yes', repair: { max_repairs: 2, repairs: 1, stopped: 'passed', attempts: [attempt('no')], original: { prediction: 'stale', score: 1, correct: true, error_kind: null } } }),
+      'r',
+    );
+    assert.deepEqual(repaired.repair, { max_repairs: 2, repairs: 1, stopped: 'passed', original: { prediction: 'no', score: 0, correct: false, error_kind: null, invalid: null } });
+    const firstFailed = resultFromRecord(
+      Q(),
+      record({ final_answer: 'yes', repair: { max_repairs: 1, repairs: 1, stopped: 'passed', attempts: [attempt('yes')], original: { prediction: null, score: 0, correct: false, error_kind: 'program' } } }),
+      'r',
+    );
+    assert.deepEqual(firstFailed.repair?.original, { prediction: null, score: 0, correct: false, error_kind: 'program', invalid: null });
+    const notNeeded = resultFromRecord(
+      Q(),
+      record({ final_answer: 'yes', repair: { max_repairs: 3, repairs: 0, stopped: 'not_needed', attempts: [], original: { prediction: 'no', score: 0, correct: false, error_kind: null } } }),
+      'r',
+    );
+    assert.deepEqual(notNeeded.repair, { max_repairs: 3, repairs: 0, stopped: 'not_needed', original: { prediction: 'yes', score: 1, correct: true, error_kind: null, invalid: null } });
+  });
+});
+
+describe('tool calls that ride out an outage', () => {
+  /** Tools whose gd_detect fails with `errors` in turn, then answers; each call's signal is kept. */
+  function flaky(errors: unknown[]): { tools: Tools; calls: number; signals: AbortSignal[] } {
+    const s = { calls: 0, signals: [] as AbortSignal[], tools: idleTools };
+    s.tools = {
+      ...idleTools,
+      gd_detect: async (_img, _prompt, signal) => {
+        s.calls++;
+        if (signal) s.signals.push(signal);
+        const e = errors.shift();
+        if (e !== undefined) throw e;
+        return { value: [] };
+      },
+      depth: async () => ({ value: 2.5 }),
+      vqa: async (_img, bbox, prompt) => ({ value: `${prompt}:${bbox ? bbox.join(',') : 'none'}` }),
+    };
+    return s;
+  }
+  const down = (): Error => Object.assign(new Error('connect ECONNREFUSED'), { status: undefined });
+
+  it('retries a call the server could not answer, with delays doubling from delayMs (mock clock), then answers', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const f = flaky([down(), down()]);
+    const retries: number[] = [];
+    const outages: Error[] = [];
+    const tools = withToolRetries(f.tools, { retries: 3, delayMs: 100, signal: new AbortController().signal, onRetry: (_e, n) => retries.push(n), onOutage: (e) => outages.push(e) });
+    const p = tools.gd_detect('/i.png', 'mug');
+    const settle = () => new Promise((r) => setImmediate(r));
+    await settle();
+    assert.equal(f.calls, 1);
+    t.mock.timers.tick(99);
+    await settle();
+    assert.equal(f.calls, 1, 'the first retry waits delayMs');
+    t.mock.timers.tick(1);
+    await settle();
+    assert.equal(f.calls, 2);
+    t.mock.timers.tick(199);
+    await settle();
+    assert.equal(f.calls, 2, 'the second waits twice as long');
+    t.mock.timers.tick(1);
+    assert.deepEqual(await p, { value: [] });
+    assert.equal(f.calls, 3);
+    assert.deepEqual(retries, [1, 2]);
+    assert.deepEqual(outages, []);
+  });
+
+  it('after `retries` more attempts the outage is reported once and the error thrown; 0 retries is one attempt', async () => {
+    const errs = [down(), down(), down()];
+    const f = flaky([...errs]);
+    const outages: Error[] = [];
+    const tools = withToolRetries(f.tools, { retries: 2, delayMs: 0, signal: new AbortController().signal, onOutage: (e) => outages.push(e) });
+    await assert.rejects(tools.gd_detect('/i.png', 'mug'), (e) => e === errs[2]);
+    assert.equal(f.calls, 3);
+    assert.deepEqual(outages, [errs[2]]);
+    const g = flaky([down()]);
+    const once: Error[] = [];
+    await assert.rejects(withToolRetries(g.tools, { retries: 0, delayMs: 0, signal: new AbortController().signal, onOutage: (e) => once.push(e) }).gd_detect('/i.png', 'mug'));
+    assert.equal(g.calls, 1);
+    assert.equal(once.length, 1);
+  });
+
+  it('a ToolError (the server refused the call) goes straight to the program; a refused token (401) is an outage at once', async () => {
+    const te = new ToolError('bad bbox', 'ValueError');
+    const f = flaky([te]);
+    const outages: Error[] = [];
+    const o = { retries: 3, delayMs: 0, signal: new AbortController().signal, onOutage: (e: Error) => outages.push(e) };
+    await assert.rejects(withToolRetries(f.tools, o).gd_detect('/i.png', 'mug'), (e) => e === te);
+    assert.equal(f.calls, 1);
+    assert.deepEqual(outages, []);
+    const refused = Object.assign(new Error('401 Unauthorized'), { status: 401 });
+    const g = flaky([refused]);
+    await assert.rejects(withToolRetries(g.tools, o).gd_detect('/i.png', 'mug'), (e) => e === refused);
+    assert.equal(g.calls, 1);
+    assert.deepEqual(outages, [refused]);
+    assert.equal(fatalToolOutage(refused), 'the tool server refused the token: 401 Unauthorized');
+    assert.equal(fatalToolOutage(Object.assign(new Error('503'), { status: 503 })), undefined);
+    assert.equal(fatalToolOutage(undefined), undefined);
+  });
+
+  it('a cancellation is not an outage: an AbortError, or the run\'s signal aborting during the wait, is thrown without a retry', async () => {
+    const abortErr = Object.assign(new Error('aborted'), { name: 'AbortError' });
+    const f = flaky([abortErr]);
+    const outages: Error[] = [];
+    await assert.rejects(withToolRetries(f.tools, { retries: 3, delayMs: 0, signal: new AbortController().signal, onOutage: (e) => outages.push(e) }).gd_detect('/i.png', 'mug'), (e) => e === abortErr);
+    assert.equal(f.calls, 1);
+    const ac = new AbortController();
+    const g = flaky([down(), down()]);
+    const p = withToolRetries(g.tools, { retries: 3, delayMs: 60_000, signal: ac.signal, onRetry: () => ac.abort(), onOutage: (e) => outages.push(e) }).gd_detect('/i.png', 'mug');
+    await assert.rejects(p, (e: Error) => e.name === 'AbortError');
+    assert.equal(g.calls, 1);
+    assert.deepEqual(outages, []);
+  });
+
+  it('each call gets the run\'s signal joined with its own; depth and vqa pass their arguments through', async () => {
+    const run = new AbortController();
+    const own = new AbortController();
+    const f = flaky([]);
+    const tools = withToolRetries(f.tools, { retries: 0, delayMs: 0, signal: run.signal, onOutage: () => undefined });
+    await tools.gd_detect('/i.png', 'mug', own.signal);
+    await tools.gd_detect('/i.png', 'mug');
+    assert.equal(f.signals.length, 2);
+    assert.equal(f.signals[1], run.signal, 'without its own signal a call listens on the run');
+    own.abort();
+    assert.equal(f.signals[0]?.aborted, true, 'the call\'s own signal aborts it');
+    assert.equal(f.signals[1]?.aborted, false);
+    assert.deepEqual(await tools.depth('/i.png', [1, 2, 3, 4]), { value: 2.5 });
+    assert.deepEqual(await tools.vqa('/i.png', [1, 2, 3, 4], 'colour?'), { value: 'colour?:1,2,3,4' });
+    assert.deepEqual(await tools.vqa('/i.png', null, 'colour?'), { value: 'colour?:none' });
+  });
+});
+
+describe('cancellation', () => {
+  it('isAbort: anything once the signal is aborted; otherwise an AbortError or a cancelled ChatError only', () => {
+    const live = new AbortController().signal;
+    const gone = AbortSignal.abort();
+    assert.equal(isAbort(new Error('x'), gone), true);
+    assert.equal(isAbort(null, gone), true);
+    assert.equal(isAbort(Object.assign(new Error('x'), { name: 'AbortError' }), live), true);
+    assert.equal(isAbort(new ChatError('stop', 'cancelled'), live), true);
+    assert.equal(isAbort(new ChatError('503', 'server'), live), false);
+    assert.equal(isAbort(new Error('x'), live), false);
+    assert.equal(isAbort(null, live), false);
+  });
+
+  it('sleep resolves after its time, rejects at once on an aborted signal (its reason when an Error) and with an AbortError when aborted during the wait', async (t) => {
+    const reason = new Error('stopped by the user');
+    await assert.rejects(sleep(10, AbortSignal.abort(reason)), (e) => e === reason);
+    await assert.rejects(sleep(10, AbortSignal.abort('no error')), (e: Error) => e.message === 'aborted');
+    const ac = new AbortController();
+    const p = sleep(60_000, ac.signal);
+    ac.abort();
+    await assert.rejects(p, (e: Error) => e.name === 'AbortError' && e.message === 'The operation was aborted');
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let done = false;
+    const q = sleep(50, new AbortController().signal).then(() => (done = true));
+    t.mock.timers.tick(49);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(done, false);
+    t.mock.timers.tick(1);
+    await q;
+    assert.equal(done, true);
+  });
+
+  it('linkAbort follows the caller\'s signal until disposed, starts aborted with an aborted caller, and aborts on its own', () => {
+    const outer = new AbortController();
+    const a = linkAbort(outer.signal, 2);
+    assert.equal(a.signal.aborted, false);
+    outer.abort();
+    assert.equal(a.signal.aborted, true);
+    const outer2 = new AbortController();
+    const b = linkAbort(outer2.signal, 2);
+    b.dispose();
+    outer2.abort();
+    assert.equal(b.signal.aborted, false, 'disposed: the caller\'s abort no longer reaches the run');
+    assert.equal(linkAbort(AbortSignal.abort(), 1).signal.aborted, true);
+    const c = linkAbort(undefined, 1);
+    c.dispose();
+    c.abort();
+    assert.equal(c.signal.aborted, true);
+  });
+});
+
+describe('what a failure becomes', () => {
+  it('classifyRunFailure: a refused key or configuration stops the run; 400 is endpoint_error, other endpoint failures outages; no python3 stops; the rest internal', () => {
+    assert.deepEqual(classifyRunFailure(new ChatError('bad key', 'auth', 401)), { fatal: 'the generator endpoint refused the request: bad key' });
+    assert.deepEqual(classifyRunFailure(new ChatError('no model', 'config')), { fatal: 'the generator endpoint refused the request: no model' });
+    assert.deepEqual(classifyRunFailure(new ChatError('too long', 'bad_request', 400)), { kind: 'endpoint_error', error: { type: 'ChatError:bad_request', message: 'too long' } });
+    for (const k of ['server', 'timeout', 'network', 'rate_limit'] as const) {
+      assert.deepEqual(classifyRunFailure(new ChatError('down', k)), { kind: 'endpoint_outage', error: { type: `ChatError:${k}`, message: 'down' } });
+    }
+    assert.deepEqual(classifyRunFailure(new RunnerSetupError('python3 not found', 'python-missing')), { fatal: 'python3 not found' });
+    assert.deepEqual(classifyRunFailure(new TypeError('x is undefined')), { kind: 'internal', error: { type: 'TypeError', message: 'x is undefined' } });
+    assert.deepEqual(classifyRunFailure('boom'), { kind: 'internal', error: { type: 'Error', message: 'boom' } });
+    assert.deepEqual(classifyRunFailure(null), { kind: 'internal', error: { type: 'Error', message: 'null' } });
+  });
+
+  it('imageFailure names ImageInputError, another error by its name, and a thrown value as text', () => {
+    assert.deepEqual(imageFailure(new ImageInputError('image not found: /x.png')), { type: 'ImageInputError', message: 'image not found: /x.png' });
+    assert.deepEqual(imageFailure(new RangeError('too big')), { type: 'RangeError', message: 'too big' });
+    assert.deepEqual(imageFailure('eh'), { type: 'Error', message: 'eh' });
+    assert.deepEqual(imageFailure(undefined), { type: 'Error', message: 'undefined' });
+  });
+
+  it('runErrorKind: an outage first, then NoProgram, then any other error; none when it answered', () => {
+    const outage = new Error('down');
+    assert.equal(runErrorKind(record({ error: { type: 'NoProgram', message: 'n', line: null } }), outage), 'tool_outage');
+    assert.equal(runErrorKind(record(), outage), 'tool_outage');
+    assert.equal(runErrorKind(record({ error: { type: 'NoProgram', message: 'n', line: null } }), undefined), 'no_program');
+    assert.equal(runErrorKind(record({ error: { type: 'Timeout', message: 't', line: null } }), undefined), 'program');
+    assert.equal(runErrorKind(record(), undefined), null);
+  });
+});
