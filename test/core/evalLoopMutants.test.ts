@@ -17,10 +17,11 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ChatError, VALOR_SAMPLING } from '../../src/core/chat.js';
 import { isAbort, linkAbort, sleep } from '../../src/core/eval/cancellation.js';
-import { createEvalContext, type EvalDeps, type EvalEvent, type EvalOptions } from '../../src/core/eval/context.js';
+import { createEvalContext, type EvalDeps, type EvalEvent, type EvalOptions, EvalSetupError } from '../../src/core/eval/context.js';
 import { type EvalQuestion, parseDataset, type LoadedDataset } from '../../src/core/eval/dataset.js';
 import { classifyRunFailure, fatalToolOutage, imageFailure, runErrorKind } from '../../src/core/eval/failures.js';
 import { selectQuestions } from '../../src/core/eval/loop.js';
+import { prepareOutputFolder, writeEvalOutputs } from '../../src/core/eval/outputFolder.js';
 import { recordName, recordPath, recordRelPath, removeStaleTemps, resultFromRecord } from '../../src/core/eval/records.js';
 import { ImageInputError } from '../../src/core/image.js';
 import { withToolRetries } from '../../src/core/eval/toolRetries.js';
@@ -453,5 +454,126 @@ describe('what a failure becomes', () => {
     assert.equal(runErrorKind(record({ error: { type: 'NoProgram', message: 'n', line: null } }), undefined), 'no_program');
     assert.equal(runErrorKind(record({ error: { type: 'Timeout', message: 't', line: null } }), undefined), 'program');
     assert.equal(runErrorKind(record(), undefined), null);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The output folder, resume and the summary document, on files in a temporary folder.
+
+const Bench = [
+  { id: 'a', question: 'Is it red? [a]', image: 'red.png', answer: 'yes', answer_type: 'yes/no' },
+  { id: 'b', question: 'Is it blue? [b]', image: 'red.png', answer: 'no', answer_type: 'yes/no' },
+  { id: 'c', question: 'Is it green? [c]', image: 'red.png', answer: 'no', answer_type: 'yes/no' },
+];
+
+function ctxIn(out: string, over: Partial<EvalOptions> = {}, deps: Partial<EvalDeps> = {}) {
+  const events: EvalEvent[] = [];
+  const ctx = createEvalContext({ dataset: dataset(Bench), imagesDir: join(work, 'imgs'), outDir: join(work, out), onEvent: (e) => events.push(e), ...over }, depsOf(deps));
+  return { ctx, events, warnings: () => events.flatMap((e) => (e.kind === 'warn' ? [e.message] : [])) };
+}
+
+const readJson = async (path: string): Promise<Record<string, unknown>> => JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+
+describe('the output folder', () => {
+  it('a new folder gets a manifest of what the run is of (no repair entry for 0)', async () => {
+    const { ctx } = ctxIn('fresh', { shard: { index: 1, count: 2 } });
+    await prepareOutputFolder(ctx);
+    const m = await readJson(join(work, 'fresh', 'manifest.json'));
+    const { created, ...rest } = m;
+    assert.match(String(created), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.deepEqual(rest, {
+      version: 1,
+      input_sha256: 'a'.repeat(64),
+      input_path: '/bench/b.jsonl',
+      shard: { index: 1, count: 2 },
+      generator_model: 'gen-model',
+      sampling: JSON.parse(JSON.stringify(VALOR_SAMPLING)),
+      prompt_sha256: BUILTIN_PROMPT.sha256,
+      score: false,
+    });
+    assert.deepEqual(await readdir(join(work, 'fresh', 'runs')), []);
+    const { ctx: r } = ctxIn('fresh-r', { repair: 2 }, { scorer: async () => ({ verdicts: [], total: 1, incomplete: false, weights: {} }) });
+    await prepareOutputFolder(r);
+    const m2 = await readJson(join(work, 'fresh-r', 'manifest.json'));
+    assert.deepEqual([m2.repair, m2.score, m2.shard], [2, true, null]);
+  });
+
+  it('without --resume, a folder with records or a manifest is refused, saying how many records (only *.json count)', async () => {
+    const { ctx } = ctxIn('taken');
+    await mkdir(join(work, 'taken', 'runs'), { recursive: true });
+    for (const n of ['a.json', 'b.json', 'c.json.1.ab.tmp']) await writeFile(join(work, 'taken', 'runs', n), '{}');
+    await assert.rejects(
+      prepareOutputFolder(ctx),
+      (e: Error) => e instanceof EvalSetupError && e.message === `${join(work, 'taken')} already holds an eval run (2 run records). Pass --resume to continue it, or choose another --out folder.`,
+    );
+    const { ctx: m } = ctxIn('manifest-only');
+    await prepareOutputFolder(m);
+    await assert.rejects(prepareOutputFolder(m), (e: Error) => e instanceof EvalSetupError && /already holds an eval run \(0 run records\)/.test(e.message));
+  });
+
+  it('--resume with other settings is refused naming every difference; the same settings keep the first created time', async () => {
+    const first = ctxIn('settings', { shard: { index: 1, count: 2 }, repair: 2 });
+    await prepareOutputFolder(first.ctx);
+    const created = (await readJson(join(work, 'settings', 'manifest.json'))).created;
+    await new Promise((r) => setTimeout(r, 5));
+    const again = ctxIn('settings', { shard: { index: 1, count: 2 }, repair: 2, resume: true });
+    await prepareOutputFolder(again.ctx);
+    assert.equal((await readJson(join(work, 'settings', 'manifest.json'))).created, created);
+
+    const other = createEvalContext(
+      { dataset: dataset(Bench, '/bench/b.jsonl', 'c'.repeat(64)), imagesDir: work, outDir: join(work, 'settings'), resume: true, sampling: { temperature: 0 }, prompt: { ...BUILTIN_PROMPT, sha256: 'd'.repeat(64) } as never },
+      depsOf({ generator: { ...idleGenerator, model: 'other-model' }, scorer: async () => ({ verdicts: [], total: 1, incomplete: false, weights: {} }) }),
+    );
+    await assert.rejects(
+      prepareOutputFolder(other),
+      (e: Error) =>
+        e instanceof EvalSetupError &&
+        e.message ===
+          `cannot resume the run in ${join(work, 'settings')}: the benchmark file changed (its sha256 differs); the shard differs (was 1/2); the generator model differs (was 'gen-model'); the sampling settings differ; the generation prompt differs (its sha256); --score was off; --repair was 2. Resume with the same settings, or choose another --out folder.`,
+    );
+  });
+
+  it('a manifest from before the prompt and --repair were recorded resumes with our prompt and no repair, and not otherwise', async () => {
+    const dir = join(work, 'old-manifest');
+    await mkdir(dir, { recursive: true });
+    const old = { version: 1, input_sha256: 'a'.repeat(64), input_path: '/bench/b.jsonl', shard: null, generator_model: 'gen-model', sampling: VALOR_SAMPLING, score: true, created: '2025-01-01T00:00:00.000Z' };
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(old));
+    const scorer = async () => ({ verdicts: [], total: 1, incomplete: false, weights: {} });
+    await prepareOutputFolder(ctxIn('old-manifest', { resume: true }, { scorer }).ctx);
+    assert.equal((await readJson(join(dir, 'manifest.json'))).created, '2025-01-01T00:00:00.000Z');
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(old));
+    await assert.rejects(prepareOutputFolder(ctxIn('old-manifest', { resume: true, repair: 1 }, { scorer }).ctx), /: --repair was 0\. Resume/);
+    await assert.rejects(prepareOutputFolder(ctxIn('old-manifest', { resume: true }).ctx), /: --score was on\. Resume/);
+    await assert.rejects(
+      prepareOutputFolder(ctxIn('old-manifest', { resume: true, prompt: { ...BUILTIN_PROMPT, sha256: 'e'.repeat(64) } as never }, { scorer }).ctx),
+      /: the generation prompt differs \(its sha256\)\. Resume/,
+    );
+    // A shard now where there was none.
+    await assert.rejects(prepareOutputFolder(ctxIn('old-manifest', { resume: true, shard: { index: 0, count: 2 } }, { scorer }).ctx), /: the shard differs \(was none\)\. Resume/);
+  });
+
+  it('an unreadable manifest counts as none; partial record files are removed with a warning', async () => {
+    const dir = join(work, 'torn');
+    await mkdir(join(dir, 'runs'), { recursive: true });
+    await writeFile(join(dir, 'manifest.json'), '{"version": 1, "inp');
+    await writeFile(join(dir, 'runs', 'a.json.9.ff.tmp'), '{"trunc');
+    await writeFile(join(dir, 'runs', 'b.json.9.ee.tmp'), '{"trunc');
+    const c = ctxIn('torn', { resume: true });
+    await prepareOutputFolder(c.ctx);
+    assert.deepEqual(c.warnings(), ['removed 2 partial record file(s) left by an interrupted run']);
+    assert.deepEqual(await readdir(join(dir, 'runs')), []);
+    assert.equal((await readJson(join(dir, 'manifest.json'))).input_sha256, 'a'.repeat(64));
+    const quiet = ctxIn('torn', { resume: true });
+    await prepareOutputFolder(quiet.ctx);
+    assert.deepEqual(quiet.warnings(), []);
+  });
+
+  it('writeEvalOutputs writes summary.json (indented, one trailing newline) into a folder it makes, and no report when asked not to', async () => {
+    const dir = join(work, 'outputs', 'deep');
+    const summary = { kind: 'valor-eval-summary', n: 1 } as never;
+    const w = await writeEvalOutputs(dir, summary, false);
+    assert.deepEqual(w, { summaryPath: join(dir, 'summary.json'), reportPath: null });
+    assert.equal(await readFile(join(dir, 'summary.json'), 'utf8'), '{\n  "kind": "valor-eval-summary",\n  "n": 1\n}\n');
+    assert.deepEqual((await readdir(dir)).sort(), ['summary.json']);
   });
 });
