@@ -22,11 +22,14 @@ import { type EvalQuestion, parseDataset, type LoadedDataset } from '../../src/c
 import { classifyRunFailure, fatalToolOutage, imageFailure, runErrorKind } from '../../src/core/eval/failures.js';
 import { selectQuestions } from '../../src/core/eval/loop.js';
 import { prepareOutputFolder, writeEvalOutputs } from '../../src/core/eval/outputFolder.js';
+import { reuseFinishedResults } from '../../src/core/eval/resume.js';
+import { buildRunSummary } from '../../src/core/eval/runSummary.js';
 import { recordName, recordPath, recordRelPath, removeStaleTemps, resultFromRecord } from '../../src/core/eval/records.js';
 import { ImageInputError } from '../../src/core/image.js';
 import { withToolRetries } from '../../src/core/eval/toolRetries.js';
 import { BUILTIN_PROMPT } from '../../src/core/promptSource.js';
 import { RunnerSetupError } from '../../src/core/runner/index.js';
+import { writeRunRecord } from '../../src/core/runStore.js';
 import { ToolError, type Tools } from '../../src/core/tools.js';
 import type { RunRecord } from '../../src/protocol/run.js';
 
@@ -575,5 +578,136 @@ describe('the output folder', () => {
     assert.deepEqual(w, { summaryPath: join(dir, 'summary.json'), reportPath: null });
     assert.equal(await readFile(join(dir, 'summary.json'), 'utf8'), '{\n  "kind": "valor-eval-summary",\n  "n": 1\n}\n');
     assert.deepEqual((await readdir(dir)).sort(), ['summary.json']);
+  });
+});
+
+/** The record a finished question of `Bench` leaves (eval block included). */
+function benchRecord(id: string, over: Partial<RunRecord> = {}, kind: string | null = null): RunRecord {
+  const line = Bench.findIndex((b) => b.id === id) + 1;
+  const b = Bench[line - 1]!;
+  return record({
+    id: recordName(id),
+    query: b.question,
+    eval: { question_id: id, line, answer_type: 'yesno', ground_truth: b.answer, prediction: 'yes', score: 0, correct: false, invalid: null, error_kind: kind },
+    ...over,
+  });
+}
+
+describe('--resume: which records are reused', () => {
+  it('reuses answered and failed records, runs outages (every retryable kind) again and counts them, and reads nothing without --resume', async () => {
+    const out = join(work, 'resume-kinds');
+    const runs = join(out, 'runs');
+    const bench = [...Bench, { id: 'd', question: 'Q d', image: 'red.png', answer: 'yes', answer_type: 'yes/no' }, { id: 'e', question: 'Q e', image: 'red.png', answer: 'yes', answer_type: 'yes/no' }, { id: 'f', question: 'Q f', image: 'red.png', answer: 'yes', answer_type: 'yes/no' }];
+    const ds = dataset(bench);
+    const rec = (id: string, kind: string | null) => {
+      const q = ds.questions.find((x) => x.id === id)!;
+      return record({ id: recordName(id), query: q.question, eval: { question_id: id, line: q.line, answer_type: 'yesno', ground_truth: q.answer, prediction: null, score: 0, correct: false, invalid: null, error_kind: kind } });
+    };
+    await writeRunRecord(runs, rec('a', null));
+    await writeRunRecord(runs, rec('b', 'tool_outage'));
+    await writeRunRecord(runs, rec('c', 'endpoint_outage'));
+    await writeRunRecord(runs, rec('d', 'internal'));
+    await writeRunRecord(runs, { ...rec('e', 'endpoint_error'), error: { type: 'ChatError:bad_request', message: 'too long', line: null } });
+    // f has no record: not a warning, just a question to run.
+    const events: EvalEvent[] = [];
+    const ctx = createEvalContext({ dataset: ds, imagesDir: work, outDir: out, resume: true, onEvent: (e) => events.push(e) }, depsOf());
+    const got = await reuseFinishedResults(ctx, ds.questions);
+    assert.equal(got.retrying, 3);
+    assert.deepEqual([...got.results.keys()].sort(), ['a', 'e']);
+    assert.deepEqual([got.results.get('a')?.correct, got.results.get('a')?.record], [true, `runs/${recordName('a')}.json`]);
+    assert.equal(got.results.get('e')?.error_kind, 'endpoint_error');
+    assert.deepEqual(events, []);
+    const fresh = await reuseFinishedResults(createEvalContext({ dataset: ds, imagesDir: work, outDir: out }, depsOf()), ds.questions);
+    assert.deepEqual([fresh.results.size, fresh.retrying], [0, 0]);
+  });
+
+  it('a record of another question (by id or by question text) or one that cannot be read is run again, with a warning naming it', async () => {
+    const out = join(work, 'resume-foreign');
+    const runs = join(out, 'runs');
+    await writeRunRecord(runs, benchRecord('a', { eval: { question_id: 'zz', line: 1, answer_type: 'yesno', ground_truth: 'yes', prediction: null, score: 0, correct: false, invalid: null, error_kind: null } }));
+    await writeRunRecord(runs, benchRecord('b', { query: 'Is it purple?' }));
+    await mkdir(runs, { recursive: true });
+    await writeFile(join(runs, `${recordName('c')}.json`), '{"version": 1, "id": ');
+    const c = ctxIn('resume-foreign', { resume: true });
+    const got = await reuseFinishedResults(c.ctx, c.ctx.opts.dataset.questions);
+    assert.equal(got.results.size, 0);
+    assert.equal(got.retrying, 0);
+    // The records are read at once, so the warnings come in any order: sorted, the paths first.
+    const w = c.warnings().sort();
+    assert.equal(w.length, 3);
+    assert.equal(w[0], `${recordPath(join(work, 'resume-foreign'), 'a')} belongs to another question; running question a (line 1) again`);
+    assert.equal(w[1], `${recordPath(join(work, 'resume-foreign'), 'b')} belongs to another question; running question b (line 2) again`);
+    assert.ok(w[2]?.startsWith(`cannot read run record ${recordPath(join(work, 'resume-foreign'), 'c')}: `), w[2]);
+    assert.ok(w[2]?.endsWith('; running question c (line 3) again'), w[2]);
+  });
+
+  it('a record without an eval block belongs to no question', async () => {
+    const out = join(work, 'resume-noeval');
+    await writeRunRecord(join(out, 'runs'), record({ id: recordName('a'), query: Bench[0]!.question }));
+    const c = ctxIn('resume-noeval', { resume: true });
+    const got = await reuseFinishedResults(c.ctx, c.ctx.opts.dataset.questions.slice(0, 1));
+    assert.equal(got.results.size, 0);
+    assert.match(c.warnings()[0] ?? '', /belongs to another question; running question a \(line 1\) again$/);
+  });
+});
+
+describe('the summary document of a run', () => {
+  const figures = { peak_rss_mb: 100, peak_heap_mb: 20, live_heap_mb: null };
+
+  it('records the settings, models and timings; results in input order; complete when every question has a result', () => {
+    const { ctx } = ctxIn('sum', { concurrency: 2, timeoutMs: 5000, memoryMB: 512, toolRetries: 1, regenerate: true, resumeCommand: 'valor eval --resume' }, {
+      toolModels: { gd_detect: 'gdino-tiny' },
+    });
+    const [qa, qb, qc] = ctx.opts.dataset.questions as [EvalQuestion, EvalQuestion, EvalQuestion];
+    const results = [
+      resultFromRecord(qc, benchRecord('c', { final_answer: 'no', generator: { base_url: 'u', model: 'm-2', settings: {} } }), 'runs/c.json'),
+      resultFromRecord(qa, benchRecord('a', { final_answer: 'yes', generator: { base_url: 'u', model: 'm-1', settings: {} } }), 'runs/a.json'),
+      resultFromRecord(qb, benchRecord('b', { final_answer: 'no', generator: { base_url: 'u', model: 'm-2', settings: {} } }), 'runs/b.json'),
+    ];
+    const s = buildRunSummary(ctx, { results, selected: 3, interrupted: false, sessionDone: 2, wallMs: 4000.4, memory: figures });
+    assert.equal(s.version, 1);
+    assert.equal(s.kind, 'valor-eval-summary');
+    assert.equal(s.complete, true);
+    assert.equal(s.resume_command, undefined, 'a complete run has nothing to resume');
+    assert.equal(s.interrupted, false);
+    assert.deepEqual(s.input, { path: '/bench/b.jsonl', sha256: 'a'.repeat(64), format: 'jsonl', entries: 3, questions: 3, problems: [] });
+    assert.equal(s.images, join(work, 'imgs'));
+    assert.equal(s.shard, null);
+    assert.deepEqual(s.settings, { concurrency: 2, limit: null, timeout_ms: 5000, memory_mb: 512, score: false, tool_retries: 1, regenerate: true, sampling: JSON.parse(JSON.stringify(VALOR_SAMPLING)) });
+    assert.deepEqual(s.models, {
+      generator: { base_url: 'http://gen.invalid/v1', model: 'gen-model', reported: ['m-1', 'm-2'], prompt: { source: 'builtin', path: null, sha256: BUILTIN_PROMPT.sha256 } },
+      tools: { url: 'http://tools.invalid', models: { gd_detect: 'gdino-tiny' } },
+      judges: null,
+    });
+    assert.deepEqual(s.results.map((r) => r.id), ['a', 'b', 'c']);
+    assert.equal(s.counts.correct, 3);
+    assert.deepEqual(s.timings, { wall_ms: 4000, session_done: 2, questions_per_s: 2 / 4.0004, memory: figures });
+  });
+
+  it('an unfinished run is incomplete and carries its resume command; nothing done this session has no rate; judges only with --score', () => {
+    const judges = { base_url: 'http://judge/v1', model: 'judge-m' };
+    const { ctx } = ctxIn('sum2', { resumeCommand: 'valor eval b.jsonl --resume', limit: 3, repair: 1 }, { judges });
+    const [qa] = ctx.opts.dataset.questions as [EvalQuestion];
+    const s = buildRunSummary(ctx, { results: [resultFromRecord(qa, benchRecord('a'), 'runs/a.json')], selected: 3, interrupted: true, sessionDone: 0, wallMs: 10, memory: figures });
+    assert.equal(s.complete, false);
+    assert.equal(s.resume_command, 'valor eval b.jsonl --resume');
+    assert.equal(s.interrupted, true);
+    assert.equal(s.settings.limit, 3);
+    assert.equal(s.settings.repair, 1);
+    assert.equal(s.settings.memory_mb, null);
+    assert.equal(s.settings.regenerate, false);
+    assert.equal(s.timings.questions_per_s, null);
+    assert.equal(s.models.judges, null, 'no scorer: no judges, whatever was passed');
+    assert.deepEqual(s.models.tools, { url: 'http://tools.invalid' });
+    const scorer = async () => ({ verdicts: [], total: 1, incomplete: false, weights: {} });
+    const scored = buildRunSummary(ctxIn('sum3', {}, { judges, scorer }).ctx, { results: [], selected: 0, interrupted: false, sessionDone: 0, wallMs: 1, memory: figures });
+    assert.deepEqual(scored.models.judges, judges);
+    assert.equal(scored.settings.score, true);
+    assert.equal(buildRunSummary(ctxIn('sum4', {}, { scorer }).ctx, { results: [], selected: 0, interrupted: false, sessionDone: 0, wallMs: 1, memory: figures }).models.judges, null);
+    // An outage left is unfinished too (not evaluated), without a resume command when none was given.
+    const outage = resultFromRecord(qa, benchRecord('a', {}, 'tool_outage'), 'runs/a.json');
+    const o = buildRunSummary(ctxIn('sum5').ctx, { results: [outage], selected: 1, interrupted: false, sessionDone: 1, wallMs: 1, memory: figures });
+    assert.equal(o.complete, false);
+    assert.equal(o.resume_command, undefined);
   });
 });
