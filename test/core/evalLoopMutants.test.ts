@@ -22,6 +22,8 @@ import { type EvalQuestion, parseDataset, type LoadedDataset } from '../../src/c
 import { classifyRunFailure, fatalToolOutage, imageFailure, runErrorKind } from '../../src/core/eval/failures.js';
 import { selectQuestions } from '../../src/core/eval/loop.js';
 import { prepareOutputFolder, writeEvalOutputs } from '../../src/core/eval/outputFolder.js';
+import type { ItemStep } from '../../src/core/eval/item.js';
+import { ResultTally, runQuestions } from '../../src/core/eval/pool.js';
 import { reuseFinishedResults } from '../../src/core/eval/resume.js';
 import { buildRunSummary } from '../../src/core/eval/runSummary.js';
 import { recordName, recordPath, recordRelPath, removeStaleTemps, resultFromRecord } from '../../src/core/eval/records.js';
@@ -709,5 +711,106 @@ describe('the summary document of a run', () => {
     const o = buildRunSummary(ctxIn('sum5').ctx, { results: [outage], selected: 1, interrupted: false, sessionDone: 1, wallMs: 1, memory: figures });
     assert.equal(o.complete, false);
     assert.equal(o.resume_command, undefined);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The pool: a step given per question (here one that returns a record made by hand).
+
+describe('the pool of questions', () => {
+  const answered = (id: string, answer: string) => benchRecord(id, { final_answer: answer });
+
+  it('ResultTally counts the correct and failed results it starts with and each one added', () => {
+    const [qa, qb, qc] = dataset(Bench).questions as [EvalQuestion, EvalQuestion, EvalQuestion];
+    const ok = resultFromRecord(qa, answered('a', 'yes'), 'r');
+    const wrong = resultFromRecord(qb, answered('b', 'yes'), 'r');
+    const failed = resultFromRecord(qc, benchRecord('c', { error: { type: 'ValueError', message: 'v', line: 1 } }), 'r');
+    const t = new ResultTally(new Map([[ok.id, ok], [failed.id, failed]]));
+    assert.deepEqual([t.correct, t.failed, t.results.size], [1, 1, 2]);
+    t.add(wrong);
+    assert.deepEqual([t.correct, t.failed, t.results.size], [1, 1, 3]);
+    t.add(resultFromRecord(qa, answered('a', 'yes'), 'r'));
+    assert.deepEqual([t.correct, t.failed], [2, 1]);
+  });
+
+  it('writes each record, adds its result and announces it with the running counts', async () => {
+    const { ctx, events } = ctxIn('pool-ok');
+    await mkdir(ctx.runsDir, { recursive: true });
+    const answers: Record<string, string> = { a: 'yes', b: 'yes', c: 'no' };
+    const step: ItemStep = async (_c, q) => (q.id === 'c' ? { record: benchRecord('c', { error: { type: 'ValueError', message: 'v', line: 1 } }) } : { record: answered(q.id, answers[q.id]!) });
+    const tally = new ResultTally(new Map());
+    const abort = linkAbort(undefined, 1);
+    const stop = await runQuestions(ctx, ctx.opts.dataset.questions, step, tally, 5, abort);
+    assert.equal(stop, undefined);
+    assert.deepEqual((await readdir(ctx.runsDir)).sort(), ['a', 'b', 'c'].map((id) => `${recordName(id)}.json`).sort());
+    assert.deepEqual(
+      events.map((e) => (e.kind === 'result' ? [e.result.id, e.done, e.selected, e.correct, e.failed] : e)),
+      [['a', 1, 5, 1, 0], ['b', 2, 5, 1, 0], ['c', 3, 5, 1, 1]],
+    );
+    assert.equal(tally.results.get('c')?.record, `runs/${recordName('c')}.json`);
+    assert.equal(abort.signal.aborted, false);
+  });
+
+  it('a failure that is not a question\'s stops the run with the question named, aborts the rest and starts no more', async () => {
+    const { ctx, events } = ctxIn('pool-bug');
+    await mkdir(ctx.runsDir, { recursive: true });
+    const started: string[] = [];
+    let seen: AbortSignal | undefined;
+    const step: ItemStep = async (_c, q, signal) => {
+      started.push(q.id);
+      seen = signal;
+      if (q.id === 'b') throw new Error('ENOSPC: no space left on device');
+      return { record: answered(q.id, 'yes') };
+    };
+    const abort = linkAbort(undefined, 1);
+    const stop = await runQuestions(ctx, ctx.opts.dataset.questions, step, new ResultTally(new Map()), 3, abort);
+    assert.deepEqual(stop, { reason: 'question b (line 2): ENOSPC: no space left on device', config: false });
+    assert.deepEqual(started, ['a', 'b']);
+    assert.equal(abort.signal.aborted, true);
+    assert.equal(seen, abort.signal, 'each step listens on the run\'s signal');
+    assert.equal(events.filter((e) => e.kind === 'result').length, 1);
+  });
+
+  it('a step that says the run cannot go on stops it as a configuration problem; only the first reason is kept', async () => {
+    const { ctx } = ctxIn('pool-fatal', { concurrency: 2 });
+    await mkdir(ctx.runsDir, { recursive: true });
+    let release!: () => void;
+    const both = new Promise<void>((r) => (release = r));
+    let arrived = 0;
+    const step: ItemStep = async (_c, q) => {
+      if (++arrived === 2) release();
+      await both;
+      return q.id === 'a' ? { fatal: 'the generator endpoint refused the request: bad key' } : { fatal: 'second reason' };
+    };
+    const stop = await runQuestions(ctx, ctx.opts.dataset.questions, step, new ResultTally(new Map()), 3, linkAbort(undefined, 2));
+    assert.deepEqual(stop, { reason: 'the generator endpoint refused the request: bad key', config: true });
+    assert.deepEqual(await readdir(ctx.runsDir), []);
+  });
+
+  it('a cancelled question leaves no record and no result; a step that fails because the run was aborted is not a stop', async () => {
+    const { ctx, events } = ctxIn('pool-cancel');
+    await mkdir(ctx.runsDir, { recursive: true });
+    const abort = linkAbort(undefined, 1);
+    const step: ItemStep = async (_c, q) => {
+      if (q.id === 'a') return { cancelled: true };
+      abort.abort();
+      throw Object.assign(new Error('aborted'), { name: 'AbortError' });
+    };
+    const tally = new ResultTally(new Map());
+    const stop = await runQuestions(ctx, ctx.opts.dataset.questions, step, tally, 3, abort);
+    assert.equal(stop, undefined);
+    assert.equal(tally.results.size, 0);
+    assert.deepEqual(events, []);
+    assert.deepEqual(await readdir(ctx.runsDir), []);
+  });
+
+  it('a record that is not valid is not written: the run stops naming the question', async () => {
+    const { ctx } = ctxIn('pool-invalid');
+    await mkdir(ctx.runsDir, { recursive: true });
+    const step: ItemStep = async () => ({ record: { ...answered('a', 'yes'), version: 2 } as unknown as RunRecord });
+    const stop = await runQuestions(ctx, ctx.opts.dataset.questions.slice(0, 1), step, new ResultTally(new Map()), 1, linkAbort(undefined, 1));
+    assert.equal(stop?.config, false);
+    assert.match(stop?.reason ?? '', /^question a \(line 1\): /);
+    assert.deepEqual(await readdir(ctx.runsDir), []);
   });
 });
