@@ -15,6 +15,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
 import { ChatError, VALOR_SAMPLING } from '../../src/core/chat.js';
 import { isAbort, linkAbort, sleep } from '../../src/core/eval/cancellation.js';
 import { createEvalContext, type EvalDeps, type EvalEvent, type EvalOptions, EvalSetupError } from '../../src/core/eval/context.js';
@@ -22,18 +23,20 @@ import { type EvalQuestion, parseDataset, type LoadedDataset } from '../../src/c
 import { classifyRunFailure, fatalToolOutage, imageFailure, runErrorKind } from '../../src/core/eval/failures.js';
 import { selectQuestions } from '../../src/core/eval/loop.js';
 import { prepareOutputFolder, writeEvalOutputs } from '../../src/core/eval/outputFolder.js';
-import type { ItemStep } from '../../src/core/eval/item.js';
+import { evaluateItem, type ItemStep } from '../../src/core/eval/item.js';
 import { ResultTally, runQuestions } from '../../src/core/eval/pool.js';
 import { reuseFinishedResults } from '../../src/core/eval/resume.js';
 import { buildRunSummary } from '../../src/core/eval/runSummary.js';
 import { recordName, recordPath, recordRelPath, removeStaleTemps, resultFromRecord } from '../../src/core/eval/records.js';
 import { ImageInputError } from '../../src/core/image.js';
 import { withToolRetries } from '../../src/core/eval/toolRetries.js';
+import { createChatClient } from '../../src/core/llmClient.js';
 import { BUILTIN_PROMPT } from '../../src/core/promptSource.js';
 import { RunnerSetupError } from '../../src/core/runner/index.js';
 import { writeRunRecord } from '../../src/core/runStore.js';
 import { ToolError, type Tools } from '../../src/core/tools.js';
 import type { RunRecord } from '../../src/protocol/run.js';
+import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces: a dataset made from text, a context over a temporary folder, a record by hand.
@@ -812,5 +815,118 @@ describe('the pool of questions', () => {
     assert.equal(stop?.config, false);
     assert.match(stop?.reason ?? '', /^question a \(line 1\): /);
     assert.deepEqual(await readdir(ctx.runsDir), []);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// One question, start to end, where no program runs: a missing image, the generator's answers
+// (the real client against the local OpenAI-compatible server), a reply without a program.
+
+describe('one question without a program run', () => {
+  let llm: OpenAIServer;
+  let imgs: string;
+  before(async () => {
+    llm = await startOpenAIServer();
+    imgs = join(work, 'item-imgs');
+    await mkdir(imgs, { recursive: true });
+    await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 220, g: 30, b: 30 } } }).png().toFile(join(imgs, 'red.png'));
+  });
+  after(async () => {
+    await llm.close();
+  });
+
+  const NO_PROGRAM = '<plan>\n1. Look.\n</plan>\nI will not write a program.';
+  const itemCtx = (deps: Partial<EvalDeps> = {}, over: Partial<EvalOptions> = {}) => {
+    const events: EvalEvent[] = [];
+    const generator = createChatClient({ baseUrl: llm.url, model: 'gen-m', cacheDir: false, maxRetries: 0 });
+    const ctx = createEvalContext({ dataset: dataset(Bench), imagesDir: imgs, outDir: join(work, 'item-out'), onEvent: (e) => events.push(e), ...over }, depsOf({ generator, ...deps }));
+    return { ctx, warnings: () => events.flatMap((e) => (e.kind === 'warn' ? [e.message] : [])) };
+  };
+  const live = () => new AbortController().signal;
+
+  it('a missing image is the question\'s record (kind image), saying how the path was resolved; the generator is not asked', async () => {
+    const before = llm.chatRequests().length;
+    const { ctx } = itemCtx();
+    const out = await evaluateItem(ctx, Q({ id: 'img-1', image: 'missing.png' }), live());
+    assert.ok('record' in out);
+    const r = out.record;
+    const path = join(imgs, 'missing.png');
+    assert.deepEqual(r.image, { path, sha256: '' });
+    assert.equal(r.generator, null);
+    assert.deepEqual(r.error, {
+      type: 'ImageInputError',
+      message: `image not found: ${path} ('missing.png' of question img-1, resolved from the images folder ${imgs} (--images; default: the dataset file's folder)). Check the path.`,
+      line: null,
+    });
+    assert.equal(r.id, recordName('img-1'));
+    assert.equal(r.eval?.error_kind, 'image');
+    assert.equal(r.eval?.question_id, 'img-1');
+    assert.equal(llm.chatRequests().length, before);
+    const abs = await evaluateItem(ctx, Q({ image: join(work, 'nowhere.png') }), live());
+    assert.ok('record' in abs);
+    assert.equal(abs.record.error?.message, `image not found: ${join(work, 'nowhere.png')}. Check the path.`);
+  });
+
+  it('the generator refusing the request (400) is an endpoint_error record with the generator and the image measured; a refused key stops the run', async () => {
+    llm.script({ status: 400, body: { error: { message: 'prompt too long' } } });
+    const { ctx } = itemCtx();
+    const out = await evaluateItem(ctx, Q(), live());
+    assert.ok('record' in out);
+    const r = out.record;
+    assert.equal(r.eval?.error_kind, 'endpoint_error');
+    assert.equal(r.error?.type, 'ChatError:bad_request');
+    assert.match(r.error?.message ?? '', /prompt too long/);
+    assert.deepEqual(r.generator, { base_url: llm.url, model: 'gen-m', settings: { ...VALOR_SAMPLING } });
+    assert.deepEqual([r.image.path, r.image.width, r.image.height], [join(imgs, 'red.png'), 64, 48]);
+    assert.match(r.image.sha256, /^[0-9a-f]{64}$/);
+    assert.equal(r.reply, '');
+    llm.script({ status: 401, body: { error: { message: 'invalid api key' } } });
+    const fatal = await evaluateItem(ctx, Q(), live());
+    assert.ok('fatal' in fatal);
+    assert.ok(fatal.fatal.startsWith('the generator endpoint refused the request: '), fatal.fatal);
+  });
+
+  it('a reply without a program is a no_program record named after the question, its reply scored when --score is on', async () => {
+    llm.script({ text: NO_PROGRAM });
+    const scored: unknown[] = [];
+    const set = { verdicts: [{ reward: 'format' as const, state: 'fail' as const, value: 0, rationale: 'no answer block', judge: 'parser' }], total: 0, incomplete: false, weights: { format: 1 }, total_rule: 'product' as const };
+    const { ctx, warnings } = itemCtx({ scorer: async (input) => (scored.push(input), set) });
+    const out = await evaluateItem(ctx, Q(), live());
+    assert.ok('record' in out);
+    const r = out.record;
+    assert.equal(r.id, recordName('q-1'));
+    assert.equal(r.reply, NO_PROGRAM);
+    assert.equal(r.error?.type, 'NoProgram');
+    assert.equal(r.eval?.error_kind, 'no_program');
+    assert.deepEqual(scored, [{ query: 'Is it red?', reply: NO_PROGRAM, imagePath: join(imgs, 'red.png') }]);
+    // Stored as a record keeps it: the total rule is not part of it.
+    assert.deepEqual(r.rewards, { verdicts: set.verdicts, total: 0, incomplete: false, weights: { format: 1 } });
+    assert.deepEqual(warnings(), []);
+    assert.ok(r.timings.total_ms >= (r.timings.generate_ms ?? 0));
+  });
+
+  it('a scorer that fails is a warning, not a lost question; an empty reply is not scored', async () => {
+    llm.script({ text: NO_PROGRAM }, { text: '' });
+    let calls = 0;
+    const { ctx, warnings } = itemCtx({
+      scorer: async () => {
+        calls++;
+        throw new Error('judge down');
+      },
+    });
+    const out = await evaluateItem(ctx, Q(), live());
+    assert.ok('record' in out);
+    assert.equal(out.record.rewards, undefined);
+    assert.deepEqual(warnings(), ['question q-1: scoring failed: judge down']);
+    const empty = await evaluateItem(ctx, Q(), live());
+    assert.ok('record' in empty);
+    assert.equal(calls, 1);
+    assert.equal(empty.record.eval?.error_kind, 'no_program');
+  });
+
+  it('a cancelled run makes no record', async () => {
+    llm.script({ text: NO_PROGRAM });
+    const { ctx } = itemCtx();
+    assert.deepEqual(await evaluateItem(ctx, Q(), AbortSignal.abort()), { cancelled: true });
   });
 });
