@@ -19,9 +19,9 @@ import sharp from 'sharp';
 import { ChatError, VALOR_SAMPLING } from '../../src/core/chat.js';
 import { isAbort, linkAbort, sleep } from '../../src/core/eval/cancellation.js';
 import { createEvalContext, type EvalDeps, type EvalEvent, type EvalOptions, EvalSetupError } from '../../src/core/eval/context.js';
-import { type EvalQuestion, parseDataset, type LoadedDataset } from '../../src/core/eval/dataset.js';
+import { type EvalQuestion, loadDataset, parseDataset, type LoadedDataset } from '../../src/core/eval/dataset.js';
 import { classifyRunFailure, fatalToolOutage, imageFailure, runErrorKind } from '../../src/core/eval/failures.js';
-import { selectQuestions } from '../../src/core/eval/loop.js';
+import { runEval, selectQuestions } from '../../src/core/eval/loop.js';
 import { prepareOutputFolder, writeEvalOutputs } from '../../src/core/eval/outputFolder.js';
 import { evaluateItem, type ItemStep } from '../../src/core/eval/item.js';
 import { ResultTally, runQuestions } from '../../src/core/eval/pool.js';
@@ -928,5 +928,103 @@ describe('one question without a program run', () => {
     llm.script({ text: NO_PROGRAM });
     const { ctx } = itemCtx();
     assert.deepEqual(await evaluateItem(ctx, Q(), AbortSignal.abort()), { cancelled: true });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Whole runs whose replies hold no program (nothing for python3 to run): the outcome's status and
+// counts, the start event, the files written.
+
+describe('runEval where no program runs', () => {
+  let llm: OpenAIServer;
+  let dir: string;
+  let file: string;
+  const NO_PROGRAM = '<plan>\n1. Look.\n</plan>\nNo program today.';
+  before(async () => {
+    llm = await startOpenAIServer({ handler: () => ({ text: NO_PROGRAM }) });
+    dir = join(work, 'run');
+    await mkdir(dir, { recursive: true });
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toFile(join(dir, 'red.png'));
+    file = join(dir, 'b.jsonl');
+    await writeFile(file, `${Bench.map((b) => JSON.stringify(b)).join('\n')}\n`);
+  });
+  after(async () => {
+    await llm.close();
+  });
+  const gen = () => createChatClient({ baseUrl: llm.url, model: 'gen-m', cacheDir: false, maxRetries: 0 });
+  const run = async (out: string, over: Partial<EvalOptions> = {}) => {
+    const events: EvalEvent[] = [];
+    const o = await runEval({ dataset: await loadDataset(file), imagesDir: dir, outDir: join(dir, out), onEvent: (e) => events.push(e), ...over }, depsOf({ generator: gen() }));
+    return { o, events };
+  };
+
+  it('complete: every question a result, the start event, summary.json and report.html; --resume then reuses them all', async () => {
+    const { o, events } = await run('all');
+    assert.equal(o.status, 'complete');
+    assert.deepEqual([o.ran, o.reused, o.fatal, o.fatalConfig], [3, 0, undefined, undefined]);
+    assert.deepEqual(events[0], { kind: 'start', selected: 3, reused: 0, todo: 3, retrying: 0 });
+    assert.equal(events.filter((e) => e.kind === 'result').length, 3);
+    assert.equal(o.summaryPath, join(dir, 'all', 'summary.json'));
+    assert.equal(o.reportPath, join(dir, 'all', 'report.html'));
+    assert.deepEqual((await readdir(join(dir, 'all'))).sort(), ['manifest.json', 'report.html', 'runs', 'summary.json']);
+    assert.equal(o.summary.counts.failed, 3);
+    assert.equal(o.summary.timings.session_done, 3);
+    assert.ok(o.summary.timings.wall_ms >= 0);
+    const again = await run('all', { resume: true });
+    assert.deepEqual([again.o.status, again.o.ran, again.o.reused], ['complete', 0, 3]);
+    assert.deepEqual(again.events[0], { kind: 'start', selected: 3, reused: 3, todo: 0, retrying: 0 });
+    assert.equal(again.o.summary.timings.session_done, 0);
+  });
+
+  it('--limit and no report: two questions, no report.html', async () => {
+    const { o } = await run('limited', { limit: 2, report: false });
+    assert.deepEqual([o.status, o.ran, o.summary.counts.selected, o.reportPath], ['complete', 2, 2, null]);
+    assert.deepEqual((await readdir(join(dir, 'limited'))).sort(), ['manifest.json', 'runs', 'summary.json']);
+  });
+
+  it('a refused key stops the run: fatal, as a configuration problem, with the reason; a partial summary is written', async () => {
+    llm.setHandler(() => ({ status: 401, body: { error: { message: 'invalid api key' } } }));
+    try {
+      const { o } = await run('fatal');
+      assert.equal(o.status, 'fatal');
+      assert.equal(o.fatalConfig, true);
+      assert.ok(o.fatal?.startsWith('the generator endpoint refused the request: '), o.fatal);
+      assert.equal(o.ran, 0);
+      assert.equal(o.summary.complete, false);
+      assert.equal((await readJson(o.summaryPath)).kind, 'valor-eval-summary');
+    } finally {
+      llm.setHandler(() => ({ text: NO_PROGRAM }));
+    }
+  });
+
+  it('an endpoint outage leaves the run incomplete, and --resume counts the questions it retries', async () => {
+    llm.setHandler(() => ({ status: 503, body: { error: { message: 'overloaded' } } }));
+    try {
+      const { o } = await run('outage', { resumeCommand: 'valor eval b.jsonl --out outage --resume' });
+      assert.equal(o.status, 'incomplete');
+      assert.equal(o.summary.resume_command, 'valor eval b.jsonl --out outage --resume');
+      assert.equal(o.summary.counts.not_evaluated, 3);
+    } finally {
+      llm.setHandler(() => ({ text: NO_PROGRAM }));
+    }
+    const again = await run('outage', { resume: true });
+    assert.deepEqual(again.events[0], { kind: 'start', selected: 3, reused: 0, todo: 3, retrying: 3 });
+    assert.deepEqual([again.o.status, again.o.ran], ['complete', 3]);
+  });
+
+  it('cancelled before it starts: interrupted, nothing run, the summary says so', async () => {
+    const { o } = await run('cancelled', { signal: AbortSignal.abort() });
+    assert.equal(o.status, 'interrupted');
+    assert.equal(o.ran, 0);
+    assert.equal(o.summary.interrupted, true);
+    assert.equal(o.summary.complete, false);
+    assert.deepEqual(await readdir(join(dir, 'cancelled', 'runs')), []);
+  });
+
+  it('a shard runs only its questions', async () => {
+    // shardOf(id, 2) for a, b, c (first 48 bits of sha256, python's hashlib): a 1, b 1, c 0.
+    const { o } = await run('shard', { shard: { index: 0, count: 2 } });
+    assert.deepEqual(o.summary.results.map((r) => r.id), ['c']);
+    assert.deepEqual(o.summary.shard, { index: 0, count: 2 });
   });
 });
