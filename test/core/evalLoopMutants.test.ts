@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ChatError, VALOR_SAMPLING } from '../../src/core/chat.js';
+import { childSignal, createSemaphore, mapLimit } from '../../src/core/concurrency.js';
 import { isAbort, linkAbort, sleep } from '../../src/core/eval/cancellation.js';
 import { createEvalContext, type EvalDeps, type EvalEvent, type EvalOptions, EvalSetupError } from '../../src/core/eval/context.js';
 import { type EvalQuestion, loadDataset, parseDataset, type LoadedDataset } from '../../src/core/eval/dataset.js';
@@ -1026,5 +1027,165 @@ describe('runEval where no program runs', () => {
     const { o } = await run('shard', { shard: { index: 0, count: 2 } });
     assert.deepEqual(o.summary.results.map((r) => r.id), ['c']);
     assert.deepEqual(o.summary.shard, { index: 0, count: 2 });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Bounded concurrency (src/core/concurrency.ts), which the pool and resume are built on.
+
+describe('bounded concurrency', () => {
+  const tick = () => new Promise((r) => setImmediate(r));
+  function gate(): { wait: Promise<void>; open: () => void } {
+    let open!: () => void;
+    const wait = new Promise<void>((r) => (open = r));
+    return { wait, open };
+  }
+
+  it('a semaphore refuses a limit that is not a positive whole number', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) assert.throws(() => createSemaphore(bad), (e: Error) => e instanceof RangeError && e.message === `semaphore limit must be a positive integer, got ${bad}`);
+    assert.equal(createSemaphore(1).limit, 1);
+  });
+
+  it('runs at most `limit` at once, the waiters in arrival order, and frees the slot when a call rejects', async () => {
+    const s = createSemaphore(2);
+    const gates = [gate(), gate(), gate(), gate()];
+    const order: number[] = [];
+    const runs = gates.map((g, i) =>
+      s.run(async () => {
+        order.push(i);
+        await g.wait;
+        if (i === 0) throw new Error('first fails');
+        return i;
+      }),
+    );
+    await tick();
+    assert.deepEqual([s.active, s.waiting, order], [2, 2, [0, 1]]);
+    gates[0]!.open();
+    await assert.rejects(runs[0]!, /first fails/);
+    await tick();
+    assert.deepEqual([s.active, s.waiting, order], [2, 1, [0, 1, 2]]);
+    gates[1]!.open();
+    gates[2]!.open();
+    gates[3]!.open();
+    assert.deepEqual(await Promise.all(runs.slice(1)), [1, 2, 3]);
+    assert.deepEqual([s.active, s.waiting, order], [0, 0, [0, 1, 2, 3]]);
+  });
+
+  it('a waiter whose signal aborts leaves the queue without taking a slot; an aborted signal is refused at once with its reason', async () => {
+    const s = createSemaphore(1);
+    const g = gate();
+    const first = s.run(() => g.wait);
+    const ac = new AbortController();
+    let ran = false;
+    const waiting = s.run(async () => {
+      ran = true;
+    }, ac.signal);
+    const third = s.run(async () => 'third');
+    await tick();
+    assert.equal(s.waiting, 2);
+    const why = new Error('user stopped');
+    ac.abort(why);
+    await assert.rejects(waiting, (e) => e === why);
+    assert.equal(s.waiting, 1);
+    g.open();
+    await first;
+    assert.equal(await third, 'third');
+    assert.equal(ran, false);
+    await assert.rejects(s.run(async () => 1, AbortSignal.abort('plain reason')), (e: Error) => e.name === 'AbortError' && e.message === 'The operation was aborted');
+    assert.equal(s.active, 0);
+  });
+
+  it('mapLimit keeps input order with at most `limit` in flight, one worker for a limit below 1, none for no items', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const fn = async (x: number) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await tick();
+      inFlight--;
+      return x * 2;
+    };
+    assert.deepEqual(await mapLimit([3, 1, 2, 5, 4], 2, fn), [6, 2, 4, 10, 8]);
+    assert.equal(most, 2);
+    most = 0;
+    assert.deepEqual(await mapLimit([1, 2, 3], 0, fn), [2, 4, 6]);
+    assert.equal(most, 1);
+    most = 0;
+    await mapLimit([1, 2, 3], 2.7, fn);
+    assert.equal(most, 2);
+    most = 0;
+    assert.deepEqual(await mapLimit([1, 2], 10, fn), [2, 4]);
+    assert.equal(most, 2);
+    let calls = 0;
+    assert.deepEqual(await mapLimit([], 3, async () => calls++), []);
+    assert.equal(calls, 0);
+    assert.deepEqual(await mapLimit(['a', 'b'], 1, async (x, i) => `${x}${i}`), ['a0', 'b1']);
+  });
+
+  it('mapLimit: the first rejection rejects the map and starts no further item; an aborted signal rejects with its reason before any item', async () => {
+    const started: number[] = [];
+    await assert.rejects(
+      mapLimit([0, 1, 2, 3], 1, async (x) => {
+        started.push(x);
+        if (x === 1) throw new Error('item 1 failed');
+        return x;
+      }),
+      /item 1 failed/,
+    );
+    assert.deepEqual(started, [0, 1]);
+    const why = new Error('gone');
+    let calls = 0;
+    await assert.rejects(mapLimit([1], 1, async () => calls++, AbortSignal.abort(why)), (e) => e === why);
+    assert.deepEqual([...(await mapLimit([1, 2], 1, async () => calls++, AbortSignal.abort(), { onAbort: 'stop' }))], [undefined, undefined]);
+    assert.equal(calls, 0);
+  });
+
+  it('childSignal follows its parent (with the reason) until disposed, has no listener limit, and never aborts without a parent', () => {
+    const parent = new AbortController();
+    const c = childSignal(parent.signal);
+    assert.equal(c.signal.aborted, false);
+    parent.abort('because');
+    assert.deepEqual([c.signal.aborted, c.signal.reason], [true, 'because']);
+    const p2 = new AbortController();
+    const d = childSignal(p2.signal);
+    d.dispose();
+    p2.abort();
+    assert.equal(d.signal.aborted, false);
+    const early = childSignal(AbortSignal.abort('early'));
+    assert.deepEqual([early.signal.aborted, early.signal.reason], [true, 'early']);
+    early.dispose();
+    const none = childSignal();
+    none.dispose();
+    assert.equal(none.signal.aborted, false);
+  });
+
+  /** Whether `n` abort listeners on `signal` make node warn of a possible leak. */
+  async function warnsAt(signal: AbortSignal, n: number): Promise<boolean> {
+    let warned = false;
+    const on = (w: Error): void => {
+      if (w.name === 'MaxListenersExceededWarning') warned = true;
+    };
+    process.on('warning', on);
+    try {
+      for (let i = 0; i < n; i++) signal.addEventListener('abort', () => undefined);
+      await tick();
+      await tick();
+    } finally {
+      process.off('warning', on);
+    }
+    return warned;
+  }
+
+  it('a child signal takes any number of listeners without a leak warning', async () => {
+    assert.equal(await warnsAt(new AbortController().signal, 11), true, 'a plain signal warns past 10');
+    assert.equal(await warnsAt(childSignal().signal, 50), false);
+    assert.equal(await warnsAt(childSignal(new AbortController().signal).signal, 50), false);
+  });
+
+  it('linkAbort sizes the run signal\'s listener budget for its questions (eight each, at least ten)', async () => {
+    assert.equal(await warnsAt(linkAbort(undefined, 1).signal, 10), false);
+    assert.equal(await warnsAt(linkAbort(undefined, 1).signal, 11), true);
+    assert.equal(await warnsAt(linkAbort(undefined, 4).signal, 32), false);
+    assert.equal(await warnsAt(linkAbort(undefined, 4).signal, 33), true);
   });
 });
