@@ -26,6 +26,7 @@ import { runEval, selectQuestions } from '../../src/core/eval/loop.js';
 import { prepareOutputFolder, writeEvalOutputs } from '../../src/core/eval/outputFolder.js';
 import { evaluateItem, type ItemStep } from '../../src/core/eval/item.js';
 import { ResultTally, runQuestions } from '../../src/core/eval/pool.js';
+import { repairingStep } from '../../src/core/eval/repairStep.js';
 import { reuseFinishedResults } from '../../src/core/eval/resume.js';
 import { buildRunSummary } from '../../src/core/eval/runSummary.js';
 import { recordName, recordPath, recordRelPath, removeStaleTemps, resultFromRecord } from '../../src/core/eval/records.js';
@@ -1187,5 +1188,138 @@ describe('bounded concurrency', () => {
     assert.equal(await warnsAt(linkAbort(undefined, 1).signal, 11), true);
     assert.equal(await warnsAt(linkAbort(undefined, 4).signal, 32), false);
     assert.equal(await warnsAt(linkAbort(undefined, 4).signal, 33), true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// --repair N around a question, where nothing runs: the first attempt's outcomes that need no
+// repair, and repairs whose answers hold no program, are refused, or fail.
+
+describe('the repair step where no program runs', () => {
+  let llm: OpenAIServer;
+  let imgs: string;
+  const NO_PROGRAM = '<plan>\n1. Look.\n</plan>\nNo program.';
+  before(async () => {
+    llm = await startOpenAIServer();
+    imgs = join(work, 'repair-imgs');
+    await mkdir(imgs, { recursive: true });
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 9, g: 9, b: 9 } } }).png().toFile(join(imgs, 'red.png'));
+  });
+  after(async () => {
+    await llm.close();
+  });
+  const repairCtx = (repair: number) => {
+    const events: EvalEvent[] = [];
+    const generator = createChatClient({ baseUrl: llm.url, model: 'gen-m', cacheDir: false, maxRetries: 0 });
+    const ctx = createEvalContext({ dataset: dataset(Bench), imagesDir: imgs, outDir: join(work, 'repair-out'), repair, onEvent: (e) => events.push(e) }, depsOf({ generator }));
+    return { ctx, warnings: () => events.flatMap((e) => (e.kind === 'warn' ? [e.message] : [])) };
+  };
+  const live = () => new AbortController().signal;
+  const q = Q({ id: 'q-1', question: 'Is it red?', image: 'red.png' });
+  const evalOf = (kind: string | null, prediction: string | null = 'yes', correct = true) =>
+    ({ question_id: 'q-1', line: 1, answer_type: 'yesno' as const, ground_truth: 'yes', prediction, score: correct ? 1 : 0, correct, invalid: null, error_kind: kind });
+
+  it('--repair 0, or a first outcome that is not a record, goes through untouched', async () => {
+    const rec = record({ eval: evalOf(null) });
+    const same = await repairingStep(async () => ({ record: rec }))(repairCtx(0).ctx, q, live());
+    assert.deepEqual(same, { record: rec });
+    assert.equal(rec.repair, undefined);
+    for (const out of [{ cancelled: true as const }, { fatal: 'stop' }]) assert.deepEqual(await repairingStep(async () => out)(repairCtx(2).ctx, q, live()), out);
+  });
+
+  it('an answered question is marked not needed with its first result; an outage stays an outage without a repair part; a record without eval is left alone', async () => {
+    const before = llm.chatRequests().length;
+    const step = (rec: RunRecord) => repairingStep(async () => ({ record: rec }));
+    const ok = await step(record({ eval: evalOf(null, 'no', false), final_answer: 'no' }))(repairCtx(2).ctx, q, live());
+    assert.ok('record' in ok);
+    assert.deepEqual(ok.record.repair, { max_repairs: 2, repairs: 0, stopped: 'not_needed', attempts: [], original: { prediction: 'no', score: 0, correct: false, error_kind: null } });
+    const refused = await step(record({ eval: evalOf('endpoint_error', null, false), error: { type: 'ChatError:bad_request', message: 'x', line: null }, final_answer: null }))(repairCtx(1).ctx, q, live());
+    assert.ok('record' in refused);
+    assert.deepEqual(refused.record.repair, { max_repairs: 1, repairs: 0, stopped: 'not_needed', attempts: [], original: { prediction: null, score: 0, correct: false, error_kind: 'endpoint_error' } });
+    for (const kind of ['tool_outage', 'endpoint_outage', 'internal']) {
+      const out = await step(record({ eval: evalOf(kind, null, false), final_answer: null }))(repairCtx(1).ctx, q, live());
+      assert.ok('record' in out);
+      assert.equal(out.record.repair, undefined, kind);
+    }
+    const bare = await step(record())(repairCtx(1).ctx, q, live());
+    assert.ok('record' in bare);
+    assert.equal(bare.record.repair, undefined);
+    assert.equal(llm.chatRequests().length, before, 'nothing asked of the generator');
+  });
+
+  it('a repair that holds no program is an attempt that ran nothing; after N of them the first record stands with every attempt', async () => {
+    llm.script({ text: NO_PROGRAM }, { text: NO_PROGRAM }, { text: 'still <plan>no</plan>' });
+    const { ctx, warnings } = repairCtx(2);
+    const out = await repairingStep()(ctx, q, live());
+    assert.ok('record' in out);
+    const r = out.record;
+    assert.equal(r.reply, NO_PROGRAM);
+    assert.equal(r.eval?.error_kind, 'no_program');
+    const rp = r.repair!;
+    assert.deepEqual([rp.max_repairs, rp.repairs, rp.stopped, rp.refusal], [2, 2, 'max_attempts', undefined]);
+    assert.deepEqual(rp.original, { prediction: null, score: 0, correct: false, error_kind: 'no_program' });
+    assert.deepEqual(rp.attempts.map((a) => [a.attempt, a.ran, a.failure.kind, a.final_answer, a.error?.type ?? null, 'diff' in a]), [
+      [0, true, 'format', null, 'NoProgram', false],
+      [1, false, 'format', null, null, false],
+      [2, false, 'format', null, null, false],
+    ]);
+    assert.equal(rp.attempts[1]?.reply, NO_PROGRAM);
+    assert.match(rp.attempts[1]?.failure.message ?? '', /^the generator's repair holds no program to run \(format 0/);
+    assert.equal(rp.attempts[0]?.error?.line, null);
+    assert.deepEqual(warnings(), []);
+  });
+
+  it('the generator refusing a repair request (400) keeps what was made, with a warning', async () => {
+    llm.script({ text: NO_PROGRAM }, { status: 400, body: { error: { message: 'context length exceeded' } } });
+    const { ctx, warnings } = repairCtx(3);
+    const out = await repairingStep()(ctx, q, live());
+    assert.ok('record' in out);
+    const rp = out.record.repair!;
+    assert.deepEqual([rp.repairs, rp.stopped, rp.attempts.length], [0, 'refused', 1]);
+    assert.match(rp.refusal ?? '', /context length exceeded/);
+    assert.deepEqual(warnings(), [`question q-1: the generator refused repair request 1 (${rp.refusal}); the 0 attempt(s) before it stand`]);
+  });
+
+  it('a refusal is kept to 2,000 characters', async () => {
+    // The real client shortens an endpoint's message itself, so a client of our own refuses here.
+    const long = `context length exceeded ${'x'.repeat(3000)}`;
+    let calls = 0;
+    const generator = {
+      ...idleGenerator,
+      complete: async () => {
+        if (calls++ === 0) return { text: NO_PROGRAM, model: 'gen-m', cached: false, ms: 1 };
+        throw new ChatError(long, 'bad_request', 400);
+      },
+    };
+    const ctx = createEvalContext({ dataset: dataset(Bench), imagesDir: imgs, outDir: join(work, 'repair-out'), repair: 1 }, depsOf({ generator }));
+    const out = await repairingStep()(ctx, q, live());
+    assert.ok('record' in out);
+    assert.equal(out.record.repair?.refusal, `${long.slice(0, 1999)}…`);
+  });
+
+  it('an unreachable generator during a repair makes the question an outage (run again by --resume); a refused key stops the run', async () => {
+    llm.script({ text: NO_PROGRAM }, { status: 503, body: { error: { message: 'overloaded' } } });
+    const { ctx, warnings } = repairCtx(2);
+    const out = await repairingStep()(ctx, q, live());
+    assert.ok('record' in out);
+    assert.equal(out.record.eval?.error_kind, 'endpoint_outage');
+    assert.equal(out.record.repair, undefined);
+    const w = warnings();
+    assert.equal(w.length, 1);
+    assert.ok(w[0]?.startsWith('question q-1: repair failed (ChatError:server: '), w[0]);
+    assert.ok(w[0]?.endsWith('); the question counts as endpoint_outage'), w[0]);
+    llm.script({ text: NO_PROGRAM }, { status: 401, body: { error: { message: 'invalid api key' } } });
+    const fatal = await repairingStep()(repairCtx(2).ctx, q, live());
+    assert.ok('fatal' in fatal);
+    assert.ok(fatal.fatal.startsWith('the generator endpoint refused the request: '), fatal.fatal);
+  });
+
+  it('a run cancelled during a repair makes no record', async () => {
+    const ac = new AbortController();
+    llm.script({ text: NO_PROGRAM }, () => {
+      ac.abort();
+      return { text: NO_PROGRAM };
+    });
+    assert.deepEqual(await repairingStep()(repairCtx(2).ctx, q, ac.signal), { cancelled: true });
   });
 });
