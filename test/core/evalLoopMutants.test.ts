@@ -11,10 +11,13 @@
  * children); the generator is the real client against the local OpenAI-compatible server.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import sharp from 'sharp';
 import { ChatError, VALOR_SAMPLING } from '../../src/core/chat.js';
 import { childSignal, createSemaphore, mapLimit } from '../../src/core/concurrency.js';
@@ -24,7 +27,9 @@ import { type EvalQuestion, loadDataset, parseDataset, type LoadedDataset } from
 import { classifyRunFailure, fatalToolOutage, imageFailure, runErrorKind } from '../../src/core/eval/failures.js';
 import { runEval, selectQuestions } from '../../src/core/eval/loop.js';
 import { prepareOutputFolder, writeEvalOutputs } from '../../src/core/eval/outputFolder.js';
+import { ImageCache } from '../../src/core/eval/imageCache.js';
 import { evaluateItem, type ItemStep } from '../../src/core/eval/item.js';
+import { startMemorySampler } from '../../src/core/eval/memorySampler.js';
 import { ResultTally, runQuestions } from '../../src/core/eval/pool.js';
 import { repairingStep } from '../../src/core/eval/repairStep.js';
 import { reuseFinishedResults } from '../../src/core/eval/resume.js';
@@ -1321,5 +1326,85 @@ describe('the repair step where no program runs', () => {
       return { text: NO_PROGRAM };
     });
     assert.deepEqual(await repairingStep()(repairCtx(2).ctx, q, ac.signal), { cancelled: true });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The image cache and the memory figures.
+
+describe('the image cache', () => {
+  const png = (path: string, v: number) => sharp({ create: { width: 4, height: 3, channels: 3, background: { r: v, g: v, b: v } } }).png().toFile(path);
+
+  it('measures an image once: a changed file is not read again, and questions asking at once share one reading', async () => {
+    const dir = join(work, 'cache-once');
+    await mkdir(dir, { recursive: true });
+    const p = join(dir, 'a.png');
+    await png(p, 10);
+    const cache = new ImageCache();
+    const [x, y] = await Promise.all([cache.get(p), cache.get(p)]);
+    assert.equal(x, y);
+    assert.deepEqual([x.path, x.width, x.height, x.format], [p, 4, 3, 'png']);
+    await png(p, 200);
+    assert.equal((await cache.get(p)).sha256, x.sha256, 'cached');
+    assert.notEqual((await new ImageCache().get(p)).sha256, x.sha256, 'the file did change');
+  });
+
+  it('a failed reading is not kept: the next question reads the file again; the error names how the path was resolved', async () => {
+    const dir = join(work, 'cache-retry');
+    await mkdir(dir, { recursive: true });
+    const p = join(dir, 'late.png');
+    const cache = new ImageCache();
+    await assert.rejects(cache.get(p, 'from the test'), (e: Error) => e instanceof ImageInputError && e.message === `image not found: ${p} (from the test). Check the path.`);
+    await png(p, 10);
+    assert.equal((await cache.get(p)).width, 4);
+  });
+
+  it('holds 256 images and more: it is emptied only when a new image comes past 257', async () => {
+    const dir = join(work, 'cache-cap');
+    await mkdir(dir, { recursive: true });
+    await png(join(dir, 'src.png'), 10);
+    const paths = Array.from({ length: 258 }, (_, i) => join(dir, `i${i}.png`));
+    for (const p of paths) await copyFile(join(dir, 'src.png'), p);
+    const cache = new ImageCache();
+    const first = await cache.get(paths[0]!);
+    for (const p of paths.slice(1, 257)) await cache.get(p);
+    // 257 images held: the first is still cached.
+    await png(paths[0]!, 200);
+    assert.equal((await cache.get(paths[0]!)).sha256, first.sha256);
+    // The 258th empties the cache: the first is read again.
+    await cache.get(paths[257]!);
+    assert.notEqual((await cache.get(paths[0]!)).sha256, first.sha256);
+  });
+});
+
+describe('the memory figures of a run', () => {
+  it('peaks in whole MiB from the samples, the last one taken at stop; the live heap after a full collection to a tenth of a MiB', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const sampler = startMemorySampler(60_000);
+    // About 48 MiB of heap held until after stop: only the sample at stop sees it.
+    const held = new Array<number>(6e6).fill(0.5);
+    // Wait until a full collection is reported (to our observer, so to the sampler's too).
+    const seen = new Promise<void>((res) => {
+      const obs = new PerformanceObserver((list) => {
+        if (list.getEntries().some((e) => (e as unknown as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR)) {
+          obs.disconnect();
+          res();
+        }
+      });
+      obs.observe({ entryTypes: ['gc'] });
+    });
+    gc();
+    await seen;
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    sampler.stop();
+    const f = sampler.figures();
+    const rss = process.memoryUsage().rss / 2 ** 20;
+    assert.ok(held.length > 0);
+    assert.ok(Number.isInteger(f.peak_rss_mb) && Number.isInteger(f.peak_heap_mb), JSON.stringify(f));
+    assert.ok(f.peak_heap_mb >= 48, JSON.stringify(f));
+    assert.ok(f.peak_rss_mb > f.peak_heap_mb && f.peak_rss_mb <= 2 * Math.ceil(rss), `${JSON.stringify(f)} rss ${rss}`);
+    assert.ok(f.live_heap_mb !== null && f.live_heap_mb >= 40 && f.live_heap_mb <= f.peak_heap_mb + 1, JSON.stringify(f));
+    assert.ok(Math.abs(f.live_heap_mb * 10 - Math.round(f.live_heap_mb * 10)) < 1e-9, JSON.stringify(f));
   });
 });
