@@ -28,7 +28,7 @@ import { classifyRunFailure, fatalToolOutage, imageFailure, runErrorKind } from 
 import { runEval, selectQuestions } from '../../src/core/eval/loop.js';
 import { prepareOutputFolder, writeEvalOutputs } from '../../src/core/eval/outputFolder.js';
 import { ImageCache } from '../../src/core/eval/imageCache.js';
-import { evaluateItem, type ItemStep } from '../../src/core/eval/item.js';
+import { evaluateItem, type ItemStep, withEval } from '../../src/core/eval/item.js';
 import { startMemorySampler } from '../../src/core/eval/memorySampler.js';
 import { ResultTally, runQuestions } from '../../src/core/eval/pool.js';
 import { repairingStep } from '../../src/core/eval/repairStep.js';
@@ -152,6 +152,8 @@ describe('record names and paths', () => {
     assert.equal(recordName('flt-4'), 'flt-4-9aae2de1ec');
     assert.equal(recordName('a/b'), 'a_b-c14cddc033');
     assert.equal(recordName('a_b'), 'a_b-648fa9b31b');
+    assert.equal(recordName('a / b'), 'a_b-d917a549d3', 'a run of unsafe characters is one _');
+    assert.equal(recordName('v1.2'), 'v1.2-0e4f5bced9', 'only leading dots go');
     assert.equal(recordName('..hidden'), 'hidden-27b2a250c5');
     assert.equal(recordName('._x'), 'x-c9eab32149');
     assert.equal(recordName('-x'), '-x-a420962426');
@@ -184,7 +186,8 @@ describe('a result read back from its record', () => {
       final_answer: 'Yes.',
       generator: { base_url: 'http://g/v1', model: 'gen-x', settings: {} },
       timings: { generate_ms: 12.4, run_ms: 7.5, total_ms: 30.49 },
-      rewards: { verdicts: [verdict('format', 'pass', 1), verdict('logic', 'error', null), verdict('syntax', 'fail', 0)], total: null, incomplete: true, weights: {} },
+      // A verdict in error counts as no value, whatever value it carries.
+      rewards: { verdicts: [verdict('format', 'pass', 1), verdict('logic', 'error', null), verdict('spatial', 'error', 1), verdict('syntax', 'fail', 0)], total: null, incomplete: true, weights: {} },
       // A stale score in the record is not copied: the current metrics decide.
       eval: { question_id: 'yn-9', line: 7, answer_type: 'yesno', ground_truth: 'yes', prediction: 'no', score: 0, correct: false, invalid: null, error_kind: null },
     });
@@ -209,7 +212,7 @@ describe('a result read back from its record', () => {
       record: 'runs/x.json',
       ms: { generate: 12, run: 8, total: 30 },
       model: 'gen-x',
-      rewards: { total: null, values: { format: 1, logic: null, syntax: 0 } },
+      rewards: { total: null, values: { format: 1, logic: null, spatial: null, syntax: 0 } },
     });
   });
 
@@ -232,6 +235,8 @@ describe('a result read back from its record', () => {
     const none = resultFromRecord(Q(), record({ final_answer: null }), 'r');
     assert.equal(none.answer, undefined);
     assert.equal(none.prediction, null);
+    const unset = resultFromRecord(Q(), record({ final_answer: undefined }), 'r');
+    assert.deepEqual([unset.answer, unset.prediction, unset.correct], [undefined, null, false]);
   });
 
   it('a failed program scores 0 with its error clipped to 300 characters; NoProgram is no_program; the eval block\'s kind wins', () => {
@@ -519,7 +524,7 @@ describe('the output folder', () => {
     for (const n of ['a.json', 'b.json', 'c.json.1.ab.tmp']) await writeFile(join(work, 'taken', 'runs', n), '{}');
     await assert.rejects(
       prepareOutputFolder(ctx),
-      (e: Error) => e instanceof EvalSetupError && e.message === `${join(work, 'taken')} already holds an eval run (2 run records). Pass --resume to continue it, or choose another --out folder.`,
+      (e: Error) => e instanceof EvalSetupError && e.name === 'EvalSetupError' && e.message === `${join(work, 'taken')} already holds an eval run (2 run records). Pass --resume to continue it, or choose another --out folder.`,
     );
     const { ctx: m } = ctxIn('manifest-only');
     await prepareOutputFolder(m);
@@ -672,8 +677,8 @@ describe('the summary document of a run', () => {
     });
     const [qa, qb, qc] = ctx.opts.dataset.questions as [EvalQuestion, EvalQuestion, EvalQuestion];
     const results = [
-      resultFromRecord(qc, benchRecord('c', { final_answer: 'no', generator: { base_url: 'u', model: 'm-2', settings: {} } }), 'runs/c.json'),
-      resultFromRecord(qa, benchRecord('a', { final_answer: 'yes', generator: { base_url: 'u', model: 'm-1', settings: {} } }), 'runs/a.json'),
+      resultFromRecord(qc, benchRecord('c', { final_answer: 'no', generator: { base_url: 'u', model: 'm-1', settings: {} } }), 'runs/c.json'),
+      resultFromRecord(qa, benchRecord('a', { final_answer: 'yes', generator: { base_url: 'u', model: 'm-2', settings: {} } }), 'runs/a.json'),
       resultFromRecord(qb, benchRecord('b', { final_answer: 'no', generator: { base_url: 'u', model: 'm-2', settings: {} } }), 'runs/b.json'),
     ];
     const s = buildRunSummary(ctx, { results, selected: 3, interrupted: false, sessionDone: 2, wallMs: 4000.4, memory: figures });
@@ -687,7 +692,7 @@ describe('the summary document of a run', () => {
     assert.equal(s.shard, null);
     assert.deepEqual(s.settings, { concurrency: 2, limit: null, timeout_ms: 5000, memory_mb: 512, score: false, tool_retries: 1, regenerate: true, sampling: JSON.parse(JSON.stringify(VALOR_SAMPLING)) });
     assert.deepEqual(s.models, {
-      generator: { base_url: 'http://gen.invalid/v1', model: 'gen-model', reported: ['m-1', 'm-2'], prompt: { source: 'builtin', path: null, sha256: BUILTIN_PROMPT.sha256 } },
+      generator: { base_url: 'http://gen.invalid/v1', model: 'gen-model', reported: ['m-1', 'm-2'] /* once each, sorted: not in input order (m-2, m-2, m-1) */, prompt: { source: 'builtin', path: null, sha256: BUILTIN_PROMPT.sha256 } },
       tools: { url: 'http://tools.invalid', models: { gd_detect: 'gdino-tiny' } },
       judges: null,
     });
@@ -853,8 +858,10 @@ describe('one question without a program run', () => {
 
   it('a missing image is the question\'s record (kind image), saying how the path was resolved; the generator is not asked', async () => {
     const before = llm.chatRequests().length;
-    const { ctx } = itemCtx();
+    const { ctx } = itemCtx({ toolModels: { depth: 'depth-tiny' } });
+    const t0 = performance.now();
     const out = await evaluateItem(ctx, Q({ id: 'img-1', image: 'missing.png' }), live());
+    const took = performance.now() - t0;
     assert.ok('record' in out);
     const r = out.record;
     const path = join(imgs, 'missing.png');
@@ -866,8 +873,10 @@ describe('one question without a program run', () => {
       line: null,
     });
     assert.equal(r.id, recordName('img-1'));
-    assert.equal(r.eval?.error_kind, 'image');
-    assert.equal(r.eval?.question_id, 'img-1');
+    assert.deepEqual(r.eval, { question_id: 'img-1', line: 1, answer_type: 'yesno', ground_truth: 'yes', prediction: null, score: 0, correct: false, invalid: null, error_kind: 'image' });
+    assert.deepEqual(r.tools, { url: 'http://tools.invalid', models: { depth: 'depth-tiny' } });
+    // Its time is the question's own: no longer than the call took.
+    assert.ok(r.timings.total_ms >= 0 && r.timings.total_ms <= took, `${r.timings.total_ms} of ${took}`);
     assert.equal(llm.chatRequests().length, before);
     const abs = await evaluateItem(ctx, Q({ image: join(work, 'nowhere.png') }), live());
     assert.ok('record' in abs);
@@ -877,7 +886,9 @@ describe('one question without a program run', () => {
   it('the generator refusing the request (400) is an endpoint_error record with the generator and the image measured; a refused key stops the run', async () => {
     llm.script({ status: 400, body: { error: { message: 'prompt too long' } } });
     const { ctx } = itemCtx();
+    const t0 = performance.now();
     const out = await evaluateItem(ctx, Q(), live());
+    const took = performance.now() - t0;
     assert.ok('record' in out);
     const r = out.record;
     assert.equal(r.eval?.error_kind, 'endpoint_error');
@@ -887,6 +898,8 @@ describe('one question without a program run', () => {
     assert.deepEqual([r.image.path, r.image.width, r.image.height], [join(imgs, 'red.png'), 64, 48]);
     assert.match(r.image.sha256, /^[0-9a-f]{64}$/);
     assert.equal(r.reply, '');
+    assert.deepEqual(r.tools, { url: 'http://tools.invalid' });
+    assert.ok(r.timings.total_ms >= 0 && r.timings.total_ms <= took, `${r.timings.total_ms} of ${took}`);
     llm.script({ status: 401, body: { error: { message: 'invalid api key' } } });
     const fatal = await evaluateItem(ctx, Q(), live());
     assert.ok('fatal' in fatal);
@@ -898,7 +911,9 @@ describe('one question without a program run', () => {
     const scored: unknown[] = [];
     const set = { verdicts: [{ reward: 'format' as const, state: 'fail' as const, value: 0, rationale: 'no answer block', judge: 'parser' }], total: 0, incomplete: false, weights: { format: 1 }, total_rule: 'product' as const };
     const { ctx, warnings } = itemCtx({ scorer: async (input) => (scored.push(input), set) });
+    const t0 = performance.now();
     const out = await evaluateItem(ctx, Q(), live());
+    const took = performance.now() - t0;
     assert.ok('record' in out);
     const r = out.record;
     assert.equal(r.id, recordName('q-1'));
@@ -909,11 +924,11 @@ describe('one question without a program run', () => {
     // Stored as a record keeps it: the total rule is not part of it.
     assert.deepEqual(r.rewards, { verdicts: set.verdicts, total: 0, incomplete: false, weights: { format: 1 } });
     assert.deepEqual(warnings(), []);
-    assert.ok(r.timings.total_ms >= (r.timings.generate_ms ?? 0));
+    assert.ok(r.timings.total_ms >= (r.timings.generate_ms ?? 0) && r.timings.total_ms <= took, `${JSON.stringify(r.timings)} of ${took}`);
   });
 
   it('a scorer that fails is a warning, not a lost question; an empty reply is not scored', async () => {
-    llm.script({ text: NO_PROGRAM }, { text: '' });
+    llm.script({ text: NO_PROGRAM }, { text: '  \n\t ' });
     let calls = 0;
     const { ctx, warnings } = itemCtx({
       scorer: async () => {
@@ -935,6 +950,43 @@ describe('one question without a program run', () => {
     llm.script({ text: NO_PROGRAM });
     const { ctx } = itemCtx();
     assert.deepEqual(await evaluateItem(ctx, Q(), AbortSignal.abort()), { cancelled: true });
+  });
+
+  it('cancelled while scoring, or right after the reply came (a client of our own that answers although the run was cancelled): no record', async () => {
+    llm.script({ text: NO_PROGRAM });
+    const ac = new AbortController();
+    const { ctx, warnings } = itemCtx({
+      scorer: async () => {
+        ac.abort();
+        throw Object.assign(new Error('aborted'), { name: 'AbortError' });
+      },
+    });
+    assert.deepEqual(await evaluateItem(ctx, Q(), ac.signal), { cancelled: true });
+    assert.deepEqual(warnings(), [], 'a cancelled scoring is not a scoring failure');
+    const late = new AbortController();
+    const generator = {
+      ...idleGenerator,
+      complete: async () => {
+        late.abort();
+        return { text: NO_PROGRAM, model: 'gen-m', cached: false, ms: 1 };
+      },
+    };
+    const c2 = createEvalContext({ dataset: dataset(Bench), imagesDir: imgs, outDir: join(work, 'item-out') }, depsOf({ generator }));
+    assert.deepEqual(await evaluateItem(c2, Q(), late.signal), { cancelled: true });
+  });
+
+  it('withEval adds the question, its options, the score and the error kind; a failed question scores 0 with its answer as text', () => {
+    const q = Q({ id: 'mc-1', line: 4, type: 'option', answer: 'B', options: ['red mug', 'blue mug'] });
+    // An option is compared by its letter (evalMetricsEdges.test.ts: 'Blue mug!' is b).
+    const ok = withEval(q, record({ final_answer: 'Blue mug.' }), null);
+    assert.equal(ok.id, recordName('mc-1'));
+    assert.deepEqual(ok.eval, { question_id: 'mc-1', line: 4, answer_type: 'option', ground_truth: 'B', options: ['red mug', 'blue mug'], prediction: 'b', score: 1, correct: true, invalid: null, error_kind: null });
+    const failed = withEval(Q(), record({ final_answer: 'yes' }), 'program');
+    assert.deepEqual(failed.eval, { question_id: 'q-1', line: 1, answer_type: 'yesno', ground_truth: 'yes', prediction: 'yes', score: 0, correct: false, invalid: null, error_kind: 'program' });
+    // An answer that cannot be read as its type carries the reason.
+    const invalid = withEval(Q({ type: 'count', answer: 3 }), record({ final_answer: 'three chairs' }), null);
+    assert.equal(typeof invalid.eval?.invalid, 'string');
+    assert.equal(invalid.eval?.correct, false);
   });
 });
 
