@@ -83,6 +83,22 @@ function record(over: Partial<RunRecord> = {}): RunRecord {
   };
 }
 
+/** Whether node warns of a possible listener leak (MaxListenersExceededWarning) while `fn` runs. */
+async function warnsWhile(fn: () => Promise<void>): Promise<boolean> {
+  let warned = false;
+  const on = (w: Error): void => {
+    if (w.name === 'MaxListenersExceededWarning') warned = true;
+  };
+  process.on('warning', on);
+  try {
+    await fn();
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off('warning', on);
+  }
+  return warned;
+}
+
 let work: string;
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'valor-evalloopmut-'));
@@ -425,6 +441,13 @@ describe('cancellation', () => {
     t.mock.timers.tick(1);
     await q;
     assert.equal(done, true);
+  });
+
+  it('sleep takes its listener off the signal when the time is up: eleven sleeps on one signal raise no leak warning', async () => {
+    const signal = new AbortController().signal;
+    assert.equal(await warnsWhile(async () => {
+      for (let i = 0; i < 11; i++) await sleep(0, signal);
+    }), false);
   });
 
   it('linkAbort follows the caller\'s signal until disposed, starts aborted with an aborted caller, and aborts on its own', () => {
@@ -1018,7 +1041,10 @@ describe('runEval where no program runs', () => {
   };
 
   it('complete: every question a result, the start event, summary.json and report.html; --resume then reuses them all', async () => {
+    const t0 = performance.now();
     const { o, events } = await run('all');
+    const took = performance.now() - t0;
+    assert.ok(o.summary.timings.wall_ms <= Math.ceil(took), `${o.summary.timings.wall_ms} of ${took}`);
     assert.equal(o.status, 'complete');
     assert.deepEqual([o.ran, o.reused, o.fatal, o.fatalConfig], [3, 0, undefined, undefined]);
     assert.deepEqual(events[0], { kind: 'start', selected: 3, reused: 0, todo: 3, retrying: 0 });
@@ -1078,6 +1104,14 @@ describe('runEval where no program runs', () => {
     assert.equal(o.summary.interrupted, true);
     assert.equal(o.summary.complete, false);
     assert.deepEqual(await readdir(join(dir, 'cancelled', 'runs')), []);
+  });
+
+  it('a run leaves no listener on the caller\'s signal: eleven runs with one signal raise no leak warning', async () => {
+    const caller = new AbortController();
+    const warned = await warnsWhile(async () => {
+      for (let i = 0; i < 11; i++) await run(`listeners-${i}`, { limit: 0, signal: caller.signal, report: false });
+    });
+    assert.equal(warned, false);
   });
 
   it('a shard runs only its questions', async () => {
@@ -1153,6 +1187,23 @@ describe('bounded concurrency', () => {
     assert.equal(s.active, 0);
   });
 
+  it('a waiter granted its slot takes its listener off the signal: eleven waits with one signal raise no leak warning', async () => {
+    const s = createSemaphore(1);
+    const signal = new AbortController().signal;
+    assert.equal(await warnsWhile(async () => {
+      for (let i = 0; i < 11; i++) {
+        const g = gate();
+        const holder = s.run(() => g.wait);
+        const waiter = s.run(async () => i, signal);
+        await tick();
+        assert.equal(s.waiting, 1);
+        g.open();
+        await holder;
+        assert.equal(await waiter, i);
+      }
+    }), false);
+  });
+
   it('mapLimit keeps input order with at most `limit` in flight, one worker for a limit below 1, none for no items', async () => {
     let inFlight = 0;
     let most = 0;
@@ -1191,6 +1242,19 @@ describe('bounded concurrency', () => {
       /item 1 failed/,
     );
     assert.deepEqual(started, [0, 1]);
+    // Two workers: the one still running finishes its item and takes no other.
+    const g = gate();
+    const seen: number[] = [];
+    const p = mapLimit([0, 1, 2, 3, 4], 2, async (x) => {
+      seen.push(x);
+      if (x === 0) await g.wait;
+      if (x === 1) throw new Error('item 1 failed');
+      return x;
+    });
+    await assert.rejects(p, /item 1 failed/);
+    g.open();
+    for (let i = 0; i < 5; i++) await tick();
+    assert.deepEqual(seen, [0, 1]);
     const why = new Error('gone');
     let calls = 0;
     await assert.rejects(mapLimit([1], 1, async () => calls++, AbortSignal.abort(why)), (e) => e === why);
@@ -1217,22 +1281,10 @@ describe('bounded concurrency', () => {
     assert.equal(none.signal.aborted, false);
   });
 
-  /** Whether `n` abort listeners on `signal` make node warn of a possible leak. */
-  async function warnsAt(signal: AbortSignal, n: number): Promise<boolean> {
-    let warned = false;
-    const on = (w: Error): void => {
-      if (w.name === 'MaxListenersExceededWarning') warned = true;
-    };
-    process.on('warning', on);
-    try {
+  const warnsAt = (signal: AbortSignal, n: number): Promise<boolean> =>
+    warnsWhile(async () => {
       for (let i = 0; i < n; i++) signal.addEventListener('abort', () => undefined);
-      await tick();
-      await tick();
-    } finally {
-      process.off('warning', on);
-    }
-    return warned;
-  }
+    });
 
   it('a child signal takes any number of listeners without a leak warning', async () => {
     assert.equal(await warnsAt(new AbortController().signal, 11), true, 'a plain signal warns past 10');
