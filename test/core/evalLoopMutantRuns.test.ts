@@ -81,14 +81,17 @@ describe('one eval question with its program run', () => {
       h.llm.setHandler(repairBenchHandler());
       const { ctx, q } = await setup('repaired', rep2, { repair: 1 });
       let firstTotal = 0;
+      const t0 = performance.now();
       const out = await repairingStep(async (c, x, s) => {
         const o = await evaluateItem(c, x, s);
         if ('record' in o) firstTotal = o.record.timings.total_ms;
         return o;
       })(ctx, q, live());
+      const took = performance.now() - t0;
       assert.ok('record' in out);
       const r = out.record;
       assert.equal(r.repair?.stopped, 'passed');
+      assert.ok(r.timings.total_ms <= took, `${r.timings.total_ms} of ${took}: the first attempt's time plus the repair's, within the call`);
       assert.deepEqual([r.generator?.base_url, r.generator?.model], [h.llm.url, 'valor-policy']);
       assert.ok(firstTotal > 0 && r.timings.total_ms > firstTotal, `${r.timings.total_ms} after ${firstTotal}`);
       assert.deepEqual([r.eval?.error_kind, r.eval?.correct, r.final_answer], [null, true, 2]);
@@ -148,6 +151,20 @@ describe('one eval question with its program run', () => {
       assert.equal(out.record.repair?.stopped, 'passed');
       assert.equal(out.record.rewards, undefined, 'the repaired run was not scored');
       assert.deepEqual(warnings(), ['question rep-2 (repair): scoring failed: judge down']);
+    });
+
+    it('a run cancelled while a repair is scored makes no record and no scoring warning', async () => {
+      h.llm.setHandler(repairBenchHandler());
+      const ac = new AbortController();
+      let calls = 0;
+      const scorer: NonNullable<EvalDeps['scorer']> = async () => {
+        if (calls++ === 0) return { verdicts: [], total: 0.5, incomplete: false, weights: {} };
+        ac.abort();
+        throw Object.assign(new Error('aborted'), { name: 'AbortError' });
+      };
+      const { ctx, q, warnings } = await setup('repair-cancel', rep2, { repair: 1 }, { scorer });
+      assert.deepEqual(await repairingStep()(ctx, q, ac.signal), { cancelled: true });
+      assert.deepEqual(warnings(), []);
     });
   });
 });

@@ -1359,7 +1359,12 @@ describe('the repair step where no program runs', () => {
   it('a repair that holds no program is an attempt that ran nothing; after N of them the first record stands with every attempt', async () => {
     llm.script({ text: NO_PROGRAM }, { text: NO_PROGRAM }, { text: 'still <plan>no</plan>' });
     const { ctx, warnings } = repairCtx(2);
-    const out = await repairingStep()(ctx, q, live());
+    let firstTotal = -1;
+    const out = await repairingStep(async (c, x, s) => {
+      const o = await evaluateItem(c, x, s);
+      if ('record' in o) firstTotal = o.record.timings.total_ms;
+      return o;
+    })(ctx, q, live());
     assert.ok('record' in out);
     const r = out.record;
     assert.equal(r.reply, NO_PROGRAM);
@@ -1375,7 +1380,11 @@ describe('the repair step where no program runs', () => {
     assert.equal(rp.attempts[1]?.reply, NO_PROGRAM);
     assert.match(rp.attempts[1]?.failure.message ?? '', /^the generator's repair holds no program to run \(format 0/);
     assert.equal(rp.attempts[0]?.error?.line, null);
+    // Short texts are kept whole.
+    assert.equal(rp.attempts[0]?.error?.message, r.error?.message);
+    assert.equal(rp.attempts[0]?.failure.message, 'The reply does not have exactly one <plan> block and one <answer> block: ' + r.format.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message).join(' '));
     assert.deepEqual(warnings(), []);
+    assert.equal(r.timings.total_ms, firstTotal, 'the first attempt stands with its own time');
   });
 
   it('the generator refusing a repair request (400) keeps what was made, with a warning', async () => {
@@ -1389,21 +1398,38 @@ describe('the repair step where no program runs', () => {
     assert.deepEqual(warnings(), [`question q-1: the generator refused repair request 1 (${rp.refusal}); the 0 attempt(s) before it stand`]);
   });
 
-  it('a refusal is kept to 2,000 characters', async () => {
-    // The real client shortens an endpoint's message itself, so a client of our own refuses here.
-    const long = `context length exceeded ${'x'.repeat(3000)}`;
+  /** A generator of our own: its first answer, then what `then` does (the real client shortens an endpoint's message itself). */
+  const ownGenerator = (then: () => Promise<{ text: string; model: string; cached: boolean; ms: number }>) => {
     let calls = 0;
-    const generator = {
-      ...idleGenerator,
-      complete: async () => {
-        if (calls++ === 0) return { text: NO_PROGRAM, model: 'gen-m', cached: false, ms: 1 };
-        throw new ChatError(long, 'bad_request', 400);
-      },
-    };
-    const ctx = createEvalContext({ dataset: dataset(Bench), imagesDir: imgs, outDir: join(work, 'repair-out'), repair: 1 }, depsOf({ generator }));
-    const out = await repairingStep()(ctx, q, live());
+    return { ...idleGenerator, complete: async () => (calls++ === 0 ? { text: NO_PROGRAM, model: 'gen-m', cached: false, ms: 1 } : then()) };
+  };
+  const ownCtx = (generator: ReturnType<typeof ownGenerator>, repair = 1) => createEvalContext({ dataset: dataset(Bench), imagesDir: imgs, outDir: join(work, 'repair-out'), repair }, depsOf({ generator }));
+
+  it('a refusal is kept to 2,000 characters', async () => {
+    for (const [n, want] of [[2000, 'whole'], [2001, 'clipped']] as const) {
+      const long = `context length exceeded ${'x'.repeat(n - 24)}`;
+      assert.equal(long.length, n);
+      const out = await repairingStep()(ownCtx(ownGenerator(() => Promise.reject(new ChatError(long, 'bad_request', 400)))), q, live());
+      assert.ok('record' in out);
+      assert.equal(out.record.repair?.refusal, want === 'whole' ? long : `${long.slice(0, 1999)}…`, `${n} characters`);
+    }
+  });
+
+  it('a record without an eval block that needs repair counts as unanswered without repair', async () => {
+    llm.script({ text: NO_PROGRAM });
+    const bare = record({ reply: NO_PROGRAM, plan: null, program: null, format: { score: 0, diagnostics: [] }, final_answer: null, error: { type: 'NoProgram', message: 'none', line: null }, image: { path: join(imgs, 'red.png'), sha256: 'c'.repeat(64) } });
+    const out = await repairingStep(async () => ({ record: bare }))(repairCtx(1).ctx, q, live());
     assert.ok('record' in out);
-    assert.equal(out.record.repair?.refusal, `${long.slice(0, 1999)}…`);
+    assert.deepEqual(out.record.repair?.original, { prediction: null, score: 0, correct: false, error_kind: null });
+  });
+
+  it('cancelled after the last repair came back (a client of our own that answers although the run was cancelled): no record', async () => {
+    const ac = new AbortController();
+    const generator = ownGenerator(async () => {
+      ac.abort();
+      return { text: NO_PROGRAM, model: 'gen-m', cached: false, ms: 1 };
+    });
+    assert.deepEqual(await repairingStep()(ownCtx(generator), q, ac.signal), { cancelled: true });
   });
 
   it('an unreachable generator during a repair makes the question an outage (run again by --resume); a refused key stops the run', async () => {
