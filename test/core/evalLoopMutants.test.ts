@@ -737,6 +737,7 @@ describe('the summary document of a run', () => {
     assert.equal(s.settings.memory_mb, null);
     assert.equal(s.settings.regenerate, false);
     assert.equal(s.timings.questions_per_s, null);
+    assert.deepEqual(s.models.generator.reported, [], 'a result without a model id adds none');
     assert.equal(s.models.judges, null, 'no scorer: no judges, whatever was passed');
     assert.deepEqual(s.models.tools, { url: 'http://tools.invalid' });
     const scorer = async () => ({ verdicts: [], total: 1, incomplete: false, weights: {} });
@@ -1404,6 +1405,21 @@ describe('the repair step where no program runs', () => {
     return { ...idleGenerator, complete: async () => (calls++ === 0 ? { text: NO_PROGRAM, model: 'gen-m', cached: false, ms: 1 } : then()) };
   };
   const ownCtx = (generator: ReturnType<typeof ownGenerator>, repair = 1) => createEvalContext({ dataset: dataset(Bench), imagesDir: imgs, outDir: join(work, 'repair-out'), repair }, depsOf({ generator }));
+
+  it('a blank first reply is not scored by the repair loop either (it was not scored before it)', async () => {
+    llm.script({ text: '  \n' }, { text: NO_PROGRAM });
+    let scored = 0;
+    const generator = createChatClient({ baseUrl: llm.url, model: 'gen-m', cacheDir: false, maxRetries: 0 });
+    const scorer = async () => {
+      scored++;
+      return { verdicts: [], total: 0, incomplete: false, weights: {} };
+    };
+    const ctx = createEvalContext({ dataset: dataset(Bench), imagesDir: imgs, outDir: join(work, 'repair-out'), repair: 1 }, depsOf({ generator, scorer }));
+    const out = await repairingStep()(ctx, q, live());
+    assert.ok('record' in out);
+    assert.deepEqual([out.record.repair?.stopped, out.record.repair?.repairs], ['max_attempts', 1]);
+    assert.equal(scored, 0);
+  });
 
   it('a refusal is kept to 2,000 characters', async () => {
     for (const [n, want] of [[2000, 'whole'], [2001, 'clipped']] as const) {
