@@ -57,7 +57,7 @@ export const GROUPS = {
       'src/core/eval/repairStep.ts',
       'src/core/concurrency.ts',
     ],
-    tests: ['test/core/evalLoop.test.ts', 'test/core/evalPrompt.test.ts', 'test/core/evalProgress.test.ts', 'test/core/mapLimit.test.ts', 'test/core/evalRepair.test.ts'],
+    tests: ['test/core/evalLoop.test.ts', 'test/core/evalPrompt.test.ts', 'test/core/evalProgress.test.ts', 'test/core/mapLimit.test.ts', 'test/core/evalRepair.test.ts', 'test/core/evalLoopMutants.test.ts', 'test/core/evalLoopMutantRuns.test.ts'],
   },
   // The whole runner: 1,089 mutants, 743 of them in the modules that start and watch python children
   // (activeRun, index, pool, processes), whose tests take 2-16 s a file: hours at concurrency 1, not
