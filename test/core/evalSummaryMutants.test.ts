@@ -74,4 +74,17 @@ describe('eval summary: what the mutation run found untested', () => {
       '  float   75.0%  n=1 correct=0 failed=0 (mean relative accuracy)',
     ]);
   });
+
+  it('the errors line lists each kind that occurred, and is left out when none did; a score that cannot be computed is "-"', () => {
+    const rs = [
+      wrongResult('q1', { prediction: null, error_kind: 'program', error_type: 'NameError' }),
+      wrongResult('q2', { prediction: null, error_kind: 'tool_outage' }),
+      wrongResult('q3', { prediction: null, error_kind: 'tool_outage' }),
+    ];
+    assert.ok(summaryLines(summaryOf(rs)).includes('errors: program 1, tool_outage 2'));
+    assert.ok(!summaryLines(summaryOf([evalResult('q1')])).some((l) => l.startsWith('errors')), 'no errors line for a clean run');
+    // Nothing evaluated: no accuracy to show.
+    const none = summaryLines(summaryOf([wrongResult('q1', { prediction: null, error_kind: 'endpoint_outage' })]));
+    assert.ok(none.includes('overall over the 0 evaluated questions: - (macro over types -)'), none.join('\n'));
+  });
 });
