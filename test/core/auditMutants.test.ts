@@ -101,6 +101,12 @@ describe("Cohen's kappa and the agreement report say why a kappa is missing", ()
     assert.ok(!('kappa_note' in report.rewards.logic!), 'a kappa that exists has no note, not even an undefined one');
   });
 
+  test("VALOR's last reward, adherence, still comes before an unknown name that sorts before it", () => {
+    // 'accuracy' < 'adherence' alphabetically, but only unknown names are sorted that way.
+    const report = agreementStats([ov({ target: 'accuracy' }), ov({ target: 'adherence' }), ov({ target: 'logic' })]);
+    assert.deepEqual(Object.keys(report.rewards), ['logic', 'adherence', 'accuracy']);
+  });
+
   test('a box override whose target is also a reward name counts for boxes only', () => {
     // Box targets are candidate indices; a reward named "0" (any name is allowed) must not pick up box 0.
     const report = agreementStats([
