@@ -14,7 +14,7 @@ export const GROUPS = {
   metrics: { mutate: ['src/core/eval/metrics.ts'], tests: ['test/core/evalMetrics.test.ts', 'test/core/evalMetricsEdges.test.ts', 'test/core/evalMetricsMutants.test.ts'] },
   boxes: { mutate: ['src/server/boxes.ts'], tests: ['test/server/boxes.test.ts', 'test/server/depthReading.test.ts'] },
   http: { mutate: ['src/server/http.ts'], tests: ['test/server/httpBody.test.ts'] },
-  audit: { mutate: ['src/core/audit.ts', 'src/core/overrideIndex.ts', 'src/core/kappa.ts', 'src/core/rewards/overrides.ts'], tests: ['test/core/audit.test.ts', 'test/core/auditEdges.test.ts', 'test/core/exports.test.ts'] },
+  audit: { mutate: ['src/core/audit.ts', 'src/core/overrideIndex.ts', 'src/core/kappa.ts', 'src/core/rewards/overrides.ts'], tests: ['test/core/audit.test.ts', 'test/core/auditEdges.test.ts', 'test/core/exports.test.ts', 'test/core/auditMutants.test.ts'] },
   'rewards-units': {
     mutate: ['src/core/rewards/total.ts', 'src/core/rewards/degenerate.ts', 'src/core/rewards/verdictParse.ts'],
     tests: ['test/core/rewardsUnits.test.ts'],

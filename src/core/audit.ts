@@ -63,10 +63,11 @@ export async function readAuditLog(path: string): Promise<AuditLog> {
   const overrides: Override[] = [];
   const warnings: AuditWarning[] = [];
   const lines = text.split('\n');
-  const endsClean = text.endsWith('\n') || text.length === 0;
   lines.forEach((raw, i) => {
     const line = raw.trim();
     if (line.length === 0) return;
+    // Only a file that does not end with a newline has a non-blank piece after its last newline,
+    // so a bad last line here is one whose write was cut short.
     const isLast = i === lines.length - 1;
     let json: unknown;
     try {
@@ -75,7 +76,7 @@ export async function readAuditLog(path: string): Promise<AuditLog> {
       warnings.push({
         line: i + 1,
         message:
-          isLast && !endsClean
+          isLast
             ? `line ${i + 1} of ${path} is incomplete (a write was cut short, e.g. by a crash); it was ignored`
             : `line ${i + 1} of ${path} is not JSON; it was ignored`,
       });
@@ -183,11 +184,12 @@ export function agreementStats(overrides: OverrideIndex | readonly Override[]): 
   const latest = asIndex(overrides).latest();
   const rewards: Record<string, AgreementStat> = {};
   const order = ['format', 'syntax', 'spatial', 'attribute', 'logic', 'adherence'];
-  const names = [...new Set(latest.filter((o) => o.kind === 'reward').map((o) => o.target))].sort((a, b) => {
+  const rewardOverrides = latest.filter((o) => o.kind === 'reward');
+  const names = [...new Set(rewardOverrides.map((o) => o.target))].sort((a, b) => {
     const ia = order.indexOf(a);
     const ib = order.indexOf(b);
     return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
   });
-  for (const name of names) rewards[name] = statOf(latest.filter((o) => o.kind === 'reward' && o.target === name));
+  for (const name of names) rewards[name] = statOf(rewardOverrides.filter((o) => o.target === name));
   return { rewards, boxes: statOf(latest.filter((o) => o.kind === 'box')) };
 }
