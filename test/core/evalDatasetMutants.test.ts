@@ -220,7 +220,7 @@ describe('eval-dataset: answer types', () => {
       ['yes?', 'text'], ['yesx', 'text'], ['not yes', 'text'], ['yes sir', 'text'], ['no..', 'text'], ['y', 'text'],
       ['7', 'count'], ['12', 'count'], ['+3', 'count'], [' 42 ', 'count'], ['0', 'count'],
       ['3.0', 'float'], ['-3', 'float'], ['0.5', 'float'], ['+0.5', 'float'], ['-.5', 'float'], ['.5', 'float'], ['5.', 'float'],
-      ['1e3', 'float'], ['1E3', 'float'], ['2.5e-3', 'float'], ['1e+2', 'float'],
+      ['1e3', 'float'], ['1E3', 'float'], ['2.5e-3', 'float'], ['1e+2', 'float'], ['12.5', 'float'], ['.25', 'float'], ['1e10', 'float'], ['-12.75', 'float'],
       ['3a', 'text'], ['a3', 'text'], ['1.2.3', 'text'], ['1e', 'text'], ['e5', 'text'], ['3 chairs', 'text'], ['sofa', 'text'],
     ];
     for (const [answer, type] of want) assert.equal(await infer(answer), type, JSON.stringify(answer));
