@@ -38,7 +38,7 @@ export const GROUPS = {
     tests: ['test/core/evalMerge.test.ts', 'test/core/evalRepairSummary.test.ts'],
   },
   // Reading a benchmark file and splitting it into shards.
-  'eval-dataset': { mutate: ['src/core/eval/dataset.ts', 'src/core/eval/shard.ts'], tests: ['test/core/evalDataset.test.ts'] },
+  'eval-dataset': { mutate: ['src/core/eval/dataset.ts', 'src/core/eval/shard.ts'], tests: ['test/core/evalDataset.test.ts', 'test/core/evalDatasetMutants.test.ts'] },
   'eval-loop': {
     mutate: [
       'src/core/eval/loop.ts',

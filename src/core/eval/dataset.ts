@@ -65,7 +65,9 @@ export const FIELDS = {
   options: ['options', 'choices'],
 } as const;
 
-const TYPE_WORDS: Record<string, AnswerType> = {};
+// A Map, not a plain object: a word such as "constructor" or "toString" must not find a property of
+// Object.prototype and pass for an answer type.
+const TYPE_WORDS = new Map<string, AnswerType>();
 for (const [type, words] of Object.entries({
   yesno: ['yes/no', 'yesno', 'yes_no', 'yes-no', 'binary', 'bool', 'boolean'],
   option: ['option', 'options', 'multiple choice', 'multiple_choice', 'multiple-choice', 'mc', 'mcq', 'choice', 'choices'],
@@ -73,12 +75,12 @@ for (const [type, words] of Object.entries({
   float: ['float', 'metric', 'regression', 'real', 'continuous'],
   text: ['text', 'str', 'string', 'open', 'open_ended', 'open-ended', 'free_form', 'free-form'],
 } satisfies Record<AnswerType, string[]>)) {
-  for (const w of words) TYPE_WORDS[w] = type as AnswerType;
+  for (const w of words) TYPE_WORDS.set(w, type as AnswerType);
 }
 
 /** Maps a benchmark's answer-type word to ours, or undefined for an unknown word. */
 export function answerTypeFromWord(word: string): AnswerType | undefined {
-  return TYPE_WORDS[word.trim().toLowerCase()];
+  return TYPE_WORDS.get(word.trim().toLowerCase());
 }
 
 function pick(obj: Record<string, unknown>, keys: readonly string[]): { key: string; value: unknown } | undefined {
