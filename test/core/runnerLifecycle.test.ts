@@ -58,6 +58,12 @@ describe('ProgramRunner life cycle', () => {
     assert.equal(new ProgramRunner({ env: { VALOR_ISOLATION: 'process' } }).isolation, 'process');
   });
 
+  it('python3 is found on the PATH of the environment given, not of ours', async (t) => {
+    const r = new ProgramRunner({ isolation: 'process', warm: false, env: { PATH: '/nonexistent-valor-path' } });
+    t.after(() => r.dispose());
+    await assert.rejects(r.run(req('final_answer = 1')), (e: unknown) => e instanceof RunnerSetupError && e.code === 'python-missing' && e.message.startsWith("The Python executable 'python3' was not found. "));
+  });
+
   it('scratch folders go under tmpDir, named valor-*, and are removed by dispose', async (t) => {
     const base = scratch(t);
     const r = new ProgramRunner({ isolation: 'process', tmpDir: base });

@@ -96,7 +96,11 @@ describe('runner processes: start-up failures', () => {
     assert.deepEqual([e.code, e.message], ['python-missing', `The Python executable '/opt/py' could not be started (spawn /opt/py EACCES). ${HINT}`]);
     e = setupError('python3', { stderr: '{"fatal": "sandbox-unavailable", "message": "bubblewrap cannot create a user namespace"}' });
     assert.deepEqual([e.code, e.message], ['sandbox-unavailable', `bubblewrap cannot create a user namespace. Programs are not run without it. ${ISOLATION_HINT}`]);
-    assert.ok(ISOLATION_HINT.includes('valor.run.isolation to "process"') && ISOLATION_HINT.includes('--isolation process') && ISOLATION_HINT.includes('VALOR_ISOLATION=process'));
+    assert.equal(
+      ISOLATION_HINT,
+      'To run programs anyway with process isolation only (a separate python3 with limits and a scrubbed environment; a hostile program can read your files and reach the network), ' +
+        'set the VS Code setting valor.run.isolation to "process", or pass --isolation process to valor (or set VALOR_ISOLATION=process).',
+    );
     e = setupError('python3', { stderr: '{"fatal": "numpy-missing", "message": "numpy is not installed"}' });
     assert.deepEqual([e.code, e.message], ['numpy-missing', 'numpy is not installed. Install it with `python3 -m pip install numpy`, or point VALOR_PYTHON at a Python that has it.']);
     // Anything else: the exit and the last six lines of stderr.
