@@ -62,8 +62,9 @@ export const RUNNER_DEFAULTS = { timeoutMs: 60_000, memoryMB: 2048, maxStdoutByt
 /** The longest Unix socket path the OS keeps whole (sun_path less its NUL: 104 bytes on macOS, 108 elsewhere). */
 export const MAX_SOCKET_PATH = process.platform === 'darwin' ? 103 : 107;
 
-const SHUT_DOWN = { type: 'Cancelled', message: 'the runner was shut down', line: null } as const;
-const shutDownOutcome = (): ProgramOutcome => ({ ok: false, final_answer: null, error: { ...SHUT_DOWN }, trace: [], stdout: '', ms: 0 });
+const SHUT_DOWN = 'the runner was shut down';
+/** The outcome of a run that ended as Cancelled before any program started. */
+const notStarted = (message: string): ProgramOutcome => ({ ok: false, final_answer: null, error: { type: 'Cancelled', message, line: null }, trace: [], stdout: '', ms: 0 });
 
 export class ProgramRunner implements ProgramRunnerLike {
   readonly python: string;
@@ -129,21 +130,21 @@ export class ProgramRunner implements ProgramRunnerLike {
       lineTrace: this.opts.lineTrace ?? true,
     };
     if (signal?.aborted) {
-      return { ok: false, final_answer: null, error: { type: 'Cancelled', message: 'the run was cancelled before it started', line: null }, trace: [], stdout: '', ms: 0 };
+      return notStarted('the run was cancelled before it started');
     }
     let prepared: { dir: string; server: Server };
     try {
       prepared = await this.prepareRun();
     } catch (err) {
       // dispose() removes the scratch folders while a run may still be making its own in them.
-      if (this.disposed && !(err instanceof RunnerSetupError)) return shutDownOutcome();
+      if (this.disposed && !(err instanceof RunnerSetupError)) return notStarted(SHUT_DOWN);
       throw err;
     }
     const { dir, server } = prepared;
     if (this.disposed) {
       server.close();
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-      return shutDownOutcome();
+      return notStarted(SHUT_DOWN);
     }
     const launcher = this.warm ? this.warmLauncher : this.cold;
     const run = new ActiveRun(req, settings, dir, server, launcher);
@@ -185,7 +186,7 @@ export class ProgramRunner implements ProgramRunnerLike {
     if (this.disposed) return;
     this.disposed = true;
     const pending = [...this.active].map((r) => r.outcome.catch(() => undefined));
-    for (const run of this.active) run.fail({ ...SHUT_DOWN });
+    for (const run of this.active) run.fail({ type: 'Cancelled', message: SHUT_DOWN, line: null });
     this.cold.dispose();
     await this.warmLauncher.dispose();
     await Promise.all(pending);
