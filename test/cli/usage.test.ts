@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { closedPort } from '../helpers/closedPort.js';
 import { cleanEnv, REPO, runCli } from '../helpers/cli.js';
 import { startProtocolToolServer, type ProtocolToolServer } from '../helpers/protocolToolServer.js';
 
@@ -25,14 +25,6 @@ boxes = gd_detect(img_pth, "box")
 final_answer = "yes" if boxes else "no"
 </answer>
 `;
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('valor usage and configuration errors', () => {
   let work: string;

@@ -3,13 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, readdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChatError, VALOR_SAMPLING, type ChatMessage } from '../../src/core/chat.js';
 import { buildChatBody, createChatClient, resolveApiKeyFromEnv } from '../../src/core/llmClient.js';
 import { parseRetryAfterMs } from '../../src/core/llmFailures.js';
 import { defaultLlmCacheDir, llmCacheKey } from '../../src/core/llmReplyCache.js';
+import { closedPort } from '../helpers/closedPort.js';
 import { startOpenAIServer } from '../helpers/openaiServer.js';
 
 const MSGS: ChatMessage[] = [{ role: 'user', content: 'Is the mug left of the laptop?' }];
@@ -250,14 +250,7 @@ test('cache: a second identical call makes no request; noCache and different sam
 });
 
 test('connection refused -> network error naming the URL, after retries', async () => {
-  // Reserve a port, then free it, so nothing listens there.
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await closedPort();
   const url = `http://127.0.0.1:${port}/v1`;
   const client = createChatClient({ baseUrl: url, model: 'm', cacheDir: false, retryBaseMs: 1, maxRetries: 1 });
   await isChatError(client.complete({ messages: MSGS }), 'network', new RegExp(`${url.replace(/[.]/g, '\\.')}.*ECONNREFUSED.*start the server`, 's'));

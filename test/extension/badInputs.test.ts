@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { closedPortUrl } from '../helpers/closedPort.js';
 import { startOpenAIServer } from '../helpers/openaiServer.js';
 import { startProtocolToolServer } from '../helpers/protocolToolServer.js';
 import { FIXTURE_IMAGE, ROOT, startExtension, stub, until, watchRejections, type Harness } from './harness.js';
@@ -19,15 +19,6 @@ function lastMessage() {
   const m = stub.messages.at(-1);
   assert.ok(m, 'a message was shown');
   return m;
-}
-
-async function freePortUrl(): Promise<string> {
-  // A port that was free a moment ago and has nothing listening: "the endpoint is down".
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return `http://127.0.0.1:${port}/v1`;
 }
 
 async function withDoc(h: Harness, name: string, text: string) {
@@ -163,7 +154,7 @@ test('an endpoint that is down and a key that is not set: messages with Open Set
     }
     return { text: PROGRAM_REPLY };
   });
-  const down = await freePortUrl();
+  const down = await closedPortUrl('/v1');
   const h = await startExtension(t, {
     config: { 'valor.generator.baseUrl': down, 'valor.generator.model': 'policy', 'valor.judge.baseUrl': llm.url, 'valor.judge.model': 'judge', 'valor.cache.enabled': false },
   });

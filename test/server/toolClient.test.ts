@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { createToolClient, ToolServerError } from '../../src/core/toolClient.js';
 import { ToolError } from '../../src/core/tools.js';
 import { startOpenAIServer, type OpenAIServer } from '../helpers/openaiServer.js';
+import { closedPort } from '../helpers/closedPort.js';
 import { FIXTURES, startTestToolServer, type TestToolServer } from '../helpers/toolServer.js';
 
 describe('tool client against the tool server', () => {
@@ -101,10 +102,7 @@ describe('tool client against the tool server', () => {
   });
 
   it('names the URL and what to do when no server listens (after bounded retries)', async () => {
-    const closed = createServer();
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((r) => closed.close(() => r()));
+    const port = await closedPort();
     let calls = 0;
     const counting: typeof fetch = (input, init) => {
       calls++;
