@@ -203,6 +203,21 @@ describe('code fences', () => {
     ]);
   });
 
+  test('an unclosed fence with nothing after it; one code line closed at its end; a last line that is itself a fence', () => {
+    const shape = (s: string) => {
+      const r = parseReply(s);
+      return [r.program, r.format.diagnostics.map((d) => d.code)];
+    };
+    // Nothing, or only blank lines, after the opener: no line to look at for a closing ```.
+    assert.deepEqual(shape('<plan>a</plan><answer>\n```python</answer>'), ['', ['fence-unclosed', 'empty-program']]);
+    assert.deepEqual(shape('<plan>a</plan><answer>\n```python\n\n\n</answer>'), ['', ['fence-unclosed', 'empty-program']]);
+    // The only code line ends with the fence, with no space before it: that closes the block.
+    assert.deepEqual(shape('<plan>a</plan><answer>\n```python\ny=2```\n</answer>'), ['y=2', []]);
+    // A last line that starts with ``` (indented or not) is another fence, not the end of code.
+    assert.deepEqual(shape('<plan>a</plan><answer>\n```python\nx = 1\n```foo```\n</answer>'), ['x = 1\n```foo```', ['fence-unclosed']]);
+    assert.deepEqual(shape('<plan>a</plan><answer>\n```python\nx = 1\n  ```foo```\n</answer>'), ['x = 1\n  ```foo```', ['fence-unclosed']]);
+  });
+
   test('the fence language may hold + . # -, and a fence may be indented', () => {
     assert.deepEqual(parseReply('<plan>a</plan><answer>\n```c++\nx\n```\n</answer>').fence, { language: 'c++' });
     assert.deepEqual(parseReply('<plan>a</plan><answer>\n ``` objective-c \nx\n ```\n</answer>').fence, { language: 'objective-c' });
