@@ -12,6 +12,9 @@
  * Third row: the line-level trace's cost (src/protocol/lineTrace.ts) per warm run of the prompt's
  * worked examples with the placeholder tools, trace on vs off, alternating run by run.
  *
+ * Fourth row: framing a program's channel (src/core/runner/wire.ts): 64 MiB sent as one line with
+ * no newline (a hostile program filling the cap) against the same bytes in 64 KiB lines.
+ *
  * Run alone: `npx tsx bench/runner.ts`.
  */
 import { PlaceholderTools } from '../src/core/placeholderTools.js';
@@ -20,6 +23,7 @@ import { parseReply } from '../src/core/reply.js';
 import { ProgramRunner } from '../src/core/runner/index.js';
 import type { IsolationMode } from '../src/protocol/run.js';
 import type { Tools } from '../src/core/tools.js';
+import { lineSplitter } from '../src/core/runner/wire.js';
 import type { BenchResult } from './types.js';
 
 const PROGRAM = [
@@ -119,6 +123,22 @@ export async function measureLineTrace(runs: number, warmup: number): Promise<[n
   }
 }
 
+/** Milliseconds to frame 1,025 chunks of 64 KiB (just over the 64 MiB cap), with or without a newline ending each. */
+function frameMs(newlines: boolean): number {
+  const chunk = 'x'.repeat(64 * 1024 - 1) + (newlines ? '\n' : 'x');
+  let lines = 0;
+  let overflows = 0;
+  const feed = lineSplitter(
+    () => lines++,
+    () => overflows++,
+  );
+  const t0 = performance.now();
+  for (let i = 0; i < 1025; i++) feed(chunk);
+  const ms = performance.now() - t0;
+  if (newlines ? lines !== 1025 : overflows !== 1) throw new Error(`framing bench: ${lines} lines, ${overflows} overflows`);
+  return ms;
+}
+
 export async function bench(runs = 30): Promise<BenchResult[]> {
   const cold = await measure(false, runs, 2);
   const warm = await measure(true, runs, 3);
@@ -133,6 +153,8 @@ export async function bench(runs = 30): Promise<BenchResult[]> {
   const [traced, untraced] = await measureLineTrace(runs, 2);
   const lt = median(traced);
   const lu = median(untraced);
+  const open1 = median(Array.from({ length: 7 }, () => frameMs(false)));
+  const lined = median(Array.from({ length: 7 }, () => frameMs(true)));
   return [
     {
       name: 'runner: overhead per program (warm worker)',
@@ -160,6 +182,15 @@ export async function bench(runs = 30): Promise<BenchResult[]> {
       ratio: lt / lu,
       target: '<= 1.3',
       notes: `median of ${runs} passes over the ${PROMPT_EXAMPLES.length} worked examples (placeholder tools, sandboxed warm runner), trace on and off alternating pass by pass; on min/max ${Math.min(...traced).toFixed(1)}/${Math.max(...traced).toFixed(1)} ms, off ${Math.min(...untraced).toFixed(1)}/${Math.max(...untraced).toFixed(1)} ms`,
+    },
+    {
+      name: 'runner: framing a 64 MiB line with no newline',
+      value: Number(open1.toFixed(2)),
+      unit: 'ms',
+      baseline: { name: 'the same 64 MiB in 64 KiB lines', value: Number(lined.toFixed(2)) },
+      ratio: open1 / lined,
+      target: '<= 2',
+      notes: 'median of 7 each; before the fix a line still open was joined and searched again on every chunk: about a minute for the open line on this 2-core machine',
     },
   ];
 }

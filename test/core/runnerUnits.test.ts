@@ -348,6 +348,25 @@ test('wire: lines are split across chunks, blank lines skipped, a line over the 
   assert.equal(overflows, 1);
 });
 
+test('wire: a line in many pieces is joined in order, and the pieces count together toward the cap', () => {
+  const lines: string[] = [];
+  let overflows = 0;
+  const feed = lineSplitter(
+    (l) => lines.push(l),
+    () => overflows++,
+    5,
+  );
+  for (const piece of ['a', 'b', 'c', 'd', 'e']) feed(piece);
+  assert.equal(overflows, 0, 'five one-character pieces: at the cap');
+  feed('\nf');
+  assert.deepEqual(lines, ['abcde']);
+  feed('gh');
+  feed('ijk');
+  assert.equal(overflows, 1, 'f + gh + ijk is six characters still open');
+  feed('l\n');
+  assert.deepEqual(lines, ['abcde', 'l'], 'what was open when the cap was passed is dropped');
+});
+
 test('wire: by default a line may be long', () => {
   const lines: string[] = [];
   let overflows = 0;
