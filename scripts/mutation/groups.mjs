@@ -81,10 +81,12 @@ export const GROUPS = {
     tests: ['test/core/runnerProcesses.test.ts', 'test/core/runnerLifecycle.test.ts', 'test/core/runner.test.ts', 'test/core/runnerPlaceholder.test.ts', 'test/core/sandbox.test.ts'],
     note: 'runnerLimits.test.ts left out (16 s a start): the caps it checks end-to-end are pinned in-process by runnerUnits',
   },
+  // runnerPool.test.ts drives both launchers against a worker stand-in that misbehaves on cue
+  // (test/fixtures/runner/fakeWorker.mjs); runner and runnerLifecycle run the real worker.
   'runner-pool': {
     mutate: ['src/core/runner/pool.ts'],
-    tests: ['test/core/runner.test.ts', 'test/core/runnerPlaceholder.test.ts'],
-    note: 'runnerLimits.test.ts left out (16 s a start)',
+    tests: ['test/core/runnerPool.test.ts', 'test/core/runner.test.ts', 'test/core/runnerLifecycle.test.ts'],
+    note: 'runnerLimits.test.ts left out (16 s a start): runnerPool.test.ts checks the same worker deaths and hangs against the stand-in',
   },
   'runner-active': {
     mutate: ['src/core/runner/activeRun.ts'],

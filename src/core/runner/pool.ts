@@ -72,6 +72,9 @@ export class ColdLauncher implements Launcher {
   }
 }
 
+/** The warm parent's events are a few dozen bytes; a longer line means it is broken. */
+const WORKER_EVENT_MAX = 64 * 1024;
+
 /** The warm python3 parent: forks one child per run request. */
 class WarmWorker {
   readonly proc: ChildProcess;
@@ -143,6 +146,7 @@ class WarmWorker {
             } else this.onEvent(ev);
           },
           () => this.kill('sent an oversized message'),
+          WORKER_EVENT_MAX,
         ),
       );
     });
