@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ActiveRun } from '../../src/core/runner/activeRun.js';
 import { ColdLauncher, WarmLauncher } from '../../src/core/runner/pool.js';
 import { pythonWorkerPath, workerConfig, type RunnerProcessEvent } from '../../src/core/runner/processes.js';
+import { eventually, processAlive as alive } from '../helpers/scriptedTools.js';
 
 const FAKE = resolve(__dirname, '..', 'fixtures', 'runner', 'fakeWorker.mjs');
 const HINT = "Set the runner's `python` option or the VALOR_PYTHON environment variable to a Python 3.8+ executable with numpy installed.";
@@ -69,23 +70,6 @@ class RecordingRun {
   }
   asRun(): ActiveRun {
     return this as unknown as ActiveRun;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 
@@ -212,7 +196,7 @@ describe('ColdLauncher: one process per run', () => {
     stray.push(going.pid!, released.pid!);
     cold.release(released.asRun());
     cold.dispose();
-    await eventually(() => !alive(going.pid!), 'the running process to be killed');
+    await eventually(() => !alive(going.pid!), 15_000, 'the running process to be killed');
     assert.deepEqual((await going.heard(2)).at(-1), ['exit', null, 9]);
     await sleep(300);
     assert.ok(alive(released.pid!), 'a released run is not the launcher’s to kill');
@@ -263,7 +247,7 @@ describe('WarmLauncher: one parent, a process per run', () => {
     assert.deepEqual(await run.heard(1), [['failed', 'RunnerSetupError', `The Python worker (${launcher}) failed to start (no answer within 0.4 s)\n${HINT}`]]);
     const pids = launched().slice(before);
     assert.equal(pids.length, 1);
-    await eventually(() => !alive(pids[0]!), 'the silent worker to be killed');
+    await eventually(() => !alive(pids[0]!), 15_000, 'the silent worker to be killed');
     await warm.dispose();
   });
 
@@ -329,7 +313,7 @@ describe('WarmLauncher: one parent, a process per run', () => {
       starts,
       'the run was sent to each',
     );
-    for (const pid of starts) await eventually(() => !alive(pid), `hung worker ${pid} to be killed`);
+    for (const pid of starts) await eventually(() => !alive(pid), 15_000, `hung worker ${pid} to be killed`);
     await warm.dispose();
   });
 
@@ -362,12 +346,12 @@ describe('WarmLauncher: one parent, a process per run', () => {
       const run = new RecordingRun(dir);
       // The fake starts this one half a second after it got it.
       warm.launch(run.asRun(), run.request({ fake: 'slow' }));
-      await eventually(() => logged(from).some((l) => 'request' in l), 'the worker to get the request');
+      await eventually(() => logged(from).some((l) => 'request' in l), 15_000, 'the worker to get the request');
       warm.release(run.asRun());
-      await eventually(() => logged(from).some((l) => 'program' in l), 'the worker to start the program');
+      await eventually(() => logged(from).some((l) => 'program' in l), 15_000, 'the worker to start the program');
       const program = Number(logged(from).find((l) => 'program' in l)!.program);
       stray.push(program);
-      await eventually(() => !alive(program), 'the orphaned program to be killed');
+      await eventually(() => !alive(program), 15_000, 'the orphaned program to be killed');
       assert.deepEqual(run.told, []);
       // The worker carries on.
       const next = new RecordingRun(dir);
@@ -435,7 +419,7 @@ describe('WarmLauncher: one parent, a process per run', () => {
     await warm.acquire();
     const worker = warm.workerPid!;
     await warm.dispose();
-    assert.equal(alive(worker), false, 'gone (and reaped) when dispose resolves');
+    assert.equal(alive(worker), false, 'gone when dispose resolves');
     assert.equal(warm.workerPid, null);
     const run = new RecordingRun(dir);
     warm.launch(run.asRun(), run.request());
@@ -447,7 +431,7 @@ describe('WarmLauncher: one parent, a process per run', () => {
     const warm = new WarmLauncher(launcher, env(), 'process', async () => dir, 60_000);
     const run = new RecordingRun(dir);
     warm.launch(run.asRun(), run.request({ fake: 'nofork' }));
-    await eventually(() => logged().some((l) => (l.request as { id?: string } | undefined)?.id === run.id), 'the request to arrive');
+    await eventually(() => logged().some((l) => (l.request as { id?: string } | undefined)?.id === run.id), 15_000, 'the request to arrive');
     await warm.dispose();
     assert.deepEqual(await run.heard(1), [['died', 'was shut down']]);
   });
