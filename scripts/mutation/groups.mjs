@@ -85,7 +85,7 @@ export const GROUPS = {
   // (test/fixtures/runner/fakeWorker.mjs); runner and runnerLifecycle run the real worker.
   'runner-pool': {
     mutate: ['src/core/runner/pool.ts'],
-    tests: ['test/core/runnerPool.test.ts', 'test/core/runner.test.ts', 'test/core/runnerLifecycle.test.ts'],
+    tests: ['test/core/runnerPool.test.ts', 'test/core/runnerPoolEdges.test.ts', 'test/core/runner.test.ts', 'test/core/runnerLifecycle.test.ts'],
     note: 'runnerLimits.test.ts left out (16 s a start): runnerPool.test.ts checks the same worker deaths and hangs against the stand-in',
   },
   'runner-active': {

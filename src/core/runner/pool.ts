@@ -9,6 +9,9 @@ import type { ActiveRun, Launcher } from './activeRun.js';
 import { RunnerSetupError, killGroup, setupError, signalNumber, workerArgs, type RunnerProcessEvent } from './processes.js';
 import { lineSplitter } from './wire.js';
 
+/** How much of what a worker says on stderr while starting is kept for the set-up error. */
+const STDERR_KEPT = 16_384;
+
 export class ColdLauncher implements Launcher {
   private readonly procs = new Map<ActiveRun, ChildProcess>();
 
@@ -38,15 +41,19 @@ export class ColdLauncher implements Launcher {
     let spawnError: NodeJS.ErrnoException | undefined;
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (s: string) => {
-      if (stderr.length < 16_384) stderr += s;
+      // The end says what went wrong (a traceback's last line): keep the last 16 KiB.
+      stderr = (stderr + s).slice(-STDERR_KEPT);
     });
     proc.stdin?.on('error', () => undefined);
     proc.on('error', (err) => {
       spawnError = err as NodeJS.ErrnoException;
       if (proc.pid === undefined) run.onLaunchFailed(setupError(this.python, { spawnError }));
     });
-    proc.on('exit', (code, sig) => {
+    // 'close', not 'exit': it comes once stderr is read to its end, so a set-up error has the last
+    // lines (where the error is). Only the worker holds that pipe: the program's fd 2 is its output file.
+    proc.on('close', (code, sig) => {
       this.procs.delete(run);
+      if (spawnError && proc.pid === undefined) return; // never started: told above
       // Once set up, the child's fd 2 goes to the run's output file: anything that reached this
       // pipe was said while python3 was starting (too old, broken install, numpy missing).
       if (code !== 0 && stderr.trim() !== '') {
@@ -106,7 +113,7 @@ class WarmWorker {
     this.proc.stdin?.on('error', () => undefined);
     this.proc.stderr?.setEncoding('utf8');
     this.proc.stderr?.on('data', (s: string) => {
-      this.stderr = (this.stderr + s).slice(-16_384);
+      this.stderr = (this.stderr + s).slice(-STDERR_KEPT);
     });
     this.gone = new Promise<void>((resolve) => {
       this.proc.once('exit', () => resolve());
