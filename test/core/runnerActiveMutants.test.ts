@@ -330,6 +330,7 @@ describe('a run: its process', () => {
     const o = await s.run.outcome;
     assert.equal(o.final_answer, 'one cup');
     assert.deepEqual(o.trace.map((e) => [e.index, e.tool, e.line, e.variable]), [[0, 'gd_detect', 1, 'cups']]);
+    assert.ok(o.trace[0]!.ms >= 0 && o.trace[0]!.ms <= o.ms, `call ${o.trace[0]!.ms} ms, run ${o.ms} ms`);
 
     const twice = await setUp(t);
     twice.run.start(undefined);
@@ -341,6 +342,20 @@ describe('a run: its process', () => {
       line: 2,
     });
     assert.equal(twice.tools.calls.length, 0);
+  });
+
+  it('a result sent before the process is reported: the held call is dropped and the process killed when it is reported', TEST, async (t) => {
+    const s = await setUp(t);
+    s.run.start(undefined);
+    const c = await connectChild(t, s);
+    await c.send(call('gd_detect', { img_pth: IMG, prompt: 'cup' }, 1, 'cups'), done({ final_answer: 'early' }));
+    const p = startProcess(t, s.run);
+    // As when the process is known at `done`: it goes now, not at its time limit.
+    await until(() => !processAlive(p.pid), 'the process to be killed');
+    const o = await s.run.outcome;
+    assert.equal(o.final_answer, 'early');
+    assert.deepEqual(o.trace, [], 'no call is made for a run that has its result');
+    assert.deepEqual(s.tools.calls, []);
   });
 
   it('a second call before the first is answered ends the run on its line, the first call marked', TEST, async (t) => {

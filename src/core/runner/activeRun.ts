@@ -130,6 +130,12 @@ export class ActiveRun {
       killGroup(pid);
       return;
     }
+    // The result overtook the start report: the process goes now, as when the result comes after
+    // it, and a call held until now is not made (the run has its result).
+    if (this.done) {
+      this.stopProcess();
+      return;
+    }
     // A call that overtook the start report is served now that the process is known.
     const early = this.earlyCall;
     this.earlyCall = null;
@@ -234,10 +240,7 @@ export class ActiveRun {
       this.closeInFlight(msg.error?.type ?? 'Cancelled');
       // The process has nothing left to say: it goes now (it would exit by itself; a forged
       // `done` must not buy the program more time).
-      if (this.pid !== null && !this.exited) {
-        killGroup(this.pid);
-        this.forceExitAfter(EXIT_WAIT_MS);
-      }
+      this.stopProcess();
       this.maybeFinish();
       return;
     }
@@ -295,13 +298,17 @@ export class ActiveRun {
     if (this.finished || this.verdict || this.done) return;
     this.verdict = { error };
     this.closeInFlight(error.type);
-    if (this.pid !== null && !this.exited) {
-      killGroup(this.pid);
-      this.forceExitAfter(EXIT_WAIT_MS);
-    }
+    this.stopProcess();
     // A process that never started (or is already gone) leaves nothing to wait for.
     if (this.pid === null) this.exited = true;
     this.maybeFinish();
+  }
+
+  /** Kills the process group, when there is a process still running. */
+  private stopProcess(): void {
+    if (this.pid === null || this.exited) return;
+    killGroup(this.pid);
+    this.forceExitAfter(EXIT_WAIT_MS);
   }
 
   /** After a SIGKILL the exit report is due at once; if it never comes, do not wait forever. */
