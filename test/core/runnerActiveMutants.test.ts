@@ -620,6 +620,34 @@ describe("a run: what the program's process sends", () => {
     }
   });
 
+  it("a tool's answer that comes after the run ended is dropped: the outcome's trace is not changed after it was reported", TEST, async (t) => {
+    for (const end of ['done', 'cancel'] as const) {
+      const late = deferred<string>();
+      let asked = false;
+      const tools = new ScriptedTools({
+        vqa: () => {
+          asked = true;
+          return late.promise;
+        },
+      });
+      const s = await setUp(t, { tools });
+      const ac = new AbortController();
+      s.run.start(ac.signal);
+      startProcess(t, s.run);
+      const c = await connectChild(t, s);
+      await c.send(call('vqa', { img_pth: IMG, bbox: null, prompt: 'q' }, 2));
+      await until(() => asked, 'the call');
+      if (end === 'done') await c.send(done({ final_answer: 'without it' }));
+      else ac.abort();
+      const o = await s.run.outcome;
+      const entry = { ...o.trace[0]! };
+      assert.deepEqual([entry.result, entry.error], [null, { type: 'Cancelled', message: ENDED_IN_CALL }], end);
+      late.resolve('too late');
+      await realDelay(50);
+      assert.deepEqual(o.trace[0], entry, `${end}: the late answer changed the reported trace`);
+    }
+  });
+
   it('after done nothing more counts: a later call is not made', TEST, async (t) => {
     const s = await setUp(t);
     s.run.start(undefined);
