@@ -401,6 +401,8 @@ describe('a run: its process', () => {
     await c.send(call('vqa', { img_pth: IMG, bbox: null, prompt: 'q' }, 7));
     await until(() => signal() !== undefined, 'the call');
     t.mock.timers.tick(2999);
+    // Ending the run tells the tool to stop at once: it has not been told before 3 s.
+    assert.equal(signal()!.aborted, false, 'not before 3 s');
     assert.equal(await stillPending(s.run.outcome), true, 'not before 3 s');
     t.mock.timers.tick(1);
     const o = await s.run.outcome;
@@ -508,6 +510,10 @@ describe('a run: its process', () => {
     assert.equal(await stillPending(s.run.outcome), true);
     t.mock.timers.tick(1);
     assert.deepEqual(errorOf(await s.run.outcome), { type: 'Cancelled', message: 'stop', line: null });
+    // The exit report coming after all finishes nothing a second time.
+    s.run.onExit(null, 9);
+    await realDelay(100);
+    assert.equal(s.launcher.released, 1);
   });
 
   it('the first verdict stands', TEST, async (t) => {

@@ -115,7 +115,7 @@ export class ActiveRun {
       const onAbort = () => this.fail({ type: 'Cancelled', message: 'the run was cancelled', line: null });
       if (signal.aborted) onAbort();
       else {
-        signal.addEventListener('abort', onAbort, { once: true });
+        signal.addEventListener('abort', onAbort);
         void this.outcome.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => undefined);
       }
     }
@@ -166,11 +166,10 @@ export class ActiveRun {
     this.afterExitTimer = setTimeout(() => this.judgeExit(), this.conn ? 0 : 500);
   }
 
+  /** The process is gone and its socket has nothing more: a run still without a result crashed. */
   private judgeExit(): void {
-    if (this.done || this.verdict) {
-      this.maybeFinish();
-      return;
-    }
+    // A run that has its result, or our verdict, was finished when both that and the exit had
+    // come (`fail` then changes nothing).
     const { code, sig } = this.exitStatus ?? { code: null, sig: null };
     const how = sig !== null ? `was killed by ${signalName(sig)}` : `exited with code ${code}`;
     const memoryHint = sig === 9 ? '; it may have run out of memory' : '';
@@ -275,8 +274,8 @@ export class ActiveRun {
     const t0 = performance.now();
     this.inFlight = { entry, t0 };
     const answer = await answerCall(this.req.tools, msg, argsBytes, this.toolAbort.signal, this.req.imagePath);
-    // A run that ended meanwhile has already closed this entry; the late answer is dropped.
-    if (this.inFlight?.entry !== entry || this.done || this.verdict) return;
+    // A run that ended meanwhile has already closed this entry (`closeInFlight`); the late answer is dropped.
+    if (this.inFlight?.entry !== entry) return;
     this.inFlight = null;
     const reply = recordAnswer(entry, answer, performance.now() - t0);
     this.conn?.write(reply);
@@ -344,6 +343,6 @@ export class ActiveRun {
     this.conn?.destroy();
     this.server.close();
     this.launcher.release(this);
-    await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+    await rm(this.dir, { recursive: true }).catch(() => undefined);
   }
 }
