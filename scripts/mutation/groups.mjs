@@ -90,7 +90,7 @@ export const GROUPS = {
   },
   'runner-active': {
     mutate: ['src/core/runner/activeRun.ts'],
-    tests: ['test/core/runner.test.ts', 'test/core/runnerPlaceholder.test.ts'],
+    tests: ['test/core/runner.test.ts', 'test/core/runnerPlaceholder.test.ts', 'test/core/runnerActiveMutants.test.ts'],
     note: 'runnerLimits.test.ts left out (16 s a start)',
   },
   images: { mutate: ['src/server/images.ts'], tests: ['test/server/imagePaths.test.ts', 'test/server/imageStore.test.ts', 'test/server/imageMutants.test.ts', 'test/server/imagePathCap.test.ts'] },

@@ -115,7 +115,7 @@ export class ActiveRun {
       const onAbort = () => this.fail({ type: 'Cancelled', message: 'the run was cancelled', line: null });
       if (signal.aborted) onAbort();
       else {
-        signal.addEventListener('abort', onAbort, { once: true });
+        signal.addEventListener('abort', onAbort);
         void this.outcome.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => undefined);
       }
     }
@@ -128,6 +128,12 @@ export class ActiveRun {
     this.pid = pid;
     if (this.verdict) {
       killGroup(pid);
+      return;
+    }
+    // The result overtook the start report: the process goes now, as when the result comes after
+    // it, and a call held until now is not made (the run has its result).
+    if (this.done) {
+      this.stopProcess();
       return;
     }
     // A call that overtook the start report is served now that the process is known.
@@ -160,11 +166,10 @@ export class ActiveRun {
     this.afterExitTimer = setTimeout(() => this.judgeExit(), this.conn ? 0 : 500);
   }
 
+  /** The process is gone and its socket has nothing more: a run still without a result crashed. */
   private judgeExit(): void {
-    if (this.done || this.verdict) {
-      this.maybeFinish();
-      return;
-    }
+    // A run that has its result, or our verdict, was finished when both that and the exit had
+    // come (`fail` then changes nothing).
     const { code, sig } = this.exitStatus ?? { code: null, sig: null };
     const how = sig !== null ? `was killed by ${signalName(sig)}` : `exited with code ${code}`;
     const memoryHint = sig === 9 ? '; it may have run out of memory' : '';
@@ -234,10 +239,7 @@ export class ActiveRun {
       this.closeInFlight(msg.error?.type ?? 'Cancelled');
       // The process has nothing left to say: it goes now (it would exit by itself; a forged
       // `done` must not buy the program more time).
-      if (this.pid !== null && !this.exited) {
-        killGroup(this.pid);
-        this.forceExitAfter(EXIT_WAIT_MS);
-      }
+      this.stopProcess();
       this.maybeFinish();
       return;
     }
@@ -272,8 +274,8 @@ export class ActiveRun {
     const t0 = performance.now();
     this.inFlight = { entry, t0 };
     const answer = await answerCall(this.req.tools, msg, argsBytes, this.toolAbort.signal, this.req.imagePath);
-    // A run that ended meanwhile has already closed this entry; the late answer is dropped.
-    if (this.inFlight?.entry !== entry || this.done || this.verdict) return;
+    // A run that ended meanwhile has already closed this entry (`closeInFlight`); the late answer is dropped.
+    if (this.inFlight?.entry !== entry) return;
     this.inFlight = null;
     const reply = recordAnswer(entry, answer, performance.now() - t0);
     this.conn?.write(reply);
@@ -295,13 +297,17 @@ export class ActiveRun {
     if (this.finished || this.verdict || this.done) return;
     this.verdict = { error };
     this.closeInFlight(error.type);
-    if (this.pid !== null && !this.exited) {
-      killGroup(this.pid);
-      this.forceExitAfter(EXIT_WAIT_MS);
-    }
+    this.stopProcess();
     // A process that never started (or is already gone) leaves nothing to wait for.
     if (this.pid === null) this.exited = true;
     this.maybeFinish();
+  }
+
+  /** Kills the process group, when there is a process still running. */
+  private stopProcess(): void {
+    if (this.pid === null || this.exited) return;
+    killGroup(this.pid);
+    this.forceExitAfter(EXIT_WAIT_MS);
   }
 
   /** After a SIGKILL the exit report is due at once; if it never comes, do not wait forever. */
@@ -337,6 +343,6 @@ export class ActiveRun {
     this.conn?.destroy();
     this.server.close();
     this.launcher.release(this);
-    await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+    await rm(this.dir, { recursive: true }).catch(() => undefined);
   }
 }
