@@ -6,7 +6,7 @@
  * files reached none of these.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -44,6 +44,23 @@ describe('ProgramRunner life cycle', () => {
     assert.equal(cold.workerPid, null);
     assert.equal((await cold.run(req('final_answer = "cold"'))).final_answer, 'cold');
     assert.deepEqual(coldEvents, ['program']);
+  });
+
+  it('cold: a python3 that says something on stderr as it starts, then is stopped by us, is Cancelled, not a set-up error', async (t) => {
+    // A python3 behind a wrapper that prints a warning first, as a site hook or a distribution's
+    // python might. Once we stop the run, the killed worker's exit with that stderr is ours.
+    const dir = scratch(t);
+    const python = join(dir, 'python3-noisy');
+    writeFileSync(python, '#!/bin/sh\necho "warning: something in site-packages" >&2\nexec python3 "$@"\n');
+    chmodSync(python, 0o755);
+    const cold = new ProgramRunner({ isolation: 'process', warm: false, python });
+    t.after(() => cold.dispose());
+    assert.equal((await cold.run(req('final_answer = 5'))).final_answer, 5, 'a run that ends well is a run');
+    const ctl = new AbortController();
+    const pending = cold.run(req('while True:\n    pass'), ctl.signal);
+    setTimeout(() => ctl.abort(), 500);
+    const o = await pending;
+    assert.equal(o.error?.type, 'Cancelled');
   });
 
   it('a bad VALOR_ISOLATION in the environment given is reported by warmUp and run, not by the constructor', async (t) => {

@@ -185,6 +185,12 @@ export class ActiveRun {
   }
 
   onLaunchFailed(err: Error): void {
+    // A process that we stopped (a verdict), or that reported its result, was past its set-up:
+    // what it said on stderr while starting does not make its exit a set-up failure.
+    if (this.verdict || this.done) {
+      this.onExit(null, null);
+      return;
+    }
     this.exited = true;
     if (this.finished) return;
     this.finished = true;
