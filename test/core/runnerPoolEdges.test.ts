@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ColdLauncher, WarmLauncher } from '../../src/core/runner/pool.js';
@@ -80,6 +81,23 @@ describe('WarmLauncher: spawn failures, chunks, pipes and disposal', () => {
     assert.deepEqual(await run.heard(1), [['failed', 'RunnerSetupError', `The Python executable '${missing}' was not found. ${SETUP_HINT}`]]);
     assert.equal(warm.workerPid, null);
     await warm.dispose();
+  });
+
+  it('a python that appears after a failed start is used by the next run: the failure is not kept', async () => {
+    const later = join(fake.dir, 'python-installed-later');
+    const warm = new WarmLauncher(later, fake.env(), 'process', async () => fake.dir, 60_000);
+    try {
+      const first = new RecordingRun(fake.dir);
+      warm.launch(first.asRun(), first.request());
+      assert.equal((await first.heard(1))[0]![0], 'failed');
+      copyFileSync(fake.path, later);
+      chmodSync(later, 0o755);
+      const second = new RecordingRun(fake.dir);
+      warm.launch(second.asRun(), second.request({ fake: 'exit:0' }));
+      assert.deepEqual((await second.heard(2)).at(-1), ['exit', 0, null]);
+    } finally {
+      await warm.dispose();
+    }
   });
 
   it('an event that arrives in two chunks is read whole', async () => {

@@ -53,7 +53,7 @@ export class ColdLauncher implements Launcher {
     // lines (where the error is). Only the worker holds that pipe: the program's fd 2 is its output file.
     proc.on('close', (code, sig) => {
       this.procs.delete(run);
-      if (spawnError && proc.pid === undefined) return; // never started: told above
+      if (proc.pid === undefined) return; // never started: told above
       // Once set up, the child's fd 2 goes to the run's output file: anything that reached this
       // pipe was said while python3 was starting (too old, broken install, numpy missing).
       if (code !== 0 && stderr.trim() !== '') {
@@ -179,8 +179,7 @@ class WarmWorker {
   }
 
   release(run: ActiveRun): void {
-    const t = this.startTimers.get(run.id);
-    if (t) clearTimeout(t);
+    clearTimeout(this.startTimers.get(run.id));
     this.startTimers.delete(run.id);
     this.onLost.delete(run.id);
     if (this.runs.get(run.id) === run) {
@@ -191,8 +190,7 @@ class WarmWorker {
 
   private onEvent(ev: WorkerEvent): void {
     if (ev.ev === 'started') {
-      const t = this.startTimers.get(ev.id);
-      if (t) clearTimeout(t);
+      clearTimeout(this.startTimers.get(ev.id));
       this.startTimers.delete(ev.id);
       if (this.orphans.delete(ev.id)) {
         killGroup(ev.pid);
