@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { closedPort } from '../helpers/closedPort.js';
+import { closedPortUrl } from '../helpers/closedPort.js';
 import { cleanEnv, REPO, runCli } from '../helpers/cli.js';
 import { startProtocolToolServer, type ProtocolToolServer } from '../helpers/protocolToolServer.js';
 
@@ -90,7 +90,7 @@ describe('valor usage and configuration errors', () => {
   });
 
   it('an unreachable tool server is a configuration error (exit 2)', async () => {
-    const url = `http://127.0.0.1:${await closedPort()}`;
+    const url = await closedPortUrl();
     const r = await runCli(['run', 'doc.vprog', '--no-record'], { cwd: work, env: cleanEnv({ VALOR_TOOLS_URL: url, VALOR_TOOLS_TOKEN: 'whatever-token' }) });
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /valor run: configuration: cannot reach the tool server at/);

@@ -9,7 +9,7 @@ import { ChatError, VALOR_SAMPLING, type ChatMessage } from '../../src/core/chat
 import { buildChatBody, createChatClient, resolveApiKeyFromEnv } from '../../src/core/llmClient.js';
 import { parseRetryAfterMs } from '../../src/core/llmFailures.js';
 import { defaultLlmCacheDir, llmCacheKey } from '../../src/core/llmReplyCache.js';
-import { closedPort } from '../helpers/closedPort.js';
+import { closedPortUrl } from '../helpers/closedPort.js';
 import { startOpenAIServer } from '../helpers/openaiServer.js';
 
 const MSGS: ChatMessage[] = [{ role: 'user', content: 'Is the mug left of the laptop?' }];
@@ -250,8 +250,7 @@ test('cache: a second identical call makes no request; noCache and different sam
 });
 
 test('connection refused -> network error naming the URL, after retries', async () => {
-  const port = await closedPort();
-  const url = `http://127.0.0.1:${port}/v1`;
+  const url = await closedPortUrl('/v1');
   const client = createChatClient({ baseUrl: url, model: 'm', cacheDir: false, retryBaseMs: 1, maxRetries: 1 });
   await isChatError(client.complete({ messages: MSGS }), 'network', new RegExp(`${url.replace(/[.]/g, '\\.')}.*ECONNREFUSED.*start the server`, 's'));
 });
