@@ -38,7 +38,6 @@ export class ColdLauncher implements Launcher {
     }
     this.procs.set(run, proc);
     let stderr = '';
-    let spawnError: NodeJS.ErrnoException | undefined;
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (s: string) => {
       // The end says what went wrong (a traceback's last line): keep the last 16 KiB.
@@ -46,8 +45,7 @@ export class ColdLauncher implements Launcher {
     });
     proc.stdin?.on('error', () => undefined);
     proc.on('error', (err) => {
-      spawnError = err as NodeJS.ErrnoException;
-      if (proc.pid === undefined) run.onLaunchFailed(setupError(this.python, { spawnError }));
+      if (proc.pid === undefined) run.onLaunchFailed(setupError(this.python, { spawnError: err as NodeJS.ErrnoException }));
     });
     // 'close', not 'exit': it comes once stderr is read to its end, so a set-up error has the last
     // lines (where the error is). Only the worker holds that pipe: the program's fd 2 is its output file.
